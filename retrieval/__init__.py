@@ -1,0 +1,1 @@
+"""crossmedia's shared embedding space: encoders, the Chroma index, ingestion and evaluation."""

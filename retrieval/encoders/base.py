@@ -1,0 +1,38 @@
+"""The encoder protocol every shared-space encoder follows, and small helpers they share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from PIL import Image
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Maps texts and images into one space; every row returned is L2-normalised float32."""
+
+    name: str
+    dim: int
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode texts to an array of shape (len(texts), dim)."""
+        ...
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Encode RGB images to an array of shape (len(images), dim)."""
+        ...
+
+
+def l2_normalise(vectors: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """Return float32 rows scaled to unit length (zero rows stay zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, eps)
+
+
+def batched(seq: Sequence, size: int):
+    """Yield consecutive slices of at most ``size`` elements."""
+    for start in range(0, len(seq), size):
+        yield seq[start : start + size]

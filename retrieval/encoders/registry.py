@@ -1,0 +1,63 @@
+"""``load_encoder(name)``: one factory for every encoder, models loaded once per process."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from platformdirs import user_cache_dir
+
+from retrieval.encoders.base import Encoder
+from retrieval.encoders.conse import ConSEConfig, ConSEEncoder
+from retrieval.errors import EncoderError
+
+ENCODER_NAMES_HELP = "'default', 'conse', 'hf:<hub id or local CLIP dir>', 'random[:dim]'"
+
+
+def default_cache_dir() -> Path:
+    """Per-user cache for unpacked models when no data directory is given."""
+    return Path(user_cache_dir("crossmedia"))
+
+
+def load_encoder(name: str = "default", cache_dir: str | Path | None = None) -> Encoder:
+    """Return the encoder called ``name``: see ENCODER_NAMES_HELP. Instances are shared."""
+    return _load(name.strip(), str(Path(cache_dir or default_cache_dir()).resolve()))
+
+
+@functools.lru_cache(maxsize=8)
+def _load(name: str, cache_dir: str) -> Encoder:
+    if name in ("default", "conse"):
+        return build_conse(ConSEConfig(), Path(cache_dir))
+    if name.startswith("hf:") and len(name) > 3:
+        from retrieval.encoders.clip_hf import HFClipEncoder
+
+        return HFClipEncoder(name[3:])
+    if name == "random" or name.startswith("random:"):
+        from retrieval.encoders.random_encoder import RandomEncoder
+
+        dim = name.partition(":")[2] or "384"
+        if not dim.isdigit() or int(dim) < 1:
+            raise EncoderError(f"bad random encoder dimension in {name!r}")
+        return RandomEncoder(int(dim))
+    raise EncoderError(f"unknown encoder {name!r}; use one of {ENCODER_NAMES_HELP}")
+
+
+def build_conse(config: ConSEConfig, cache_dir: Path) -> ConSEEncoder:
+    """Assemble ConSE from the packaged towers (shared with other encoders through the cache)."""
+    return ConSEEncoder(text_tower(cache_dir), image_tower(config.variant, config.fit), config, cache_dir)
+
+
+@functools.lru_cache(maxsize=2)
+def text_tower(cache_dir: Path):
+    """The packaged MiniLM sentence tower (loaded once)."""
+    from retrieval.encoders.text_tower import SentenceTextTower, packaged_minilm_dir
+
+    return SentenceTextTower(packaged_minilm_dir(cache_dir))
+
+
+@functools.lru_cache(maxsize=4)
+def image_tower(variant: str, fit: str):
+    """A packaged EfficientNet-Lite tower (loaded once per variant and fit)."""
+    from retrieval.encoders.image_tower import EfficientNetLiteTower
+
+    return EfficientNetLiteTower(variant, fit)  # type: ignore[arg-type]

@@ -1,0 +1,31 @@
+"""Typed errors of the retrieval layer; each message says what the user can do about it."""
+
+from __future__ import annotations
+
+
+class CrossmediaError(Exception):
+    """Base class for every error crossmedia raises on purpose."""
+
+
+class MediaError(CrossmediaError):
+    """A media file cannot be used (corrupt, unsupported, too large, not found)."""
+
+
+class UnsupportedMediaError(MediaError):
+    """The file's type is not one crossmedia can read."""
+
+
+class EncoderError(CrossmediaError):
+    """An encoder cannot be loaded or cannot encode the given input."""
+
+
+class IndexStoreError(CrossmediaError):
+    """The vector index cannot be opened, read or written."""
+
+
+class DatasetError(CrossmediaError):
+    """A dataset or manifest file is missing or malformed."""
+
+
+class EmptyQueryError(CrossmediaError):
+    """A search was asked for with nothing to search for."""

@@ -1,0 +1,162 @@
+"""Safe image reading: every supported format becomes an upright RGB picture on white, or a MediaError.
+
+Raster formats (PNG, JPEG, WebP, GIF, BMP) are read with Pillow restricted to those
+formats; SVG is rasterised with CairoSVG (external entities and files are not fetched).
+Decompression bombs, oversized files and corrupt data are refused with a clear message.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import warnings
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from retrieval.errors import MediaError, UnsupportedMediaError
+
+RASTER_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".svg", ".svgz"})
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_PIXELS = 50_000_000
+SVG_RENDER_SIDE = 512
+
+
+def is_image_path(path: str | Path) -> bool:
+    """True when the file name has an image suffix crossmedia reads."""
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def read_limited(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """Read a file's bytes, refusing a missing, unreadable or oversized file."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise MediaError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise MediaError(f"{path}: cannot read file ({exc.strerror})") from exc
+    if size > max_bytes:
+        raise MediaError(
+            f"{path}: file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit"
+        )
+    if size == 0:
+        raise MediaError(f"{path}: file is empty")
+    return path.read_bytes()
+
+
+def load_image(
+    source: str | Path | bytes,
+    *,
+    max_bytes: int = MAX_FILE_BYTES,
+    max_pixels: int = MAX_PIXELS,
+) -> Image.Image:
+    """Load an image file (or its bytes) as an upright RGB image, transparency flattened on white.
+
+    Raises MediaError for a corrupt, empty, oversized or decompression-bomb file and
+    UnsupportedMediaError for data that is no image format crossmedia reads.
+    """
+    if isinstance(source, bytes):
+        data, label = source, "image data"
+        if len(data) > max_bytes:
+            raise MediaError(f"{label}: {len(data) / 1e6:.1f} MB is over the size limit")
+        if not data:
+            raise MediaError(f"{label}: empty")
+    else:
+        path = Path(source)
+        data, label = read_limited(path, max_bytes), str(path)
+    if _looks_like_svg(data):
+        return _render_svg(data, label)
+    return _decode_raster(data, label, max_pixels)
+
+
+def _looks_like_svg(data: bytes) -> bool:
+    if data[:2] == b"\x1f\x8b":
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
+                data = handle.read(4096)
+        except OSError:
+            return False
+    head = data[:4096].lstrip().lower()
+    return head.startswith(b"<?xml") and b"<svg" in head or head.startswith(b"<svg")
+
+
+def _decode_raster(data: bytes, label: str, max_pixels: int) -> Image.Image:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data), formats=RASTER_FORMATS)
+            width, height = image.size
+            if width * height > max_pixels:
+                raise MediaError(
+                    f"{label}: {width}x{height} pixels is over the {max_pixels:,}-pixel limit "
+                    "(possible decompression bomb); resize it first"
+                )
+            image.load()
+        except UnidentifiedImageError:
+            raise UnsupportedMediaError(
+                f"{label}: not a PNG, JPEG, WebP, GIF, BMP or SVG image"
+            ) from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise MediaError(f"{label}: refused as a decompression bomb ({exc})") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise MediaError(f"{label}: corrupt or truncated image ({exc})") from None
+    image = ImageOps.exif_transpose(image)
+    return flatten_on_white(image)
+
+
+def flatten_on_white(image: Image.Image) -> Image.Image:
+    """Return an RGB copy, compositing any transparency onto a white background."""
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    if not has_alpha:
+        return image.convert("RGB")
+    rgba = image.convert("RGBA")
+    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(background, rgba).convert("RGB")
+
+
+_DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*(\[(?P<subset>.*?)\])?\s*>", re.S)
+_ENTITY = re.compile(rb"<!ENTITY\s+(?P<name>[\w.-]+)\s+(?P<quote>[\"'])(?P<value>.*?)(?P=quote)\s*>", re.S)
+
+
+def _inline_internal_entities(data: bytes) -> bytes:
+    """Expand simple internal entities (as drawing programs write) and drop the DOCTYPE.
+
+    Only plain string entities are expanded, once each and never nested, so neither
+    external entities (XXE) nor entity-expansion bombs get through; the safe parser
+    then refuses anything left.
+    """
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    match = _DOCTYPE.search(data)
+    if not match:
+        return data
+    entities = {
+        m["name"]: m["value"]
+        for m in _ENTITY.finditer(match["subset"] or b"")
+        if b"&" not in m["value"] and b"<" not in m["value"]
+    }
+    body = data[: match.start()] + data[match.end() :]
+    for name, value in entities.items():
+        body = body.replace(b"&" + name + b";", value)
+    return body
+
+
+def _render_svg(data: bytes, label: str) -> Image.Image:
+    import cairosvg
+
+    try:
+        data = _inline_internal_entities(data)
+        png = cairosvg.svg2png(
+            bytestring=data,
+            output_width=SVG_RENDER_SIDE,
+            background_color="white",
+            unsafe=False,
+        )
+    except Exception as exc:  # cairosvg raises many unrelated types on bad input
+        raise MediaError(f"{label}: cannot render SVG ({type(exc).__name__}: {exc})") from None
+    image = Image.open(io.BytesIO(png))
+    if image.width * image.height > MAX_PIXELS:
+        raise MediaError(f"{label}: SVG renders to an oversized image")
+    return image.convert("RGB")

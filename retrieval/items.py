@@ -1,0 +1,68 @@
+"""MediaItem: one image, audio clip or text document with its caption and metadata."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Modality = Literal["image", "audio", "text"]
+MODALITIES: tuple[Modality, ...] = ("image", "audio", "text")
+MetadataValue = str | int | float | bool
+
+
+def content_id(data: bytes, modality: Modality) -> str:
+    """Stable item id: the SHA-256 of the content (prefixed by modality), 32 hex digits."""
+    return hashlib.sha256(modality.encode() + b"\0" + data).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    """A piece of media in the library.
+
+    ``uri`` points at the file (empty for a pure text document), ``caption`` is the
+    human-readable description used for text search and citations, ``source`` names the
+    library or manifest it came from, and ``metadata`` holds free scalar fields.
+    """
+
+    id: str
+    modality: Modality
+    uri: str
+    caption: str = ""
+    source: str = ""
+    metadata: dict[str, MetadataValue] = field(default_factory=dict)
+
+    @classmethod
+    def from_file(
+        cls,
+        path: Path,
+        modality: Modality,
+        data: bytes,
+        caption: str = "",
+        source: str = "",
+        metadata: dict[str, MetadataValue] | None = None,
+    ) -> MediaItem:
+        """Build an item for a file whose bytes were already read (the id hashes them)."""
+        return cls(
+            id=content_id(data, modality),
+            modality=modality,
+            uri=str(path.resolve()),
+            caption=caption,
+            source=source,
+            metadata=dict(metadata or {}),
+        )
+
+    @classmethod
+    def from_text(
+        cls, text: str, source: str = "", metadata: dict[str, MetadataValue] | None = None
+    ) -> MediaItem:
+        """Build a text-document item; its caption is the text itself."""
+        return cls(
+            id=content_id(text.encode("utf-8"), "text"),
+            modality="text",
+            uri="",
+            caption=text,
+            source=source,
+            metadata=dict(metadata or {}),
+        )

@@ -1,0 +1,44 @@
+"""Retrieval metrics: Recall@K, median and mean rank, in both directions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+DEFAULT_KS = (1, 5, 10)
+
+
+def first_relevant_ranks(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:
+    """1-based rank of the best-scored relevant column for each row of ``scores``.
+
+    ``scores`` and ``relevant`` are (queries, candidates); a row with no relevant column is an
+    error. Ties with non-relevant candidates are broken in the query's favour.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape != relevant.shape:
+        raise ValueError(f"scores {scores.shape} and relevance {relevant.shape} differ in shape")
+    if not relevant.any(axis=1).all():
+        raise ValueError("every query needs at least one relevant candidate")
+    best_relevant = np.where(relevant, scores, -np.inf).max(axis=1, keepdims=True)
+    beaten_by = ((scores > best_relevant) & ~relevant).sum(axis=1)
+    return beaten_by + 1
+
+
+def rank_summary(ranks: np.ndarray, ks: Sequence[int] = DEFAULT_KS) -> dict[str, float]:
+    """Recall@K in percent, median rank and mean rank of a rank vector."""
+    ranks = np.asarray(ranks)
+    summary = {f"R@{k}": round(float((ranks <= k).mean() * 100), 2) for k in ks}
+    summary["median_rank"] = float(np.median(ranks))
+    summary["mean_rank"] = round(float(ranks.mean()), 2)
+    return summary
+
+
+def bidirectional_metrics(
+    similarity: np.ndarray, relevant: np.ndarray, ks: Sequence[int] = DEFAULT_KS
+) -> dict[str, dict[str, float]]:
+    """Metrics for a (captions, images) similarity matrix: text->image and image->text."""
+    return {
+        "text_to_image": rank_summary(first_relevant_ranks(similarity, relevant), ks),
+        "image_to_text": rank_summary(first_relevant_ranks(similarity.T, relevant.T), ks),
+    }
