@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.datasets.tuxpaint import load_tuxpaint
+from retrieval.encoders.base import l2_normalise
 from retrieval.encoders.class_names import WORDINGS
 from retrieval.encoders.conse import ConSEConfig, class_embeddings, conse_vectors
-from retrieval.encoders.base import l2_normalise
 from retrieval.encoders.registry import default_cache_dir, image_tower, text_tower
 from retrieval.evaluate import RetrievalEvaluator
 
@@ -60,7 +60,9 @@ class SplitFeatures:
     def evaluate(self, config: ConSEConfig, classes: np.ndarray) -> dict:
         logits, kept = self.tower_logits(config.variant, config.fit)
         centre = config.centre * classes.mean(axis=0)
-        images = l2_normalise(conse_vectors(logits, classes, config.top_t, config.temperature) - centre)
+        images = l2_normalise(
+            conse_vectors(logits, classes, config.top_t, config.temperature) - centre
+        )
         texts = l2_normalise(self.captions - centre)
         return self.evaluator.score(texts, images, kept)
 
@@ -73,7 +75,11 @@ def main() -> None:
     started = time.time()
     dev, test = SplitFeatures("dev", cache_dir), SplitFeatures("test", cache_dir)
     classes = {w: class_embeddings(text_tower(cache_dir), w, cache_dir) for w in WORDINGS}
-    towers = [("lite2", "pad")] if args.quick else list(itertools.product(("lite0", "lite2"), ("pad", "crop")))
+    towers = (
+        [("lite2", "pad")]
+        if args.quick
+        else list(itertools.product(("lite0", "lite2"), ("pad", "crop")))
+    )
 
     grid = []
     for (variant, fit), wording, top_t, temperature, centre in itertools.product(
@@ -97,7 +103,7 @@ def main() -> None:
     variants["no centring"] = replace(chosen, centre=0.0)
 
     rng = np.random.default_rng(0)
-    logits, kept = test.tower_logits(chosen.variant, chosen.fit)
+    _, kept = test.tower_logits(chosen.variant, chosen.fit)
     random_metrics = test.evaluator.score(
         l2_normalise(rng.standard_normal((len(test.captions), 384))),
         l2_normalise(rng.standard_normal((len(kept), 384))),
@@ -105,13 +111,22 @@ def main() -> None:
     )
     report = {
         "protocol": {
-            "dataset": "Tux Paint stamps (Debian tuxpaint-stamps-default), one short caption per image; "
+            "dataset": "Tux Paint stamps (Debian tuxpaint-stamps-default), one short caption "
+            "per image; "
             "not comparable to Flickr/COCO numbers",
             "selection": "grid search on the dev split by rsum; test split used only for reporting",
             "dev": {"n_images": len(dev.evaluator.pairs.images), "n_captions": len(dev.captions)},
-            "test": {"n_images": len(test.evaluator.pairs.images), "n_captions": len(test.captions)},
-            "grid": {"towers": towers, "wordings": WORDINGS, "top_t": TOP_T,
-                     "temperatures": TEMPERATURES, "centres": CENTRES},
+            "test": {
+                "n_images": len(test.evaluator.pairs.images),
+                "n_captions": len(test.captions),
+            },
+            "grid": {
+                "towers": towers,
+                "wordings": WORDINGS,
+                "top_t": TOP_T,
+                "temperatures": TEMPERATURES,
+                "centres": CENTRES,
+            },
         },
         "chosen": asdict(chosen),
         "dev_rsum_top5": [[round(s, 2), asdict(c)] for s, c in grid[:5]],
@@ -128,9 +143,11 @@ def main() -> None:
     plot(report["test"], RESULTS / "retrieval_quality.png")
     for label, metrics in report["test"].items():
         t2i, i2t = metrics["text_to_image"], metrics["image_to_text"]
-        print(f"{label:28s} t2i R@1/5/10 {t2i['R@1']:5.1f} {t2i['R@5']:5.1f} {t2i['R@10']:5.1f} "
-              f"medr {t2i['median_rank']:5.1f} | i2t {i2t['R@1']:5.1f} {i2t['R@5']:5.1f} "
-              f"{i2t['R@10']:5.1f} medr {i2t['median_rank']:5.1f}")
+        print(
+            f"{label:28s} t2i R@1/5/10 {t2i['R@1']:5.1f} {t2i['R@5']:5.1f} {t2i['R@10']:5.1f} "
+            f"medr {t2i['median_rank']:5.1f} | i2t {i2t['R@1']:5.1f} {i2t['R@5']:5.1f} "
+            f"{i2t['R@10']:5.1f} medr {i2t['median_rank']:5.1f}"
+        )
 
 
 def plot(results: dict, path: Path) -> None:

@@ -32,7 +32,9 @@ class RetrievalEvaluator:
         """Encode every readable image; returns the vectors and the indices that were kept."""
         vectors, kept = [], []
         indices = list(range(len(self.pairs.images)))
-        bar = tqdm(total=len(indices), desc="encoding images", disable=not self.progress, unit="img")
+        bar = tqdm(
+            total=len(indices), desc="encoding images", disable=not self.progress, unit="img"
+        )
         for chunk in batched(indices, self.batch_size):
             images = []
             for i in chunk:

@@ -1,4 +1,4 @@
-"""Safe image reading: every supported format becomes an upright RGB picture on white, or a MediaError.
+"""Safe image reading: each supported format becomes an upright RGB picture on white, or an error.
 
 Raster formats (PNG, JPEG, WebP, GIF, BMP) are read with Pillow restricted to those
 formats; SVG is rasterised with CairoSVG (external entities and files are not fetched).
@@ -51,21 +51,23 @@ def load_image(
     *,
     max_bytes: int = MAX_FILE_BYTES,
     max_pixels: int = MAX_PIXELS,
+    label: str | None = None,
 ) -> Image.Image:
     """Load an image file (or its bytes) as an upright RGB image, transparency flattened on white.
 
     Raises MediaError for a corrupt, empty, oversized or decompression-bomb file and
-    UnsupportedMediaError for data that is no image format crossmedia reads.
+    UnsupportedMediaError for data that is no image format crossmedia reads. ``label`` names
+    the source in error messages (defaults to the path, or "image data" for bytes).
     """
     if isinstance(source, bytes):
-        data, label = source, "image data"
+        data, label = source, label or "image data"
         if len(data) > max_bytes:
             raise MediaError(f"{label}: {len(data) / 1e6:.1f} MB is over the size limit")
         if not data:
             raise MediaError(f"{label}: empty")
     else:
         path = Path(source)
-        data, label = read_limited(path, max_bytes), str(path)
+        data, label = read_limited(path, max_bytes), label or str(path)
     if _looks_like_svg(data):
         return _render_svg(data, label)
     return _decode_raster(data, label, max_pixels)
@@ -79,7 +81,7 @@ def _looks_like_svg(data: bytes) -> bool:
         except OSError:
             return False
     head = data[:4096].lstrip().lower()
-    return head.startswith(b"<?xml") and b"<svg" in head or head.startswith(b"<svg")
+    return (head.startswith(b"<?xml") and b"<svg" in head) or head.startswith(b"<svg")
 
 
 def _decode_raster(data: bytes, label: str, max_pixels: int) -> Image.Image:
@@ -117,7 +119,9 @@ def flatten_on_white(image: Image.Image) -> Image.Image:
 
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*(\[(?P<subset>.*?)\])?\s*>", re.S)
-_ENTITY = re.compile(rb"<!ENTITY\s+(?P<name>[\w.-]+)\s+(?P<quote>[\"'])(?P<value>.*?)(?P=quote)\s*>", re.S)
+_ENTITY = re.compile(
+    rb"<!ENTITY\s+(?P<name>[\w.-]+)\s+(?P<quote>[\"'])(?P<value>.*?)(?P=quote)\s*>", re.S
+)
 
 
 def _inline_internal_entities(data: bytes) -> bytes:

@@ -1,2 +1,224 @@
-def main() -> None:
-    pass
+"""The ``crossmedia`` command line: ingest, search, eval, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from retrieval.errors import CrossmediaError
+from ui.settings import CHROMA_URL_ENV, ENCODER_ENV, resolve_data_dir
+
+log = logging.getLogger("crossmedia")
+
+DEMO_QUERIES = (
+    "a frog",
+    "a musical instrument",
+    "something to eat",
+    "a red car",
+    "the planet Saturn",
+)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", help="data directory (default: $CROSSMEDIA_HOME or the per-user folder)"
+    )
+    parser.add_argument(
+        "--encoder",
+        default=os.environ.get(ENCODER_ENV, "default"),
+        help="encoder name: default, conse, hf:<CLIP id or dir>, random[:dim]",
+    )
+    parser.add_argument(
+        "--chroma-url",
+        default=os.environ.get(CHROMA_URL_ENV),
+        help="use a Chroma server instead of the embedded index",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crossmedia", description="Cross-modal media search and assistant."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser(
+        "ingest", help="add a folder, image or JSONL/CSV manifest to the library"
+    )
+    ingest.add_argument("path")
+    ingest.add_argument("--batch-size", type=int, default=32)
+    ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _common(ingest)
+
+    search = sub.add_parser("search", help="search the library by text and/or image")
+    search.add_argument("text", nargs="?", help="the text query")
+    search.add_argument("--image", help="an image file to search with")
+    search.add_argument("-k", type=int, default=5, help="how many results (default 5)")
+    search.add_argument(
+        "--modality", choices=["image", "text", "audio"], help="only items of this modality"
+    )
+    search.add_argument(
+        "--match",
+        choices=["any", "content", "caption"],
+        default="any",
+        help="match items by their content vector, their caption, or either",
+    )
+    search.add_argument("--json", action="store_true")
+    _common(search)
+
+    evaluate = sub.add_parser("eval", help="measure quality")
+    eval_sub = evaluate.add_subparsers(dest="what", required=True)
+    retrieval = eval_sub.add_parser("retrieval", help="Recall@K and median rank, both directions")
+    source = retrieval.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", choices=["tuxpaint"])
+    source.add_argument("--pairs", help='JSONL lines {"image": path, "caption": text}')
+    source.add_argument("--karpathy", help="a Karpathy-split dataset_*.json (needs --images)")
+    retrieval.add_argument("--images", help="image root for --karpathy")
+    retrieval.add_argument("--split", default="test", help="split to evaluate (default test)")
+    retrieval.add_argument("--json", action="store_true")
+    _common(retrieval)
+
+    demo = sub.add_parser(
+        "demo", help="ingest the packaged Tux Paint library and run example searches"
+    )
+    demo.add_argument("--library", help="folder to ingest instead of the Tux Paint stamps")
+    _common(demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "chromadb", "transformers", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    handlers = {"ingest": cmd_ingest, "search": cmd_search, "eval": cmd_eval, "demo": cmd_demo}
+    try:
+        return handlers[args.command](args)
+    except CrossmediaError as exc:
+        print(f"crossmedia: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("crossmedia: interrupted", file=sys.stderr)
+        return 130
+
+
+def _library(args: argparse.Namespace):
+    from retrieval.library import Library, LibraryConfig
+
+    return Library(LibraryConfig(resolve_data_dir(args.data_dir), args.encoder, args.chroma_url))
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    report = _library(args).ingest(args.path, progress=not args.json, batch_size=args.batch_size)
+    print(json.dumps(report.to_dict()) if args.json else report.summary())
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from retrieval.errors import EmptyQueryError
+    from retrieval.images import load_image
+
+    if not (args.text and args.text.strip()) and not args.image:
+        raise EmptyQueryError("give a text query, --image FILE, or both")
+    image = load_image(args.image) if args.image else None
+    kinds = ("content", "caption") if args.match == "any" else (args.match,)
+    where = {"modality": args.modality} if args.modality else None
+    hits = _library(args).search(args.text, image, k=args.k, where=where, kinds=kinds)
+    if args.json:
+        query = {"text": args.text, "image": args.image}
+        print(json.dumps({"query": query, "results": [h.to_dict() for h in hits]}))
+    else:
+        _print_hits(hits)
+    return 0
+
+
+def _print_hits(hits) -> None:
+    if not hits:
+        print("  (no results: the library is empty; run 'crossmedia ingest PATH' first)")
+    for rank, hit in enumerate(hits, 1):
+        caption = hit.caption or Path(hit.uri).name
+        print(
+            f"  {rank:2d}. {hit.score:.3f}  {caption}  [{hit.modality}, by {hit.matched}]  "
+            f"{hit.uri}  id={hit.item_id}"
+        )
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from retrieval.encoders import load_encoder
+    from retrieval.evaluate import RetrievalEvaluator
+
+    pairs = _eval_pairs(args)
+    encoder = load_encoder(args.encoder, cache_dir=resolve_data_dir(args.data_dir) / "cache")
+    result = RetrievalEvaluator(pairs, progress=not args.json).run(encoder)
+    result["encoder"] = encoder.name
+    result["dataset"] = pairs.name
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(
+        f"{pairs.name}: {result['n_images']} images, {result['n_captions']} captions, "
+        f"encoder {encoder.name}"
+    )
+    for direction in ("text_to_image", "image_to_text"):
+        m = result[direction]
+        print(
+            f"  {direction:14s} R@1 {m['R@1']:5.1f}  R@5 {m['R@5']:5.1f}  R@10 {m['R@10']:5.1f}  "
+            f"median rank {m['median_rank']:g}  mean rank {m['mean_rank']:g}"
+        )
+    return 0
+
+
+def _eval_pairs(args: argparse.Namespace):
+    from retrieval.errors import DatasetError
+
+    if args.dataset == "tuxpaint":
+        from retrieval.datasets.tuxpaint import load_tuxpaint
+
+        if args.split not in ("train", "dev", "test", "all"):
+            raise DatasetError("the tuxpaint splits are train, dev, test and all")
+        return load_tuxpaint(args.split)
+    if args.pairs:
+        from retrieval.datasets.pairs import load_pairs_jsonl
+
+        return load_pairs_jsonl(args.pairs)
+    from retrieval.datasets.karpathy import load_karpathy
+
+    if not args.images:
+        raise DatasetError(
+            "--karpathy needs --images DIR (the folder the file names are relative to)"
+        )
+    return load_karpathy(args.karpathy, args.images, args.split)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from retrieval.datasets.tuxpaint import captioned_stamps, stamps_dir
+    from retrieval.images import load_image
+
+    root = Path(args.library) if args.library else stamps_dir()
+    library = _library(args)
+    print(f"Ingesting {root} ...")
+    print(library.ingest(root).summary().splitlines()[0])
+    print(f"The library holds {library.index.count()} items.\n")
+    for text in DEMO_QUERIES:
+        print(f'search "{text}":')
+        _print_hits(library.search(text, k=5))
+    if not args.library:
+        probe = next((p for p, c in captioned_stamps(root) if "frog" in c.lower()), None)
+        if probe:
+            print(f"\nsearch by image {probe} (images only):")
+            _print_hits(library.search(image=load_image(probe), k=5, kinds=("content",)))
+    print('\nTry: crossmedia search "a red bird"  or  crossmedia search --image PICTURE.png')
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

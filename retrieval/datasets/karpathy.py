@@ -20,7 +20,9 @@ def load_karpathy(json_path: str | Path, image_root: str | Path, split: str = "t
         raise DatasetError(f"{json_path}: not a Karpathy split file ({exc})") from None
     pairs = []
     for record in records:
-        if record.get("split") != split and not (split == "train" and record.get("split") == "restval"):
+        if record.get("split") != split and not (
+            split == "train" and record.get("split") == "restval"
+        ):
             continue
         image = image_root / record.get("filepath", "") / record["filename"]
         pairs.extend((image, sentence["raw"]) for sentence in record.get("sentences", []))

@@ -56,7 +56,11 @@ class PairSet:
 
     def pairs(self) -> list[tuple[Path, str]]:
         """Every (image, caption) pair, one per relevant link."""
-        return [(self.images[i], caption) for caption, rel in zip(self.captions, self.relevant, strict=True) for i in rel]
+        return [
+            (self.images[i], caption)
+            for caption, rel in zip(self.captions, self.relevant, strict=True)
+            for i in rel
+        ]
 
     def __len__(self) -> int:
         return len(self.images)
@@ -80,7 +84,7 @@ def load_pairs_jsonl(path: str | Path) -> PairSet:
                 image, captions = record["image"], record["caption"]
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise DatasetError(
-                    f"{path}:{number}: expected {{\"image\": ..., \"caption\": ...}} ({exc})"
+                    f'{path}:{number}: expected {{"image": ..., "caption": ...}} ({exc})'
                 ) from None
             image_path = Path(image)
             if not image_path.is_absolute():

@@ -31,7 +31,8 @@ def stamps_dir() -> Path:
     root = Path(os.environ.get("CROSSMEDIA_TUXPAINT_DIR", DEFAULT_STAMPS_DIR))
     if not root.is_dir():
         raise DatasetError(
-            f"Tux Paint stamps not found at {root}: run 'apt-get install -y tuxpaint-stamps-default' "
+            f"Tux Paint stamps not found at {root}: run "
+            "'apt-get install -y tuxpaint-stamps-default' "
             "or set CROSSMEDIA_TUXPAINT_DIR"
         )
     return root

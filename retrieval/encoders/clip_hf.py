@@ -27,7 +27,8 @@ class HFClipEncoder:
         except (OSError, ValueError) as exc:
             raise EncoderError(
                 f"cannot load a CLIP model from {source!r}: {exc}. Offline, pass a local "
-                "directory holding config.json, the weights, the tokenizer and preprocessor_config.json"
+                "directory holding config.json, the weights, the tokenizer and "
+                "preprocessor_config.json"
             ) from exc
         self.dim = int(self.model.config.projection_dim)
         self.name = "clip-" + Path(source.rstrip("/")).name
@@ -40,7 +41,11 @@ class HFClipEncoder:
         out = []
         for chunk in batched(list(texts), self.batch_size):
             tokens = self.tokenizer(
-                list(chunk), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+                list(chunk),
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
             )
             features = self.model.get_text_features(
                 input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]
@@ -53,8 +58,12 @@ class HFClipEncoder:
         """CLIP image embeddings, L2-normalised."""
         out = []
         for chunk in batched(list(images), self.batch_size):
-            pixels = self.image_processor(images=[im.convert("RGB") for im in chunk], return_tensors="pt")
-            out.append(_as_array(self.model.get_image_features(pixel_values=pixels["pixel_values"])))
+            pixels = self.image_processor(
+                images=[im.convert("RGB") for im in chunk], return_tensors="pt"
+            )
+            out.append(
+                _as_array(self.model.get_image_features(pixel_values=pixels["pixel_values"]))
+            )
         return l2_normalise(np.concatenate(out)) if out else np.zeros((0, self.dim), np.float32)
 
 

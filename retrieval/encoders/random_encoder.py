@@ -25,8 +25,12 @@ class RandomEncoder:
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """One pseudo-random vector per text."""
-        return l2_normalise(np.array([self._vector(t.encode()) for t in texts]).reshape(-1, self.dim))
+        return l2_normalise(
+            np.array([self._vector(t.encode()) for t in texts]).reshape(-1, self.dim)
+        )
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """One pseudo-random vector per image content."""
-        return l2_normalise(np.array([self._vector(im.tobytes()) for im in images]).reshape(-1, self.dim))
+        return l2_normalise(
+            np.array([self._vector(im.tobytes()) for im in images]).reshape(-1, self.dim)
+        )

@@ -44,7 +44,9 @@ def _load(name: str, cache_dir: str) -> Encoder:
 
 def build_conse(config: ConSEConfig, cache_dir: Path) -> ConSEEncoder:
     """Assemble ConSE from the packaged towers (shared with other encoders through the cache)."""
-    return ConSEEncoder(text_tower(cache_dir), image_tower(config.variant, config.fit), config, cache_dir)
+    return ConSEEncoder(
+        text_tower(cache_dir), image_tower(config.variant, config.fit), config, cache_dir
+    )
 
 
 @functools.lru_cache(maxsize=2)

@@ -1,4 +1,4 @@
-"""Sentence-embedding text tower: a Hugging Face encoder with mean pooling, packaged MiniLM by default."""
+"""Sentence-embedding text tower: a transformer with mean pooling; packaged MiniLM by default."""
 
 from __future__ import annotations
 

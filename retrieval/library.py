@@ -1,0 +1,79 @@
+"""Library: one media library in one data directory (index + model cache) behind a small API."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from retrieval.encoders import load_encoder
+from retrieval.encoders.base import l2_normalise
+from retrieval.errors import EmptyQueryError
+from retrieval.index import MediaIndex, SearchHit, VectorKind
+from retrieval.ingest import Ingestor, IngestReport, discover
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LibraryConfig:
+    """Where a library lives and how it is embedded; built once at the edge (CLI, UI)."""
+
+    data_dir: Path
+    encoder: str = "default"
+    chroma_url: str | None = None
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+
+class Library:
+    """Ingest media into the shared space and search it by text, image, or both."""
+
+    def __init__(self, config: LibraryConfig):
+        self.config = config
+        log.info("loading encoder %r", config.encoder)
+        self.encoder = load_encoder(config.encoder, cache_dir=config.cache_dir)
+        self.index = MediaIndex(
+            None if config.chroma_url else config.index_dir,
+            url=config.chroma_url,
+            encoder_name=self.encoder.name,
+            dim=self.encoder.dim,
+        )
+        log.info("index %s holds %d items", self.index.location, self.index.count())
+
+    def ingest(self, path: str | Path, progress: bool = True, batch_size: int = 32) -> IngestReport:
+        """Ingest a folder, an image or a manifest (see retrieval.ingest)."""
+        records = discover(path)
+        return Ingestor(self.index, self.encoder, batch_size=batch_size).ingest(records, progress)
+
+    def query_vector(self, text: str | None = None, image: Image.Image | None = None) -> np.ndarray:
+        """The query's vector: the text's, the image's, or the normalised mean of both."""
+        vectors = []
+        if text is not None and text.strip():
+            vectors.append(self.encoder.encode_texts([text.strip()])[0])
+        if image is not None:
+            vectors.append(self.encoder.encode_images([image])[0])
+        if not vectors:
+            raise EmptyQueryError("the query is empty: give some text, an image, or both")
+        return l2_normalise(np.mean(vectors, axis=0))
+
+    def search(
+        self,
+        text: str | None = None,
+        image: Image.Image | None = None,
+        k: int = 10,
+        where: dict[str, Any] | None = None,
+        kinds: tuple[VectorKind, ...] = ("content", "caption"),
+    ) -> list[SearchHit]:
+        """Top-k items for a text and/or image query (see MediaIndex.query for the filters)."""
+        return self.index.query(self.query_vector(text, image), k=k, where=where, kinds=kinds)

@@ -1,0 +1,18 @@
+"""Settings read once at the edge: the data directory and where the index lives."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+HOME_ENV = "CROSSMEDIA_HOME"
+CHROMA_URL_ENV = "CROSSMEDIA_CHROMA_URL"
+ENCODER_ENV = "CROSSMEDIA_ENCODER"
+
+
+def resolve_data_dir(flag: str | None = None) -> Path:
+    """``--data-dir`` beats ``$CROSSMEDIA_HOME``, which beats the per-user data folder."""
+    chosen = flag or os.environ.get(HOME_ENV) or user_data_dir("crossmedia")
+    return Path(chosen).expanduser().resolve()
