@@ -172,9 +172,15 @@ class MediaIndex:
     def delete(self, item_ids: Iterable[str]) -> None:
         """Remove items (both of their vectors). Unknown ids are ignored."""
         ids = [f"{i}:{kind}" for i in item_ids for kind in ("content", "caption")]
-        if ids:
+        if not ids:
+            return
+        try:
             with self._locked():
                 self.collection.delete(ids=ids)
+        except Exception as exc:
+            raise IndexStoreError(
+                f"could not delete from the index at {self.location}: {exc}"
+            ) from exc
 
     def _locked(self):
         from contextlib import nullcontext
@@ -188,16 +194,22 @@ class MediaIndex:
         ids = [f"{i}:content" for i in item_ids]
         if not ids:
             return set()
-        found = self.collection.get(ids=ids, include=[])["ids"]
+        found = self._read(lambda: self.collection.get(ids=ids, include=[])["ids"])
         return {entry.rsplit(":", 1)[0] for entry in found}
 
     def count(self) -> int:
         """Number of items (not vectors) in the index."""
-        return len(self.collection.get(where={"vector_kind": "content"}, include=[])["ids"])
+        return len(
+            self._read(
+                lambda: self.collection.get(where={"vector_kind": "content"}, include=[])["ids"]
+            )
+        )
 
     def get(self, item_id: str) -> MediaItem | None:
         """The stored item with this id, or None."""
-        found = self.collection.get(ids=[f"{item_id}:content"], include=["metadatas"])
+        found = self._read(
+            lambda: self.collection.get(ids=[f"{item_id}:content"], include=["metadatas"])
+        )
         if not found["ids"]:
             return None
         meta = dict(found["metadatas"][0])
@@ -209,6 +221,12 @@ class MediaIndex:
             source=meta.pop("source", ""),
             metadata={k: v for k, v in meta.items() if k != "vector_kind"},
         )
+
+    def _read(self, fetch):
+        try:
+            return fetch()
+        except Exception as exc:
+            raise IndexStoreError(f"cannot read the index at {self.location}: {exc}") from exc
 
     def query(
         self,

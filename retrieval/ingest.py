@@ -156,7 +156,8 @@ class Ingestor:
 
     def ingest(self, records: Iterable[SourceRecord], progress: bool = True) -> IngestReport:
         """Ingest every record; returns counts of added, duplicate and refused items."""
-        records = list(records)
+        # Captioned records first: when two files hold the same bytes, the described one is kept.
+        records = sorted(records, key=lambda r: not r.caption)
         report = IngestReport()
         seen: set[str] = set()
         with tqdm(total=len(records), desc="ingesting", unit="item", disable=not progress) as bar:

@@ -26,10 +26,12 @@ class LibraryConfig:
     data_dir: Path
     encoder: str = "default"
     chroma_url: str | None = None
+    model_cache_dir: Path | None = None
 
     @property
     def cache_dir(self) -> Path:
-        return self.data_dir / "cache"
+        """Unpacked models and derived tables: shared by libraries when set, else per library."""
+        return self.model_cache_dir or self.data_dir / "cache"
 
     @property
     def index_dir(self) -> Path:

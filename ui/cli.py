@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from retrieval.errors import CrossmediaError
-from ui.settings import CHROMA_URL_ENV, ENCODER_ENV, resolve_data_dir
+from ui.settings import CHROMA_URL_ENV, ENCODER_ENV, resolve_cache_dir, resolve_data_dir
 
 log = logging.getLogger("crossmedia")
 
@@ -114,7 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _library(args: argparse.Namespace):
     from retrieval.library import Library, LibraryConfig
 
-    return Library(LibraryConfig(resolve_data_dir(args.data_dir), args.encoder, args.chroma_url))
+    data_dir = resolve_data_dir(args.data_dir)
+    config = LibraryConfig(data_dir, args.encoder, args.chroma_url, resolve_cache_dir(data_dir))
+    return Library(config)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -157,7 +159,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from retrieval.evaluate import RetrievalEvaluator
 
     pairs = _eval_pairs(args)
-    encoder = load_encoder(args.encoder, cache_dir=resolve_data_dir(args.data_dir) / "cache")
+    encoder = load_encoder(
+        args.encoder, cache_dir=resolve_cache_dir(resolve_data_dir(args.data_dir))
+    )
     result = RetrievalEvaluator(pairs, progress=not args.json).run(encoder)
     result["encoder"] = encoder.name
     result["dataset"] = pairs.name

@@ -10,9 +10,16 @@ from platformdirs import user_data_dir
 HOME_ENV = "CROSSMEDIA_HOME"
 CHROMA_URL_ENV = "CROSSMEDIA_CHROMA_URL"
 ENCODER_ENV = "CROSSMEDIA_ENCODER"
+CACHE_ENV = "CROSSMEDIA_CACHE_DIR"
 
 
 def resolve_data_dir(flag: str | None = None) -> Path:
     """``--data-dir`` beats ``$CROSSMEDIA_HOME``, which beats the per-user data folder."""
     chosen = flag or os.environ.get(HOME_ENV) or user_data_dir("crossmedia")
     return Path(chosen).expanduser().resolve()
+
+
+def resolve_cache_dir(data_dir: Path) -> Path:
+    """Model cache: ``$CROSSMEDIA_CACHE_DIR`` (shared between libraries) or ``DATA_DIR/cache``."""
+    shared = os.environ.get(CACHE_ENV)
+    return Path(shared).expanduser().resolve() if shared else data_dir / "cache"

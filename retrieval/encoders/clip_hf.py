@@ -68,7 +68,8 @@ class HFClipEncoder:
 
 
 def _as_array(features: object) -> np.ndarray:
-    """transformers 5 may return a model output instead of a tensor: take the pooled embedding."""
+    """transformers 5 returns a model output whose ``pooler_output`` is the projected embedding;
+    older releases return the tensor itself."""
     if not isinstance(features, torch.Tensor):
-        features = getattr(features, "pooler_output", None) or features[0]
+        features = features.pooler_output
     return features.float().numpy()

@@ -1,0 +1,46 @@
+"""Shared fixtures. Everything runs offline on the real packaged models and a real Chroma."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    """One model cache for the whole run (unpacked MiniLM, ConSE class embeddings)."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="session")
+def default_encoder(model_cache):
+    """The real offline default encoder, loaded once."""
+    from retrieval.encoders import load_encoder
+
+    return load_encoder("default", cache_dir=model_cache)
+
+
+@pytest.fixture(scope="session")
+def stamps_root() -> Path:
+    """The Tux Paint stamps (installed by setup.sh / .ci/run)."""
+    from retrieval.datasets.tuxpaint import stamps_dir
+
+    return stamps_dir()
+
+
+def draw_picture(path: Path, colour: str = "red", size: tuple[int, int] = (64, 48), **save) -> Path:
+    """Write a small picture with a shape on it, in the format the suffix names."""
+    image = Image.new("RGB", size, "white")
+    ImageDraw.Draw(image).ellipse((8, 8, size[0] - 8, size[1] - 8), fill=colour)
+    image.save(path, **save)
+    return path

@@ -1,0 +1,107 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from retrieval.datasets.tuxpaint import captioned_stamps
+from retrieval.errors import DatasetError
+from retrieval.index import MediaIndex
+from retrieval.ingest import Ingestor, discover
+from retrieval.encoders import load_encoder
+from tests.conftest import draw_picture
+
+KEYWORDS = ("frog", "guitar", "banana", "sports car", "saturn")
+
+
+@pytest.fixture(scope="module")
+def small_library(tmp_path_factory, stamps_root):
+    """A folder of real Tux Paint stamps with their sidecars, plus a duplicate and bad files."""
+    root = tmp_path_factory.mktemp("library")
+    stamps = captioned_stamps(stamps_root)
+    copied = []
+    for keyword in KEYWORDS:
+        path = next(p for p, c in stamps if keyword in c.lower())
+        copied.append(shutil.copy(path, root / path.name))
+        shutil.copy(path.with_suffix(".txt"), root / path.with_suffix(".txt").name)
+    svg = next(p for p, _ in stamps if p.suffix == ".svg")
+    shutil.copy(svg, root / svg.name)
+    shutil.copy(svg.with_suffix(".txt"), root / svg.with_suffix(".txt").name)
+    (root / "copies").mkdir()
+    frog = Path(copied[0])
+    shutil.copy(frog, root / "copies" / "same-frog.png")  # same bytes -> duplicate
+    (root / "broken.png").write_bytes(frog.read_bytes()[:200])
+    (root / "letter.jpg").write_text("Dear user, this is not a picture.")
+    (root / "readme.md").write_text("not media")  # not an image suffix: ignored
+    return root
+
+
+def test_folder_ingest_reports_and_search_finds_by_text(tmp_path, small_library, default_encoder):
+    index = MediaIndex(tmp_path / "idx", encoder_name=default_encoder.name, dim=default_encoder.dim)
+    report = Ingestor(index, default_encoder, batch_size=4).ingest(
+        discover(small_library), progress=False
+    )
+    assert report.added == len(KEYWORDS) + 1
+    assert report.duplicates == 1
+    refused = dict(report.refused)
+    assert set(refused) == {str(small_library / "broken.png"), str(small_library / "letter.jpg")}
+    assert "not a PNG" in refused[str(small_library / "letter.jpg")]
+    assert index.count() == len(KEYWORDS) + 1
+
+    query = default_encoder.encode_texts(["a frog"])[0]
+    best = index.query(query, k=1)[0]
+    assert "frog" in best.caption.lower() and best.modality == "image"
+    image_only = index.query(query, k=1, kinds=("content",))[0]
+    assert "frog" in image_only.caption.lower()  # found by the picture, not only by its caption
+
+    again = Ingestor(index, default_encoder).ingest(discover(small_library), progress=False)
+    assert again.added == 0 and again.duplicates == len(KEYWORDS) + 2
+    assert index.count() == len(KEYWORDS) + 1
+
+
+def test_manifest_jsonl_and_csv(tmp_path):
+    pic = draw_picture(tmp_path / "ball.png")
+    (tmp_path / "m.jsonl").write_text(
+        json.dumps({"image": "ball.png", "caption": "a red ball", "author": "me", "year": 2020})
+        + "\n"
+        + json.dumps({"text": "A note about balls.", "lang": "en"})
+        + "\n"
+    )
+    records = discover(tmp_path / "m.jsonl")
+    assert [r.modality for r in records] == ["image", "text"]
+    assert records[0].path == pic and records[0].metadata == {"author": "me", "year": 2020}
+    assert records[1].caption == "A note about balls."
+    (tmp_path / "m.csv").write_text("image,caption,licence\nball.png,a red ball,CC0\n,,\n")
+    with pytest.raises(DatasetError, match=r"m\.csv:3"):
+        discover(tmp_path / "m.csv")
+    (tmp_path / "ok.csv").write_text("image,caption,licence\nball.png,a red ball,CC0\n")
+    assert discover(tmp_path / "ok.csv")[0].metadata == {"licence": "CC0"}
+
+    encoder = load_encoder("random:16")
+    index = MediaIndex(tmp_path / "idx", encoder_name=encoder.name, dim=encoder.dim)
+    report = Ingestor(index, encoder).ingest(records, progress=False)
+    assert report.added == 2
+    text_hit = index.query(encoder.encode_texts(["A note about balls."])[0], k=1)[0]
+    assert text_hit.modality == "text" and text_hit.metadata == {"lang": "en"}
+
+
+def test_bad_manifests_and_paths_are_refused_clearly(tmp_path):
+    (tmp_path / "bad.jsonl").write_text('{"image": "a.png"}\nnot json\n')
+    with pytest.raises(DatasetError, match=r"bad\.jsonl:2: not valid JSON"):
+        discover(tmp_path / "bad.jsonl")
+    with pytest.raises(DatasetError, match="no such file"):
+        discover(tmp_path / "missing")
+    (tmp_path / "notes.doc").write_text("x")
+    with pytest.raises(DatasetError, match="give a folder"):
+        discover(tmp_path / "notes.doc")
+
+
+def test_missing_file_in_manifest_is_refused_not_fatal(tmp_path):
+    draw_picture(tmp_path / "ok.png")
+    lines = [{"image": "ok.png", "caption": "fine"}, {"image": "gone.png", "caption": "missing"}]
+    (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(x) for x in lines))
+    encoder = load_encoder("random:16")
+    index = MediaIndex(tmp_path / "idx", encoder_name=encoder.name, dim=encoder.dim)
+    report = Ingestor(index, encoder).ingest(discover(tmp_path / "m.jsonl"), progress=False)
+    assert report.added == 1
+    assert report.refused == [(str(tmp_path / "gone.png"), "file not found")]
