@@ -1,17 +1,24 @@
 """MediaIndex: the Chroma-backed cross-modal index (embedded by default, a server by URL).
 
-Each item is stored as up to two entries, ``<item id>:content`` (the image vector, or the text
-vector of a text document) and ``<item id>:caption`` (the caption's text vector), so a sentence
-finds pictures through either, and a picture finds captions and similar pictures. Vectors are
-always our own: Chroma never embeds anything (its default function downloads a model).
-One collection per encoder, so vectors from two encoders never mix.
+Two collections per library and encoder: ``media-<encoder>`` holds each item's content vector
+(the image vector, or the text vector of a text document) and ``media-<encoder>-captions`` the
+caption's text vector, so a sentence finds pictures through either and a picture finds captions
+and similar pictures. Keeping the kinds apart (rather than tagging entries and filtering with
+``where``) matters for speed: a Chroma metadata filter scans the metadata table, about 30 ms
+per query at 10k entries on this machine, against 3 ms for a plain vector query.
+Vectors are always our own: Chroma never embeds anything (its default function downloads a
+model). Display fields are packed into one JSON metadata value to keep writes cheap; ``modality``
+and the caller's own metadata stay separate keys so that ``where`` filters can use them.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import threading
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,19 +28,25 @@ import numpy as np
 from filelock import FileLock
 
 from retrieval.errors import IndexStoreError
+from retrieval.exact import ExactVectors
 from retrieval.items import MediaItem, MetadataValue
 
 log = logging.getLogger(__name__)
 
 VectorKind = Literal["content", "caption"]
-RESERVED_KEYS = frozenset({"item_id", "vector_kind", "modality", "uri", "caption", "source"})
+VECTOR_KINDS: tuple[VectorKind, ...] = ("content", "caption")
+RESERVED_KEYS = frozenset({"modality", "item"})
 WRITE_BATCH = 1000
+EXACT_SEARCH_LIMIT = 200_000  # vectors per collection searched exactly in memory (~300 MB)
+EXACT_LOAD_PAGE = 10_000
 
 
 @dataclass(frozen=True)
 class HnswSettings:
-    """Chroma HNSW settings. ``DEFAULT`` is Chroma's own; ``TUNED`` is what bench/index_speed.py
-    measured to add several times faster at equal recall (see docs/benchmarks.md)."""
+    """Chroma HNSW settings, fixed when a collection is created. ``DEFAULT_HNSW`` is Chroma's own;
+    ``TUNED_HNSW`` is what bench/index_speed.py measured (docs/benchmarks.md): larger in-memory
+    batches and a rare sync (the default rewrites the index file every 1000 adds, which is what
+    makes large ingests crawl) and a wider search beam for recall on 384-d vectors."""
 
     space: str = "cosine"
     ef_construction: int = 100
@@ -48,7 +61,7 @@ class HnswSettings:
 
 DEFAULT_HNSW = HnswSettings()
 TUNED_HNSW = HnswSettings(
-    ef_construction=64, ef_search=64, max_neighbors=16, batch_size=5000, sync_threshold=20000
+    ef_construction=100, ef_search=400, max_neighbors=16, batch_size=5000, sync_threshold=50000
 )
 
 
@@ -69,10 +82,10 @@ class SearchHit:
         return asdict(self)
 
 
-def collection_name(encoder_name: str) -> str:
-    """A valid Chroma collection name for an encoder."""
-    slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", encoder_name).strip("-._")
-    return f"media-{slug}"[:200]
+def collection_name(encoder_name: str, kind: VectorKind = "content") -> str:
+    """A valid Chroma collection name for an encoder's content or caption vectors."""
+    slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", encoder_name).strip("-._")[:180]
+    return f"media-{slug}" + ("-captions" if kind == "caption" else "")
 
 
 class MediaIndex:
@@ -86,6 +99,7 @@ class MediaIndex:
         dim: int,
         url: str | None = None,
         hnsw: HnswSettings = TUNED_HNSW,
+        exact_limit: int = EXACT_SEARCH_LIMIT,
     ):
         import chromadb
         from chromadb.config import Settings
@@ -94,6 +108,7 @@ class MediaIndex:
             raise IndexStoreError("give the index either a data path or a Chroma server URL")
         settings = Settings(anonymized_telemetry=False)
         self.location = str(path or url)
+        self._lock: FileLock | None = None
         try:
             if url is not None:
                 parsed = urlparse(url)
@@ -103,23 +118,23 @@ class MediaIndex:
                     ssl=parsed.scheme == "https",
                     settings=settings,
                 )
-                self._lock = None
             else:
                 root = Path(path)
                 root.mkdir(parents=True, exist_ok=True)
                 self.client = chromadb.PersistentClient(path=str(root), settings=settings)
                 self._lock = FileLock(str(root / ".write.lock"))
-            self.collection = self.client.get_or_create_collection(
-                collection_name(encoder_name),
-                configuration=hnsw.as_configuration(),
-                metadata={"encoder": encoder_name, "dim": dim},
-                embedding_function=None,
-            )
-        except IndexStoreError:
-            raise
+            self.collections = {
+                kind: self.client.get_or_create_collection(
+                    collection_name(encoder_name, kind),
+                    configuration=hnsw.as_configuration(),
+                    metadata={"encoder": encoder_name, "dim": dim, "vectors": kind},
+                    embedding_function=None,
+                )
+                for kind in VECTOR_KINDS
+            }
         except Exception as exc:
             raise IndexStoreError(f"cannot open the index at {self.location}: {exc}") from exc
-        stored_dim = (self.collection.metadata or {}).get("dim")
+        stored_dim = (self.collections["content"].metadata or {}).get("dim")
         if stored_dim is not None and int(stored_dim) != dim:
             raise IndexStoreError(
                 f"the index at {self.location} holds {stored_dim}-d vectors for {encoder_name!r}, "
@@ -127,6 +142,9 @@ class MediaIndex:
             )
         self.encoder_name = encoder_name
         self.dim = dim
+        self.exact_limit = exact_limit
+        self._exact: dict[VectorKind, ExactVectors] = {}
+        self._exact_guard = threading.Lock()
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -140,87 +158,57 @@ class MediaIndex:
         vectors (by item id). Re-adding an item overwrites it, so a retry is always safe."""
         if len(items) != len(content_vectors):
             raise ValueError("one content vector per item is required")
-        ids, vectors, metadatas, documents = [], [], [], []
-        for item, vector in zip(items, content_vectors, strict=True):
-            entries: list[tuple[VectorKind, np.ndarray]] = [("content", vector)]
-            if caption_vectors and item.id in caption_vectors:
-                entries.append(("caption", caption_vectors[item.id]))
-            for kind, vec in entries:
-                ids.append(f"{item.id}:{kind}")
-                vectors.append(np.asarray(vec, dtype=np.float32))
-                metadatas.append(_entry_metadata(item, kind))
-                documents.append(item.caption)
-        self._write(ids, vectors, metadatas, documents)
+        metadata = {item.id: _entry_metadata(item) for item in items}
+        self._write("content", [i.id for i in items], list(content_vectors), metadata)
+        captioned = [i.id for i in items if caption_vectors and i.id in caption_vectors]
+        if captioned:
+            self._write("caption", captioned, [caption_vectors[i] for i in captioned], metadata)
 
-    def _write(self, ids, vectors, metadatas, documents) -> None:
+    def _write(self, kind: VectorKind, ids: list[str], vectors: list, metadata: dict) -> None:
+        collection = self.collections[kind]
         for start in range(0, len(ids), WRITE_BATCH):
-            end = start + WRITE_BATCH
+            batch = ids[start : start + WRITE_BATCH]
             try:
                 with self._locked():
-                    self.collection.upsert(
-                        ids=ids[start:end],
-                        embeddings=np.stack(vectors[start:end]),
-                        metadatas=metadatas[start:end],
-                        documents=documents[start:end],
+                    collection.upsert(
+                        ids=batch,
+                        embeddings=np.asarray(
+                            vectors[start : start + WRITE_BATCH], dtype=np.float32
+                        ),
+                        metadatas=[metadata[i] for i in batch],
                     )
             except Exception as exc:
                 raise IndexStoreError(
                     f"could not write to the index at {self.location} ({exc}); nothing of this "
                     "batch is trusted: free disk space or fix permissions and run the command again"
                 ) from exc
+            with self._exact_guard:
+                if kind in self._exact:
+                    self._exact[kind].upsert(
+                        batch, np.asarray(vectors[start : start + WRITE_BATCH])
+                    )
 
     def delete(self, item_ids: Iterable[str]) -> None:
         """Remove items (both of their vectors). Unknown ids are ignored."""
-        ids = [f"{i}:{kind}" for i in item_ids for kind in ("content", "caption")]
+        ids = list(item_ids)
         if not ids:
             return
         try:
             with self._locked():
-                self.collection.delete(ids=ids)
+                for collection in self.collections.values():
+                    collection.delete(ids=ids)
         except Exception as exc:
             raise IndexStoreError(
                 f"could not delete from the index at {self.location}: {exc}"
             ) from exc
+        with self._exact_guard:
+            for exact in self._exact.values():
+                exact.delete(ids)
 
-    def _locked(self):
-        from contextlib import nullcontext
-
+    def _locked(self) -> AbstractContextManager:
         return self._lock if self._lock is not None else nullcontext()
 
     # -- reading ---------------------------------------------------------------------------
-
-    def existing(self, item_ids: Iterable[str]) -> set[str]:
-        """The subset of ``item_ids`` already in the index."""
-        ids = [f"{i}:content" for i in item_ids]
-        if not ids:
-            return set()
-        found = self._read(lambda: self.collection.get(ids=ids, include=[])["ids"])
-        return {entry.rsplit(":", 1)[0] for entry in found}
-
-    def count(self) -> int:
-        """Number of items (not vectors) in the index."""
-        return len(
-            self._read(
-                lambda: self.collection.get(where={"vector_kind": "content"}, include=[])["ids"]
-            )
-        )
-
-    def get(self, item_id: str) -> MediaItem | None:
-        """The stored item with this id, or None."""
-        found = self._read(
-            lambda: self.collection.get(ids=[f"{item_id}:content"], include=["metadatas"])
-        )
-        if not found["ids"]:
-            return None
-        meta = dict(found["metadatas"][0])
-        return MediaItem(
-            id=meta.pop("item_id"),
-            modality=meta.pop("modality"),
-            uri=meta.pop("uri", ""),
-            caption=meta.pop("caption", ""),
-            source=meta.pop("source", ""),
-            metadata={k: v for k, v in meta.items() if k != "vector_kind"},
-        )
 
     def _read(self, fetch):
         try:
@@ -228,17 +216,96 @@ class MediaIndex:
         except Exception as exc:
             raise IndexStoreError(f"cannot read the index at {self.location}: {exc}") from exc
 
+    def existing(self, item_ids: Iterable[str]) -> set[str]:
+        """The subset of ``item_ids`` already in the index."""
+        ids = list(item_ids)
+        if not ids:
+            return set()
+        return set(self._read(lambda: self.collections["content"].get(ids=ids, include=[])["ids"]))
+
+    def count(self) -> int:
+        """Number of items (not vectors) in the index."""
+        return int(self._read(self.collections["content"].count))
+
+    def get(self, item_id: str) -> MediaItem | None:
+        """The stored item with this id, or None."""
+        found = self._read(
+            lambda: self.collections["content"].get(ids=[item_id], include=["metadatas"])
+        )
+        if not found["ids"]:
+            return None
+        hit = _hit(item_id, found["metadatas"][0], 1.0, "content")
+        return MediaItem(hit.item_id, hit.modality, hit.uri, hit.caption, hit.source, hit.metadata)  # type: ignore[arg-type]
+
+    def exact_vectors(self, kind: VectorKind) -> ExactVectors | None:
+        """The in-memory copy of one collection for exact search, or None above ``exact_limit``.
+
+        Reloaded from Chroma whenever its count differs (another process wrote to the library).
+        """
+        collection = self.collections[kind]
+        count = int(self._read(collection.count))
+        if count > self.exact_limit:
+            return None
+        with self._exact_guard:
+            exact = self._exact.get(kind)
+            if exact is not None and len(exact) == count:
+                return exact
+            exact = ExactVectors(self.dim)
+            ids, vectors = [], []
+            for offset in range(0, count, EXACT_LOAD_PAGE):
+                page = self._read(
+                    lambda offset=offset: collection.get(
+                        limit=EXACT_LOAD_PAGE, offset=offset, include=["embeddings"]
+                    )
+                )
+                ids.extend(page["ids"])
+                vectors.append(
+                    np.asarray(page["embeddings"], dtype=np.float32).reshape(-1, self.dim)
+                )
+            exact.replace_all(ids, np.concatenate(vectors) if vectors else np.zeros((0, self.dim)))
+            log.debug("loaded %d %s vectors for exact search", len(exact), kind)
+            self._exact[kind] = exact
+            return exact
+
+    def _nearest(
+        self, kind: VectorKind, vector: np.ndarray, k: int, where: dict[str, Any] | None
+    ) -> list[SearchHit]:
+        collection = self.collections[kind]
+        exact = None if where else self.exact_vectors(kind)
+        if exact is not None:
+            scored = exact.top(vector, k)
+            if not scored:
+                return []
+            found = self._read(
+                lambda: collection.get(ids=[i for i, _ in scored], include=["metadatas"])
+            )
+            metadata = dict(zip(found["ids"], found["metadatas"], strict=True))
+            return [_hit(i, metadata[i], score, kind) for i, score in scored if i in metadata]
+        result = self._read(
+            lambda: collection.query(
+                query_embeddings=vector[None, :],
+                n_results=k,
+                where=where or None,
+                include=["metadatas", "distances"],
+            )
+        )
+        rows = zip(result["ids"][0], result["metadatas"][0], result["distances"][0], strict=True)
+        return [_hit(i, meta, 1.0 - float(distance), kind) for i, meta, distance in rows]
+
     def query(
         self,
         vector: np.ndarray,
         k: int = 10,
         where: dict[str, Any] | None = None,
-        kinds: Sequence[VectorKind] = ("content", "caption"),
+        kinds: Sequence[VectorKind] = VECTOR_KINDS,
     ) -> list[SearchHit]:
         """The ``k`` items nearest to ``vector`` (cosine), best first, each item once.
 
-        ``where`` is a Chroma metadata filter (e.g. ``{"modality": "image"}``); ``kinds`` limits
-        which vectors may match (``("content",)`` = images only, ``("caption",)`` = captions only).
+        ``where`` is a Chroma metadata filter on ``modality`` or the items' own metadata (e.g.
+        ``{"modality": "image"}``; it makes a query scan metadata, so it is slower);
+        ``kinds`` chooses which vectors may match: ``("content",)`` = by the media itself,
+        ``("caption",)`` = by captions only. Unfiltered queries on collections up to
+        ``exact_limit`` vectors are exact (see retrieval.exact); the rest use Chroma's HNSW.
         """
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         if vector.shape[0] != self.dim:
@@ -247,50 +314,40 @@ class MediaIndex:
             )
         if k < 1:
             raise ValueError("k must be at least 1")
-        kind_filter: dict[str, Any] = {"vector_kind": {"$in": list(kinds)}}
-        conditions = [kind_filter, *([where] if where else [])]
-        clause = conditions[0] if len(conditions) == 1 else {"$and": conditions}
-        try:
-            result = self.collection.query(
-                query_embeddings=vector[None, :],
-                n_results=k * len(kinds),
-                where=clause,
-                include=["metadatas", "distances"],
-            )
-        except Exception as exc:
-            raise IndexStoreError(f"query failed on the index at {self.location}: {exc}") from exc
         hits: dict[str, SearchHit] = {}
-        for meta, distance in zip(result["metadatas"][0], result["distances"][0], strict=True):
-            hit = _hit(meta, 1.0 - float(distance))
-            if hit.item_id not in hits or hits[hit.item_id].score < hit.score:
-                hits[hit.item_id] = hit
+        for kind in kinds:
+            for hit in self._nearest(kind, vector, k, where):
+                if hit.item_id not in hits or hits[hit.item_id].score < hit.score:
+                    hits[hit.item_id] = hit
         return sorted(hits.values(), key=lambda h: -h.score)[:k]
 
 
-def _entry_metadata(item: MediaItem, kind: VectorKind) -> dict[str, MetadataValue]:
+def _entry_metadata(item: MediaItem) -> dict[str, MetadataValue]:
     clash = RESERVED_KEYS.intersection(item.metadata)
     if clash:
         raise ValueError(f"metadata keys {sorted(clash)} are reserved by the index")
-    return {
-        **item.metadata,
-        "item_id": item.id,
-        "vector_kind": kind,
-        "modality": item.modality,
+    packed = {
         "uri": item.uri,
         "caption": item.caption,
         "source": item.source,
+        "keys": list(item.metadata),
+    }
+    return {
+        **item.metadata,
+        "modality": item.modality,
+        "item": json.dumps(packed, ensure_ascii=False),
     }
 
 
-def _hit(meta: dict[str, Any], score: float) -> SearchHit:
-    meta = dict(meta)
+def _hit(item_id: str, meta: dict[str, Any], score: float, kind: VectorKind) -> SearchHit:
+    packed = json.loads(meta["item"])
     return SearchHit(
-        item_id=meta.pop("item_id"),
+        item_id=item_id,
         score=round(score, 6),
-        caption=meta.pop("caption", ""),
-        uri=meta.pop("uri", ""),
-        modality=meta.pop("modality", ""),
-        source=meta.pop("source", ""),
-        matched=meta.pop("vector_kind"),
-        metadata=meta,
+        caption=packed["caption"],
+        uri=packed["uri"],
+        modality=meta["modality"],
+        source=packed["source"],
+        matched=kind,
+        metadata={key: meta[key] for key in packed["keys"] if key in meta},
     )

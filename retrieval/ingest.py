@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from retrieval.encoders.base import Encoder, batched
-from retrieval.errors import DatasetError, MediaError
+from retrieval.errors import DatasetError, IndexStoreError, MediaError
 from retrieval.images import is_image_path, load_image, read_limited
 from retrieval.index import MediaIndex
 from retrieval.items import MediaItem, MetadataValue, Modality
@@ -162,7 +162,13 @@ class Ingestor:
         seen: set[str] = set()
         with tqdm(total=len(records), desc="ingesting", unit="item", disable=not progress) as bar:
             for chunk in batched(records, self.batch_size):
-                self._ingest_batch(chunk, report, seen)
+                try:
+                    self._ingest_batch(chunk, report, seen)
+                except IndexStoreError as exc:
+                    raise IndexStoreError(
+                        f"{exc}. This run added {report.added} items before the failure; "
+                        "they are kept, and running the same command again resumes"
+                    ) from exc
                 bar.update(len(chunk))
         log.info("ingest finished: %s", report.summary().splitlines()[0])
         return report

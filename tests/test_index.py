@@ -88,10 +88,11 @@ def test_index_persists_and_refuses_a_dimension_mismatch(tmp_path):
 def test_two_encoders_never_share_a_collection():
     assert collection_name("conse-lite2-abc") != collection_name("random-16")
     assert collection_name("clip-openai/clip vit") == "media-clip-openai-clip-vit"
+    assert collection_name("x1", "caption") == "media-x1-captions"
 
 
 def test_reserved_metadata_keys_are_refused(index):
-    item = MediaItem.from_text("x", metadata={"uri": "sneaky"})
+    item = MediaItem.from_text("x", metadata={"modality": "sneaky"})
     with pytest.raises(ValueError, match="reserved"):
         index.add([item], _vectors(1, 6))
 

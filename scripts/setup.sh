@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install crossmedia on a fresh Debian/Ubuntu machine: the system packages its offline
+# defaults use (the Tux Paint stamps library, Cairo for SVG, the Chromium used by browser tests
+# later) and the Python package itself. `--test` adds the test extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+if [ "${1:-}" = "--test" ]; then extras="[test]"; fi
+
+apt_packages=(tuxpaint-stamps-default libcairo2)
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "setup: please install ${missing[*]} with your package manager" >&2
+    exit 1
+  fi
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "setup: installing system packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "setup: installing the crossmedia Python package${extras:+ with $extras}"
+python3 -m pip install --disable-pip-version-check -q -e ".${extras}"
