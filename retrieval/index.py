@@ -109,6 +109,7 @@ class MediaIndex:
         settings = Settings(anonymized_telemetry=False)
         self.location = str(path or url)
         self._lock: FileLock | None = None
+        self._root: Path | None = None
         try:
             if url is not None:
                 parsed = urlparse(url)
@@ -123,6 +124,7 @@ class MediaIndex:
                 root.mkdir(parents=True, exist_ok=True)
                 self.client = chromadb.PersistentClient(path=str(root), settings=settings)
                 self._lock = FileLock(str(root / ".write.lock"))
+                self._root = root
             self.collections = {
                 kind: self.client.get_or_create_collection(
                     collection_name(encoder_name, kind),
@@ -144,6 +146,7 @@ class MediaIndex:
         self.dim = dim
         self.exact_limit = exact_limit
         self._exact: dict[VectorKind, ExactVectors] = {}
+        self._exact_token: dict[VectorKind, tuple] = {}
         self._exact_guard = threading.Lock()
 
     # -- writing ---------------------------------------------------------------------------
@@ -241,7 +244,13 @@ class MediaIndex:
         """The in-memory copy of one collection for exact search, or None above ``exact_limit``.
 
         Reloaded from Chroma whenever its count differs (another process wrote to the library).
+        For an embedded index the count is only asked when Chroma's database files changed.
         """
+        token = self._change_token()
+        with self._exact_guard:
+            exact = self._exact.get(kind)
+            if exact is not None and token is not None and self._exact_token.get(kind) == token:
+                return exact
         collection = self.collections[kind]
         count = int(self._read(collection.count))
         if count > self.exact_limit:
@@ -249,6 +258,8 @@ class MediaIndex:
         with self._exact_guard:
             exact = self._exact.get(kind)
             if exact is not None and len(exact) == count:
+                if token is not None:
+                    self._exact_token[kind] = token
                 return exact
             exact = ExactVectors(self.dim)
             ids, vectors = [], []
@@ -265,7 +276,22 @@ class MediaIndex:
             exact.replace_all(ids, np.concatenate(vectors) if vectors else np.zeros((0, self.dim)))
             log.debug("loaded %d %s vectors for exact search", len(exact), kind)
             self._exact[kind] = exact
+            if token is not None:
+                self._exact_token[kind] = token
             return exact
+
+    def _change_token(self) -> tuple | None:
+        """Size and time of Chroma's database files; any write changes them (None: a server)."""
+        if self._root is None:
+            return None
+        token = []
+        for name in ("chroma.sqlite3", "chroma.sqlite3-wal"):
+            try:
+                stat = (self._root / name).stat()
+                token.append((stat.st_mtime_ns, stat.st_size))
+            except FileNotFoundError:
+                token.append(None)
+        return tuple(token)
 
     def _nearest(
         self, kind: VectorKind, vector: np.ndarray, k: int, where: dict[str, Any] | None

@@ -71,30 +71,14 @@ def test_data_dirs_never_mix(run, tmp_path):
     manifest = tmp_path / "docs.jsonl"
     manifest.write_text(json.dumps({"text": "only in library A"}) + "\n")
     run("ingest", str(manifest), "--encoder", "random:16", "--data-dir", str(tmp_path / "a"))
-    in_a = json.loads(
-        run(
-            "search",
-            "only in library A",
-            "--encoder",
-            "random:16",
-            "--data-dir",
-            str(tmp_path / "a"),
-            "--json",
-        ).stdout
-    )
-    in_b = json.loads(
-        run(
-            "search",
-            "only in library A",
-            "--encoder",
-            "random:16",
-            "--data-dir",
-            str(tmp_path / "b"),
-            "--json",
-        ).stdout
-    )
-    assert in_a["results"][0]["caption"] == "only in library A"
-    assert in_b["results"] == []
+
+    def search_in(library: str) -> list[dict]:
+        args = ["search", "only in library A", "--encoder", "random:16", "--data-dir", library]
+        return json.loads(run(*args, "--json").stdout)["results"]
+
+    in_a, in_b = search_in(str(tmp_path / "a")), search_in(str(tmp_path / "b"))
+    assert in_a[0]["caption"] == "only in library A"
+    assert in_b == []
     assert (tmp_path / "a" / "index").is_dir() and not (tmp_path / "home").exists()
 
 

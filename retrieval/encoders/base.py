@@ -36,3 +36,11 @@ def batched(seq: Sequence, size: int):
     """Yield consecutive slices of at most ``size`` elements."""
     for start in range(0, len(seq), size):
         yield seq[start : start + size]
+
+
+def tokenized_batches(tokenizer, texts: Sequence[str], batch_size: int, max_length: int):
+    """Yield padded, truncated PyTorch token batches of at most ``batch_size`` texts."""
+    for chunk in batched(list(texts), batch_size):
+        yield tokenizer(
+            list(chunk), padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+        )

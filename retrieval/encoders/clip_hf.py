@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from retrieval.encoders.base import batched, l2_normalise
+from retrieval.encoders.base import batched, l2_normalise, tokenized_batches
 from retrieval.errors import EncoderError
 
 
@@ -39,14 +39,7 @@ class HFClipEncoder:
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """CLIP text embeddings, L2-normalised."""
         out = []
-        for chunk in batched(list(texts), self.batch_size):
-            tokens = self.tokenizer(
-                list(chunk),
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                return_tensors="pt",
-            )
+        for tokens in tokenized_batches(self.tokenizer, texts, self.batch_size, self.max_length):
             features = self.model.get_text_features(
                 input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]
             )

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from filelock import FileLock
 
-from retrieval.encoders.base import batched, l2_normalise
+from retrieval.encoders.base import l2_normalise, tokenized_batches
 from retrieval.errors import EncoderError
 
 MINILM_DIRNAME = "all-MiniLM-L6-v2"
@@ -67,14 +67,7 @@ class SentenceTextTower:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts to unit vectors of shape (len(texts), dim)."""
         chunks = []
-        for chunk in batched(list(texts), self.batch_size):
-            tokens = self.tokenizer(
-                list(chunk),
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                return_tensors="pt",
-            )
+        for tokens in tokenized_batches(self.tokenizer, texts, self.batch_size, self.max_length):
             hidden = self.model(**tokens).last_hidden_state
             mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
