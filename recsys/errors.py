@@ -1,0 +1,31 @@
+"""Typed errors of the recommender; each message says what the caller can do about it."""
+
+from __future__ import annotations
+
+
+class RecsysError(Exception):
+    """Base class for every error the recommender raises on purpose."""
+
+
+class InvalidEventError(RecsysError, ValueError):
+    """An interaction event is malformed (unknown kind, empty id, bad value or time)."""
+
+
+class UnknownUserError(RecsysError, KeyError):
+    """No such user in the store or the model."""
+
+
+class UnknownItemError(RecsysError, KeyError):
+    """No such item in the store or the model."""
+
+
+class StoreError(RecsysError):
+    """The interaction store cannot be opened, read or written."""
+
+
+class OrientationError(RecsysError, ValueError):
+    """A matrix handed to a CF model is not users x items."""
+
+
+class DatasetError(RecsysError):
+    """A ratings or items file is missing or malformed."""

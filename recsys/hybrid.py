@@ -1,0 +1,262 @@
+"""HybridRecommender: collaborative filtering blended with content similarity, explained.
+
+score(item) = w_cf * cf(item) + (1 - w_cf) * content(item), both min-max scaled over the
+candidate items of one user. ``content`` is the cosine between the item's content vector and
+the user's profile (the confidence-weighted mean of the vectors of items they liked, mixed with
+an optional session vector such as the last chat query). ``w_cf`` grows with the user's history,
+from 0 (a new user: content and session only) to ``max_cf_weight`` at ``history_for_full_cf``
+positive interactions. Items nobody has interacted with yet get no CF signal and are ranked by
+content; a new user with no session vector gets popularity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+from recsys.errors import RecsysError, UnknownItemError
+from recsys.matrix import UserItems, check_user_items
+from recsys.models import CFModel, PopularityModel
+
+
+@dataclass(frozen=True)
+class BlendSettings:
+    """How CF and content are mixed (``max_cf_weight`` is chosen on validation data by eval)."""
+
+    max_cf_weight: float = 0.8
+    history_for_full_cf: int = 10
+    session_weight: float = 0.5
+    diversity: float = 0.0  # MMR: 0 = pure relevance, 1 = pure novelty
+
+
+@dataclass
+class Recommendation:
+    """One recommended item and why: the liked item or query it is close to, and score shares."""
+
+    item: str
+    score: float
+    cf_share: float
+    content_share: float
+    because: str
+    similar_to: str | None = None
+    from_session: bool = False
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class UserContext:
+    """What is known of one user at recommendation time."""
+
+    row: csr_matrix  # 1 x catalogue items, confidences
+    position: int = -1  # row in the CF model's fit, -1 if the model has not seen the user
+    session: np.ndarray | None = None
+    exclude: set[int] = field(default_factory=set)  # catalogue positions never to recommend
+
+
+def _minmax(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Scale to [0, 1] over the entries where ``mask`` is true (constant rows become 0)."""
+    chosen = values[mask]
+    if chosen.size == 0:
+        return np.zeros_like(values)
+    low, high = chosen.min(), chosen.max()
+    if high - low < 1e-12:
+        return np.zeros_like(values)
+    return (values - low) / (high - low)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class HybridRecommender:
+    """Blends a CF model with content vectors over one catalogue of items."""
+
+    def __init__(
+        self,
+        items: Iterable[str],
+        content: np.ndarray,
+        cf: CFModel,
+        settings: BlendSettings = BlendSettings(),
+    ):
+        self.items = list(items)
+        self.item_index = {item: i for i, item in enumerate(self.items)}
+        content = np.asarray(content, dtype=np.float32)
+        if content.shape[0] != len(self.items):
+            raise RecsysError(f"{content.shape[0]} content vectors for {len(self.items)} items")
+        self.content = _unit(content)
+        self.cf = cf
+        self.popularity = PopularityModel()
+        self.settings = settings
+
+    @property
+    def name(self) -> str:
+        return f"hybrid-{self.cf.name}"
+
+    def fit(self, data: UserItems) -> HybridRecommender:
+        """Fit CF on interactions over exactly this catalogue (cold items: empty columns)."""
+        if data.items != self.items:
+            raise RecsysError("the interaction matrix must have the catalogue's items, in order")
+        self.cf.fit(data)
+        self.popularity.fit(data)
+        return self
+
+    # -- scoring -----------------------------------------------------------------------------
+
+    def cf_weight(self, history: int) -> float:
+        """The CF share for a user with ``history`` positive interactions."""
+        s = self.settings
+        return s.max_cf_weight * min(1.0, history / max(1, s.history_for_full_cf))
+
+    def profile(self, row: csr_matrix, session: np.ndarray | None) -> np.ndarray | None:
+        """The user's content profile: liked items' vectors, mixed with the session vector."""
+        liked = _unit(row @ self.content) if row.nnz else None
+        if session is None:
+            return None if liked is None else liked[0]
+        session = _unit(np.asarray(session, dtype=np.float32).reshape(1, -1))[0]
+        if session.shape[0] != self.content.shape[1]:
+            raise RecsysError(
+                f"session vector has {session.shape[0]} dims; content has {self.content.shape[1]}"
+            )
+        if liked is None:
+            return session
+        w = self.settings.session_weight
+        return _unit((1 - w) * liked[0] + w * session)
+
+    def score(
+        self, users: list[UserContext]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Blended scores (users x items) and their CF part, content part and CF weights.
+
+        Excluded and already-seen items get -inf."""
+        rows = check_user_items(
+            csr_matrix(np.zeros((0, len(self.items))))
+            if not users
+            else _stack([u.row for u in users]),
+            len(users),
+            len(self.items),
+        )
+        positions = np.array([u.position for u in users], dtype=int)
+        cf_raw = self.cf.scores(rows, positions)
+        popularity = self.popularity.scores(rows, positions)
+        blended = np.zeros_like(cf_raw)
+        cf_part, content_part = np.zeros_like(cf_raw), np.zeros_like(cf_raw)
+        weights = np.zeros(len(users), dtype=np.float32)
+        for n, user in enumerate(users):
+            candidates = np.ones(len(self.items), dtype=bool)
+            candidates[rows[n].indices] = False
+            candidates[list(user.exclude)] = False
+            profile = self.profile(rows[n], user.session)
+            history = int((rows[n].data > 0).sum())
+            known_to_cf = user.position >= 0 or (self.cf.can_fold_in and history > 0)
+            if profile is None and not known_to_cf:
+                weights[n] = 1.0
+                cf_part[n] = _minmax(popularity[n], candidates)
+            else:
+                weights[n] = self.cf_weight(history) if known_to_cf else 0.0
+                cf_part[n] = weights[n] * _minmax(cf_raw[n], candidates)
+                if profile is not None:
+                    content_part[n] = (1 - weights[n]) * _minmax(self.content @ profile, candidates)
+            blended[n] = cf_part[n] + content_part[n]
+            blended[n, ~candidates] = -np.inf
+        return blended, cf_part, content_part, weights
+
+    # -- recommending ------------------------------------------------------------------------
+
+    def recommend(self, user: UserContext, k: int = 10) -> list[Recommendation]:
+        """The top-k items for one user, each with its explanation."""
+        blended, cf_part, content_part, weights = self.score([user])
+        order = self._select(blended[0], k)
+        liked = [i for i in user.row.indices if user.row[0, i] > 0]
+        return [
+            self._explain(
+                i, blended[0, i], cf_part[0, i], content_part[0, i], weights[0], liked, user
+            )
+            for i in order
+        ]
+
+    def _select(self, scores: np.ndarray, k: int) -> list[int]:
+        finite = np.flatnonzero(np.isfinite(scores))
+        ranked = finite[np.argsort(-scores[finite], kind="stable")]
+        lam = self.settings.diversity
+        if lam <= 0 or len(ranked) <= k:
+            return ranked[:k].tolist()
+        pool = ranked[: max(5 * k, 50)].tolist()
+        chosen = [pool.pop(0)]
+        while pool and len(chosen) < k:
+            similarity = self.content[pool] @ self.content[chosen].T
+            mmr = (1 - lam) * scores[pool] - lam * similarity.max(axis=1)
+            chosen.append(pool.pop(int(np.argmax(mmr))))
+        return chosen
+
+    def _explain(
+        self,
+        item: int,
+        score: float,
+        cf: float,
+        content: float,
+        weight: float,
+        liked: list[int],
+        user: UserContext,
+    ) -> Recommendation:
+        total = cf + content
+        cf_share = float(cf / total) if total > 0 else float(weight)
+        similar_to, from_session, because = None, False, ""
+        vector = self.content[item]
+        best_liked = max(liked, key=lambda i: float(vector @ self.content[i]), default=None)
+        liked_sim = float(vector @ self.content[best_liked]) if best_liked is not None else -1.0
+        if user.session is not None:
+            session_sim = float(vector @ _unit(np.asarray(user.session, dtype=np.float32)))
+            from_session = session_sim >= liked_sim
+        if from_session:
+            because = "close to what you just asked for"
+        elif best_liked is not None:
+            similar_to = self.items[best_liked]
+            because = f"close to {similar_to}, which you liked"
+        else:
+            because = "popular with other users"
+        if cf_share >= 0.5 and liked:
+            because += "; users with similar taste liked it"
+        return Recommendation(
+            self.items[item],
+            round(float(score), 4),
+            round(cf_share, 3),
+            round(1 - cf_share, 3),
+            because,
+            similar_to,
+            from_session,
+        )
+
+    def context_for(
+        self,
+        events: Iterable[tuple[str, float]],
+        user: str | None = None,
+        session: np.ndarray | None = None,
+        exclude: Iterable[str] = (),
+    ) -> UserContext:
+        """A UserContext from (item, confidence) pairs; an unknown item raises UnknownItemError."""
+        columns, values = [], []
+        for item, confidence in events:
+            if item not in self.item_index:
+                raise UnknownItemError(f"unknown item {item!r}")
+            columns.append(self.item_index[item])
+            values.append(confidence)
+        row = csr_matrix(
+            (np.asarray(values, np.float32), ([0] * len(columns), columns)),
+            shape=(1, len(self.items)),
+        )
+        row.sum_duplicates()
+        position = self.cf.user_position(user) if user is not None else -1
+        blocked = {self.item_index[i] for i in exclude if i in self.item_index}
+        return UserContext(row, position, session, blocked)
+
+
+def _stack(rows: list[csr_matrix]) -> csr_matrix:
+    from scipy.sparse import vstack
+
+    return vstack(rows).tocsr()

@@ -1,0 +1,249 @@
+"""Collaborative-filtering models behind one interface, fitted on a users x items matrix.
+
+``popularity`` and ``itemknn`` are the cheap baselines, ``als`` and ``bpr`` come from implicit.
+Every model scores all items for a batch of users at once (dense, users x items), which is what
+the hybrid blend and the evaluator need; filtering seen items is the caller's job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+from recsys.errors import RecsysError
+from recsys.matrix import UserItems, check_user_items
+
+log = logging.getLogger(__name__)
+
+
+class CFModel(ABC):
+    """A fitted CF model knows ``users`` and ``items`` (the ids of the matrix it was fitted on)."""
+
+    name: ClassVar[str]
+    can_fold_in: ClassVar[bool] = False
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+        self.users: list[str] = []
+        self.items: list[str] = []
+
+    def fit(self, data: UserItems) -> CFModel:
+        """Fit on a users x items confidence matrix."""
+        self.users, self.items = list(data.users), list(data.items)
+        self._fit(check_user_items(data.matrix, len(self.users), len(self.items)))
+        return self
+
+    @abstractmethod
+    def _fit(self, matrix: csr_matrix) -> None: ...
+
+    @abstractmethod
+    def scores(self, user_rows: csr_matrix, positions: np.ndarray) -> np.ndarray:
+        """Scores (len(positions), n_items) for users at ``positions`` of the fitted matrix;
+        a position of -1 is a user the model has not seen (scored from ``user_rows`` if the
+        model can fold users in, else 0)."""
+
+    @property
+    def fitted(self) -> bool:
+        return bool(self.items)
+
+    def user_position(self, user: str) -> int:
+        """The user's row in the fitted matrix, or -1 if the model has not seen them."""
+        if getattr(self, "_user_positions", (None, None))[0] is not self.users:
+            self._user_positions = (self.users, {u: i for i, u in enumerate(self.users)})
+        return self._user_positions[1].get(user, -1)
+
+    # -- persistence -------------------------------------------------------------------------
+
+    def save(self, directory: str | Path) -> None:
+        """Write the model into a directory (``meta.json`` plus the model's arrays)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._save_arrays(directory / "model.npz")
+        meta = {"model": self.name, "seed": self.seed, "users": self.users, "items": self.items}
+        (directory / "meta.json").write_text(json.dumps(meta))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> CFModel:
+        """Read a model written by ``save`` (any subclass: the name is in ``meta.json``)."""
+        directory = Path(directory)
+        try:
+            meta = json.loads((directory / "meta.json").read_text())
+            model = MODELS[meta["model"]](seed=meta["seed"])
+        except (OSError, KeyError, json.JSONDecodeError) as exc:
+            raise RecsysError(f"{directory} holds no saved model ({exc})") from exc
+        model.users, model.items = meta["users"], meta["items"]
+        model._load_arrays(directory / "model.npz")
+        return model
+
+    @abstractmethod
+    def _save_arrays(self, path: Path) -> None: ...
+
+    @abstractmethod
+    def _load_arrays(self, path: Path) -> None: ...
+
+
+class PopularityModel(CFModel):
+    """Scores every item by how many users interacted with it positively."""
+
+    name = "popularity"
+
+    def _fit(self, matrix: csr_matrix) -> None:
+        self.popularity = np.asarray((matrix > 0).sum(axis=0), dtype=np.float32).ravel()
+
+    def scores(self, user_rows: csr_matrix, positions: np.ndarray) -> np.ndarray:
+        return np.tile(self.popularity, (len(positions), 1))
+
+    def _save_arrays(self, path: Path) -> None:
+        np.savez(path, popularity=self.popularity)
+
+    def _load_arrays(self, path: Path) -> None:
+        self.popularity = np.load(path)["popularity"]
+
+
+class ItemKNNModel(CFModel):
+    """Item-item cosine neighbours (implicit's CosineRecommender); users are their rows."""
+
+    name = "itemknn"
+    can_fold_in = True
+
+    def __init__(self, seed: int = 0, neighbours: int = 100):
+        super().__init__(seed)
+        self.neighbours = neighbours
+
+    def _fit(self, matrix: csr_matrix) -> None:
+        from implicit.nearest_neighbours import CosineRecommender
+        from implicit.utils import ParameterWarning
+
+        model = CosineRecommender(K=self.neighbours)
+        with warnings.catch_warnings():  # implicit normalises into COO internally and warns
+            warnings.simplefilter("ignore", category=ParameterWarning)
+            model.fit(matrix, show_progress=False)
+        self.similarity = model.similarity.tocsr()
+
+    def scores(self, user_rows: csr_matrix, positions: np.ndarray) -> np.ndarray:
+        return np.asarray((user_rows @ self.similarity).todense(), dtype=np.float32)
+
+    def _save_arrays(self, path: Path) -> None:
+        s = self.similarity
+        np.savez(path, data=s.data, indices=s.indices, indptr=s.indptr, shape=np.array(s.shape))
+
+    def _load_arrays(self, path: Path) -> None:
+        z = np.load(path)
+        self.similarity = csr_matrix(
+            (z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"])
+        )
+
+
+class _FactorModel(CFModel):
+    """Shared scoring for matrix-factorisation models: user factors . item factors."""
+
+    def _factor_scores(self, user_factors: np.ndarray) -> np.ndarray:
+        return user_factors @ self.item_factors.T
+
+    def scores(self, user_rows: csr_matrix, positions: np.ndarray) -> np.ndarray:
+        positions = np.asarray(positions)
+        factors = np.zeros((len(positions), self.user_factors.shape[1]), dtype=np.float32)
+        known = positions >= 0
+        factors[known] = self.user_factors[positions[known]]
+        if self.can_fold_in and (~known).any():
+            factors[~known] = self.fold_in(user_rows[np.flatnonzero(~known)])
+        return self._factor_scores(factors)
+
+    def fold_in(self, user_rows: csr_matrix) -> np.ndarray:
+        """Factors for users not in the fit, from their rows (no refit)."""
+        raise NotImplementedError
+
+    def _save_arrays(self, path: Path) -> None:
+        np.savez(path, user_factors=self.user_factors, item_factors=self.item_factors)
+
+    def _load_arrays(self, path: Path) -> None:
+        z = np.load(path)
+        self.user_factors, self.item_factors = z["user_factors"], z["item_factors"]
+
+
+class ALSModel(_FactorModel):
+    """Implicit-feedback ALS (Hu, Koren & Volinsky 2008) from implicit; folds new users in."""
+
+    name = "als"
+    can_fold_in = True
+
+    def __init__(
+        self,
+        seed: int = 0,
+        factors: int = 64,
+        regularization: float = 0.05,
+        iterations: int = 15,
+        alpha: float = 2.0,
+    ):
+        super().__init__(seed)
+        self.params = dict(
+            factors=factors, regularization=regularization, iterations=iterations, alpha=alpha
+        )
+
+    def _new_model(self):
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        return AlternatingLeastSquares(**self.params, random_state=self.seed, num_threads=0)
+
+    def _fit(self, matrix: csr_matrix) -> None:
+        self.model = self._new_model()
+        self.model.fit(matrix, show_progress=False)
+        self.user_factors, self.item_factors = self.model.user_factors, self.model.item_factors
+
+    def fold_in(self, user_rows: csr_matrix) -> np.ndarray:
+        model = getattr(self, "model", None)
+        if model is None:  # loaded from disk: rebuild the solver around the saved factors
+            model = self._new_model()
+            model.user_factors, model.item_factors = self.user_factors, self.item_factors
+            self.model = model
+        rows = check_user_items(user_rows, user_rows.shape[0], len(self.items))
+        return model.recalculate_user(np.arange(rows.shape[0]), rows)
+
+
+class BPRModel(_FactorModel):
+    """Bayesian Personalised Ranking (Rendle et al. 2009) from implicit."""
+
+    name = "bpr"
+
+    def __init__(
+        self,
+        seed: int = 0,
+        factors: int = 64,
+        learning_rate: float = 0.05,
+        regularization: float = 0.01,
+        iterations: int = 100,
+    ):
+        super().__init__(seed)
+        self.params = dict(
+            factors=factors,
+            learning_rate=learning_rate,
+            regularization=regularization,
+            iterations=iterations,
+        )
+
+    def _fit(self, matrix: csr_matrix) -> None:
+        from implicit.cpu.bpr import BayesianPersonalizedRanking
+
+        model = BayesianPersonalizedRanking(**self.params, random_state=self.seed, num_threads=0)
+        model.fit(matrix, show_progress=False)
+        self.user_factors, self.item_factors = model.user_factors, model.item_factors
+
+
+MODELS: dict[str, type[CFModel]] = {
+    m.name: m for m in (PopularityModel, ItemKNNModel, ALSModel, BPRModel)
+}
+
+
+def make_model(name: str, seed: int = 0) -> CFModel:
+    """A new, unfitted model by name: popularity, itemknn, als or bpr."""
+    try:
+        return MODELS[name](seed=seed)
+    except KeyError:
+        raise RecsysError(f"unknown model {name!r}; use one of {sorted(MODELS)}") from None
