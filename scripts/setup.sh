@@ -27,3 +27,6 @@ fi
 
 echo "setup: installing the crossmedia Python package${extras:+ with $extras}"
 python3 -m pip install --disable-pip-version-check -q -e ".${extras}"
+# MovieLens-100k ships inside recbole's package files; its own dependencies (ray, tensorboard,
+# ...) are not needed to read them, so it is installed alone.
+python3 -m pip install --disable-pip-version-check -q --no-deps "recbole==1.2.1"
