@@ -1,0 +1,126 @@
+"""RecommendationService: live, explained recommendations over an interaction store.
+
+New events take effect at once (ALS folds the user's current history in without a refit);
+after ``refit_after`` new events the model is refitted in a background thread and swapped in.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+
+import numpy as np
+
+from recsys.errors import UnknownItemError
+from recsys.events import DEFAULT_CONFIDENCE, Event, EventKind
+from recsys.hybrid import BlendSettings, HybridRecommender, Recommendation
+from recsys.matrix import UserItems
+from recsys.models import make_model
+from recsys.store import InteractionStore
+
+log = logging.getLogger(__name__)
+
+
+class RecommendationService:
+    """Recommends catalogue items to users of an InteractionStore, and learns from feedback."""
+
+    def __init__(
+        self,
+        store: InteractionStore,
+        items: Iterable[str],
+        content: np.ndarray,
+        model: str = "als",
+        settings: BlendSettings | None = None,
+        refit_after: int = 50,
+        seed: int = 0,
+    ):
+        self.store = store
+        self.items = list(items)
+        self.item_set = set(self.items)
+        self.content = np.asarray(content, dtype=np.float32)
+        self.model_name, self.seed = model, seed
+        self.settings = settings or BlendSettings()
+        self.refit_after = refit_after
+        self._swap = threading.Lock()
+        self._refit_thread: threading.Thread | None = None
+        self._events_since_fit = 0
+        self.hybrid = self._fit()
+
+    def _fit(self) -> HybridRecommender:
+        triples = [
+            (e.user, e.item, e.confidence(DEFAULT_CONFIDENCE))
+            for e in self.store.events()
+            if e.item in self.item_set
+        ]
+        users = sorted({u for u, _, _ in triples})
+        data = UserItems.from_triples(triples, users=users, items=self.items)
+        hybrid = HybridRecommender(
+            self.items, self.content, make_model(self.model_name, self.seed), self.settings
+        )
+        hybrid.fit(data)
+        log.info("fitted %s on %d events from %d users", hybrid.name, len(triples), len(users))
+        return hybrid
+
+    def refit(self, background: bool = True) -> None:
+        """Refit on every stored event (in a daemon thread unless ``background`` is false)."""
+        if self._refit_thread is not None and self._refit_thread.is_alive():
+            return
+
+        def work() -> None:
+            try:
+                fresh = self._fit()
+            except Exception:  # a failed refit keeps the previous model serving
+                log.exception("background refit failed; keeping the previous model")
+                return
+            with self._swap:
+                self.hybrid = fresh
+
+        self._events_since_fit = 0
+        if not background:
+            work()
+            return
+        self._refit_thread = threading.Thread(target=work, name="recsys-refit", daemon=True)
+        self._refit_thread.start()
+
+    def wait_for_refit(self, timeout: float | None = None) -> None:
+        """Block until a running background refit finishes."""
+        if self._refit_thread is not None:
+            self._refit_thread.join(timeout)
+
+    def feedback(self, user: str, item: str, kind: str | EventKind, value: float = 1.0) -> Event:
+        """Record what a user did with a catalogue item; refits in the background when due."""
+        if item not in self.item_set:
+            raise UnknownItemError(f"unknown item {item!r}: it is not in the catalogue")
+        event = self.store.log(user, item, kind, value)
+        self._events_since_fit += 1
+        if self._events_since_fit >= self.refit_after:
+            self.refit(background=True)
+        return event
+
+    def recommend(
+        self,
+        user: str,
+        k: int = 10,
+        session: np.ndarray | None = None,
+        exclude: Iterable[str] = (),
+    ) -> list[Recommendation]:
+        """Top-k for ``user`` (a user with no history gets session-based, then popular items).
+
+        Seen and disliked items are never recommended."""
+        confidence: dict[str, float] = defaultdict(float)
+        disliked: set[str] = set()
+        if user in self.store.users():
+            for event in self.store.events(user):
+                if event.item not in self.item_set:
+                    continue
+                if event.kind is EventKind.DISLIKE:
+                    disliked.add(event.item)
+                confidence[event.item] += event.confidence(DEFAULT_CONFIDENCE)
+        with self._swap:
+            hybrid = self.hybrid
+        context = hybrid.context_for(confidence.items(), user, session, {*exclude, *disliked})
+        if hybrid.cf.can_fold_in:
+            context.position = -1  # fold the current history in: new events count at once
+        return hybrid.recommend(context, k)

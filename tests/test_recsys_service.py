@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from recsys.errors import UnknownItemError
+from recsys.service import RecommendationService
+from recsys.store import InteractionStore
+from tests.test_recsys_models import CLUSTER, content_vectors
+
+CATALOGUE = CLUSTER["a"] + CLUSTER["b"] + ["a-new", "b-new"]
+
+
+@pytest.fixture
+def service(tmp_path):
+    store = InteractionStore.in_data_dir(tmp_path)
+    rng = np.random.default_rng(0)
+    for taste, items in CLUSTER.items():
+        for n in range(10):
+            for item in rng.choice(items, size=4, replace=False):
+                store.log(f"{taste}-{n}", str(item), "like", timestamp=n)
+    return RecommendationService(store, CATALOGUE, content_vectors(CATALOGUE), refit_after=5)
+
+
+def test_feedback_counts_at_once_without_a_refit(service):
+    assert [r.because for r in service.recommend("newcomer", k=2)] == [
+        "popular with other users"
+    ] * 2
+    fitted = service.hybrid
+    service.feedback("newcomer", "b0", "like")
+    service.feedback("newcomer", "b1", "click")
+    recs = service.recommend("newcomer", k=3)
+    assert service.hybrid is fitted  # no refit yet: folded in
+    assert all(r.item.startswith("b") for r in recs)
+    assert {"b0", "b1"}.isdisjoint(r.item for r in recs)  # seen items are not recommended
+    assert recs[0].similar_to in {"b0", "b1"}
+
+
+def test_dislikes_are_never_recommended(service):
+    service.feedback("c", "a0", "like")
+    top = service.recommend("c", k=1)[0].item
+    service.feedback("c", top, "dislike")
+    assert top not in [r.item for r in service.recommend("c", k=8)]
+
+
+def test_session_vector_steers_a_new_user(service):
+    recs = service.recommend("someone", k=3, session=np.array([1.0, 0, 0, 0]))
+    assert all(r.item.startswith("a") and r.from_session for r in recs)
+
+
+def test_background_refit_after_enough_events(service):
+    before = service.hybrid
+    for item in ("a1", "a2", "a3", "a4", "a5"):
+        service.feedback("late", item, "like")
+    service.wait_for_refit(timeout=60)
+    assert service.hybrid is not before
+    assert "late" in service.hybrid.cf.users
+
+
+def test_unknown_item_feedback_is_refused_and_not_stored(service):
+    count = service.store.count()
+    with pytest.raises(UnknownItemError, match="catalogue"):
+        service.feedback("u", "not-an-item", "like")
+    assert service.store.count() == count
