@@ -44,9 +44,10 @@ EXACT_LOAD_PAGE = 10_000
 @dataclass(frozen=True)
 class HnswSettings:
     """Chroma HNSW settings, fixed when a collection is created. ``DEFAULT_HNSW`` is Chroma's own;
-    ``TUNED_HNSW`` is what bench/index_speed.py measured (docs/benchmarks.md): larger in-memory
-    batches and a rare sync (the default rewrites the index file every 1000 adds, which is what
-    makes large ingests crawl) and a wider search beam for recall on 384-d vectors."""
+    ``TUNED_HNSW`` widens the search beam, which bench/index_speed.py showed is what recall on
+    384-d vectors needs (docs/benchmarks.md); larger flush batches and rarer syncs measured no
+    faster on this machine, so they stay at Chroma's values. Queries on libraries up to
+    ``EXACT_SEARCH_LIMIT`` vectors do not use the graph at all (exact search)."""
 
     space: str = "cosine"
     ef_construction: int = 100
@@ -60,9 +61,7 @@ class HnswSettings:
 
 
 DEFAULT_HNSW = HnswSettings()
-TUNED_HNSW = HnswSettings(
-    ef_construction=100, ef_search=400, max_neighbors=16, batch_size=5000, sync_threshold=50000
-)
+TUNED_HNSW = HnswSettings(ef_search=800)
 
 
 @dataclass
