@@ -112,4 +112,10 @@ def _csv_rows(path: Path, required: tuple[str, ...]):
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
             raise DatasetError(f"{path}: missing column(s) {missing}; found {reader.fieldnames}")
-        yield from enumerate(reader, 2)
+        for number, row in enumerate(reader, 2):
+            if None in row or None in row.values():
+                raise DatasetError(
+                    f"{path}:{number}: {len(reader.fieldnames or [])} columns expected; "
+                    "quote fields that contain commas"
+                )
+            yield number, row

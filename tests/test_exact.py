@@ -57,3 +57,21 @@ def test_exact_copy_follows_writes_from_another_handle(tmp_path):
     writer.delete([_items(1, offset=100)[0].id])
     reader.delete([])  # no-op
     assert reader.query(newcomer[0], k=1)[0].caption != "doc 100"
+
+
+def test_half_precision_shortlist_keeps_results_exact():
+    vectors = _vectors(3000, 5, dim=64)
+    ids = [str(i) for i in range(3000)]
+    fast, plain = (
+        ExactVectors(64, half_precision_from=1000),
+        ExactVectors(64, half_precision_from=10**9),
+    )
+    fast.replace_all(ids, vectors)
+    plain.replace_all(ids, vectors)
+    for query in _vectors(30, 6, dim=64):
+        expected = plain.top(query, 10)
+        got = fast.top(query, 10)
+        assert [i for i, _ in got] == [i for i, _ in expected]
+        np.testing.assert_allclose([s for _, s in got], [s for _, s in expected], rtol=1e-6)
+    fast.upsert(["new"], _vectors(1, 7, dim=64))  # the half-precision copy follows writes
+    assert fast.top(_vectors(1, 7, dim=64)[0], 1)[0][0] == "new"

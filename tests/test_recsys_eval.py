@@ -1,3 +1,4 @@
+import csv
 import json
 import os
 import subprocess
@@ -104,3 +105,58 @@ def test_eval_recsys_cli_on_movielens(model_cache, tmp_path):
     assert warm["als"]["ndcg@10"] > 1.3 * warm["popularity"]["ndcg@10"]
     assert cold["hybrid"]["ndcg@10"] > 2.5 * cold["popularity"]["ndcg@10"]
     assert report["protocol"]["positive_threshold"] == 4.0
+
+
+def test_eval_recsys_cli_on_csv_files(tmp_path, model_cache):
+    ratings, items = clustered_ratings()
+    lines = ["user,item,rating,timestamp"] + [
+        f"{r.user},{r.item},{r.rating},{r.timestamp}" for r in ratings
+    ]
+    (tmp_path / "ratings.csv").write_text("\n".join(lines) + "\n")
+    with (tmp_path / "items.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["item", "title", "genre"])
+        writer.writerows([i, text, i[0]] for i, text in items.items())
+    (tmp_path / "bad.csv").write_text("item,title\nx,a, b\n")
+    with pytest.raises(DatasetError, match="quote fields"):
+        load_ratings_csv(tmp_path / "ratings.csv", tmp_path / "bad.csv")
+    env = {
+        **os.environ,
+        "CROSSMEDIA_HOME": str(tmp_path / "home"),
+        "CROSSMEDIA_CACHE_DIR": str(model_cache),
+    }
+    args = [
+        "eval",
+        "recsys",
+        "--ratings",
+        str(tmp_path / "ratings.csv"),
+        "--items",
+        str(tmp_path / "items.csv"),
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "ui.cli", *args, "--encoder", "random:16", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["dataset"] == "ratings" and report["content_encoder"] == "random-16"
+    assert report["warm"]["als"]["users"] == 60
+    human = subprocess.run(
+        [sys.executable, "-m", "ui.cli", *args, "--encoder", "random:16"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "hybrid" in human.stdout and "nDCG@10" in human.stdout
+    missing = subprocess.run(
+        [sys.executable, "-m", "ui.cli", "eval", "recsys", "--ratings", str(tmp_path / "nope.csv")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert missing.returncode == 2 and "file not found" in missing.stderr

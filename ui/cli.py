@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from recsys.errors import RecsysError
 from retrieval.errors import CrossmediaError
 from ui.settings import CHROMA_URL_ENV, ENCODER_ENV, resolve_cache_dir, resolve_data_dir
 
@@ -114,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"ingest": cmd_ingest, "search": cmd_search, "eval": cmd_eval, "demo": cmd_demo}
     try:
         return handlers[args.command](args)
-    except CrossmediaError as exc:
+    except (CrossmediaError, RecsysError) as exc:
         print(f"crossmedia: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
