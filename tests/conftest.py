@@ -10,6 +10,8 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,28 @@ def draw_picture(path: Path, colour: str = "red", size: tuple[int, int] = (64, 4
     ImageDraw.Draw(image).ellipse((8, 8, size[0] - 8, size[1] - 8), fill=colour)
     image.save(path, **save)
     return path
+
+
+@pytest.fixture
+def run(tmp_path, model_cache):
+    """Run the crossmedia command in a fresh data directory; fails the test on a non-zero exit
+    unless ``check=False``."""
+    env = {
+        **os.environ,
+        "CROSSMEDIA_HOME": str(tmp_path / "home"),
+        "CROSSMEDIA_CACHE_DIR": str(model_cache),
+    }
+
+    def crossmedia(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [sys.executable, "-m", "ui.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"crossmedia {args} failed:\n{result.stderr[-2000:]}")
+        return result
+
+    return crossmedia

@@ -1,10 +1,7 @@
 """The crossmedia command as a user runs it: real processes, real models, real Chroma."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -22,29 +19,6 @@ def stamps_folder(tmp_path_factory, stamps_root):
         shutil.copy(path, root / f"{keyword}.png")
         shutil.copy(path.with_suffix(".txt"), root / f"{keyword}.txt")
     return root
-
-
-@pytest.fixture
-def run(tmp_path, model_cache):
-    env = {
-        **os.environ,
-        "CROSSMEDIA_HOME": str(tmp_path / "home"),
-        "CROSSMEDIA_CACHE_DIR": str(model_cache),
-    }
-
-    def crossmedia(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            [sys.executable, "-m", "ui.cli", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(f"crossmedia {args} failed:\n{result.stderr[-2000:]}")
-        return result
-
-    return crossmedia
 
 
 def test_ingest_then_search_by_text_and_image(run, stamps_folder):

@@ -1,8 +1,5 @@
 import csv
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -82,23 +79,9 @@ def test_ratings_csv_errors(tmp_path):
         load_ratings_csv(tmp_path / "r.csv")
 
 
-def test_eval_recsys_cli_on_movielens(model_cache, tmp_path):
+def test_eval_recsys_cli_on_movielens(run):
     """The accuracy bars of the protocol, on the real MovieLens-100k (through the CLI)."""
-    env = {
-        **os.environ,
-        "CROSSMEDIA_HOME": str(tmp_path),
-        "CROSSMEDIA_CACHE_DIR": str(model_cache),
-        "OPENBLAS_NUM_THREADS": "1",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "ui.cli", "eval", "recsys", "--dataset", "ml-100k", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(result.stdout)
+    report = json.loads(run("eval", "recsys", "--dataset", "ml-100k", "--json").stdout)
     warm, cold = report["warm"], report["cold_items"]
     assert warm["als"]["users"] > 900
     assert warm["hybrid"]["ndcg@10"] >= warm["als"]["ndcg@10"]
@@ -107,12 +90,12 @@ def test_eval_recsys_cli_on_movielens(model_cache, tmp_path):
     assert report["protocol"]["positive_threshold"] == 4.0
 
 
-def test_eval_recsys_cli_on_csv_files(tmp_path, model_cache):
+def test_eval_recsys_cli_on_csv_files(tmp_path, run):
     ratings, items = clustered_ratings()
-    lines = ["user,item,rating,timestamp"] + [
-        f"{r.user},{r.item},{r.rating},{r.timestamp}" for r in ratings
-    ]
-    (tmp_path / "ratings.csv").write_text("\n".join(lines) + "\n")
+    with (tmp_path / "ratings.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["user", "item", "rating", "timestamp"])
+        writer.writerows([r.user, r.item, r.rating, r.timestamp] for r in ratings)
     with (tmp_path / "items.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["item", "title", "genre"])
@@ -120,11 +103,7 @@ def test_eval_recsys_cli_on_csv_files(tmp_path, model_cache):
     (tmp_path / "bad.csv").write_text("item,title\nx,a, b\n")
     with pytest.raises(DatasetError, match="quote fields"):
         load_ratings_csv(tmp_path / "ratings.csv", tmp_path / "bad.csv")
-    env = {
-        **os.environ,
-        "CROSSMEDIA_HOME": str(tmp_path / "home"),
-        "CROSSMEDIA_CACHE_DIR": str(model_cache),
-    }
+
     args = [
         "eval",
         "recsys",
@@ -132,31 +111,13 @@ def test_eval_recsys_cli_on_csv_files(tmp_path, model_cache):
         str(tmp_path / "ratings.csv"),
         "--items",
         str(tmp_path / "items.csv"),
+        "--encoder",
+        "random:16",
     ]
-    result = subprocess.run(
-        [sys.executable, "-m", "ui.cli", *args, "--encoder", "random:16", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(result.stdout)
+    report = json.loads(run(*args, "--json").stdout)
     assert report["dataset"] == "ratings" and report["content_encoder"] == "random-16"
     assert report["warm"]["als"]["users"] == 60
-    human = subprocess.run(
-        [sys.executable, "-m", "ui.cli", *args, "--encoder", "random:16"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert "hybrid" in human.stdout and "nDCG@10" in human.stdout
-    missing = subprocess.run(
-        [sys.executable, "-m", "ui.cli", "eval", "recsys", "--ratings", str(tmp_path / "nope.csv")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    human = run(*args).stdout
+    assert "hybrid" in human and "nDCG@10" in human
+    missing = run("eval", "recsys", "--ratings", str(tmp_path / "nope.csv"), check=False)
     assert missing.returncode == 2 and "file not found" in missing.stderr
