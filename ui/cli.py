@@ -12,7 +12,14 @@ from pathlib import Path
 
 from recsys.errors import RecsysError
 from retrieval.errors import CrossmediaError
-from ui.settings import CHROMA_URL_ENV, ENCODER_ENV, resolve_cache_dir, resolve_data_dir
+from ui.settings import (
+    CHROMA_URL_ENV,
+    ENCODER_ENV,
+    SPEECH_ENGINE_ENV,
+    SPEECH_MODEL_ENV,
+    resolve_cache_dir,
+    resolve_data_dir,
+)
 
 log = logging.getLogger("crossmedia")
 
@@ -23,6 +30,20 @@ DEMO_QUERIES = (
     "a red car",
     "the planet Saturn",
 )
+
+
+def _speech(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--speech-engine",
+        default=os.environ.get(SPEECH_ENGINE_ENV, "faster-whisper"),
+        choices=["faster-whisper", "openai-whisper"],
+    )
+    parser.add_argument(
+        "--speech-model",
+        default=os.environ.get(SPEECH_MODEL_ENV, "tiny.en"),
+        help="tiny.en (packaged), multilingual (packaged Whisper base), a model dir or id",
+    )
+    parser.add_argument("--compute-type", default="int8", help="faster-whisper: int8, float32, ...")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     search = sub.add_parser("search", help="search the library by text and/or image")
     search.add_argument("text", nargs="?", help="the text query")
     search.add_argument("--image", help="an image file to search with")
+    search.add_argument("--audio", help="a spoken query: transcribed, then searched as text")
     search.add_argument("-k", type=int, default=5, help="how many results (default 5)")
     search.add_argument(
         "--modality", choices=["image", "text", "audio"], help="only items of this modality"
@@ -71,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument("--json", action="store_true")
     _common(search)
+    _speech(search)
+
+    transcribe = sub.add_parser("transcribe", help="speech to text with Whisper")
+    transcribe.add_argument("file")
+    transcribe.add_argument("--language", help="force a language (multilingual models detect it)")
+    transcribe.add_argument("--json", action="store_true", help="text, language, segments, timing")
+    _speech(transcribe)
 
     evaluate = sub.add_parser("eval", help="measure quality")
     eval_sub = evaluate.add_subparsers(dest="what", required=True)
@@ -83,6 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--split", default="test", help="split to evaluate (default test)")
     retrieval.add_argument("--json", action="store_true")
     _common(retrieval)
+
+    asr = eval_sub.add_parser("asr", help="WER, CER and real-time factor of speech recognition")
+    asr.add_argument(
+        "--manifest", required=True, help='JSONL lines {"audio": path, "text": reference}'
+    )
+    asr.add_argument("--language", default="en", help="language of the references (default en)")
+    asr.add_argument("--json", action="store_true")
+    _speech(asr)
 
     recsys = eval_sub.add_parser(
         "recsys", help="popularity, item-kNN, ALS, BPR and hybrid, warm and cold"
@@ -106,13 +143,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     for noisy in ("httpx", "chromadb", "transformers", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    handlers = {"ingest": cmd_ingest, "search": cmd_search, "eval": cmd_eval, "demo": cmd_demo}
+    handlers = {
+        "ingest": cmd_ingest,
+        "search": cmd_search,
+        "eval": cmd_eval,
+        "demo": cmd_demo,
+        "transcribe": cmd_transcribe,
+    }
     try:
         return handlers[args.command](args)
     except (CrossmediaError, RecsysError) as exc:
@@ -141,17 +184,47 @@ def cmd_search(args: argparse.Namespace) -> int:
     from retrieval.errors import EmptyQueryError
     from retrieval.images import load_image
 
+    heard = None
+    if args.audio:
+        heard = _transcriber(args).transcribe(args.audio)
+        if not heard.is_speech:
+            raise EmptyQueryError(f"{args.audio}: no speech was heard in the recording")
+        args.text = " ".join(filter(None, [args.text, heard.text]))
     if not (args.text and args.text.strip()) and not args.image:
-        raise EmptyQueryError("give a text query, --image FILE, or both")
+        raise EmptyQueryError("give a text query, --image FILE, --audio FILE, or a mix")
     image = load_image(args.image) if args.image else None
     kinds = ("content", "caption") if args.match == "any" else (args.match,)
     where = {"modality": args.modality} if args.modality else None
     hits = _library(args).search(args.text, image, k=args.k, where=where, kinds=kinds)
     if args.json:
-        query = {"text": args.text, "image": args.image}
+        query = {
+            "text": args.text,
+            "image": args.image,
+            "audio": args.audio,
+            "heard": heard.text if heard else None,
+        }
         print(json.dumps({"query": query, "results": [h.to_dict() for h in hits]}))
     else:
+        if heard:
+            print(f'heard: "{heard.text}"')
         _print_hits(hits)
+    return 0
+
+
+def _transcriber(args: argparse.Namespace):
+    from assistant.speech import load_transcriber
+
+    return load_transcriber(args.speech_engine, args.speech_model, args.compute_type)
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    transcript = _transcriber(args).transcribe(args.file, language=args.language)
+    if args.json:
+        print(json.dumps(transcript.to_dict()))
+    elif transcript.is_speech:
+        print(transcript.text)
+    else:
+        print("(no speech heard)", file=sys.stderr)
     return 0
 
 
@@ -169,6 +242,8 @@ def _print_hits(hits) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.what == "recsys":
         return cmd_eval_recsys(args)
+    if args.what == "asr":
+        return cmd_eval_asr(args)
     from retrieval.encoders import load_encoder
     from retrieval.evaluate import RetrievalEvaluator
 
@@ -191,6 +266,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(
             f"  {direction:14s} R@1 {m['R@1']:5.1f}  R@5 {m['R@5']:5.1f}  R@10 {m['R@10']:5.1f}  "
             f"median rank {m['median_rank']:g}  mean rank {m['mean_rank']:g}"
+        )
+    return 0
+
+
+def cmd_eval_asr(args: argparse.Namespace) -> int:
+    from assistant.speech.evaluate import evaluate_asr, load_asr_manifest
+
+    transcriber = _transcriber(args)
+    utterances = load_asr_manifest(args.manifest)
+    result = evaluate_asr(transcriber, utterances, args.language, progress=not args.json)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{result['n']} clips, {result['audio_seconds']} s, {result['model']}: "
+            f"WER {result['wer']:.2%}  CER {result['cer']:.2%}  RTF {result['rtf']:.3f}"
         )
     return 0
 

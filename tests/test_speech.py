@@ -1,0 +1,203 @@
+"""Speech: decoding every format a browser or a phone sends, Whisper transcription, scoring."""
+
+import dataclasses
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.errors import AudioError, SpeechError
+from assistant.speech import load_transcriber
+from assistant.speech.audio import SAMPLE_RATE, decode_audio
+from assistant.speech.scoring import error_rates, normalise
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None, reason="needs espeak-ng (scripts/setup.sh --test)"
+)
+
+
+def speak(text: str, path: Path, voice: str = "en-us", speed: int = 150) -> Path:
+    """Synthesise a clip with espeak-ng (22.05 kHz mono WAV)."""
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True)
+    return path
+
+
+def reencode(
+    source: Path, target: Path, codec: str, rate: int = 44_100, layout: str = "stereo"
+) -> Path:
+    """Re-encode a clip with PyAV into another container/codec, sample rate and channel layout."""
+    import av
+
+    samples = decode_audio(source)
+    with av.open(str(target), mode="w") as container:
+        stream = container.add_stream(codec, rate=rate, layout=layout)
+        resampled = np.interp(
+            np.arange(0, len(samples), SAMPLE_RATE / rate), np.arange(len(samples)), samples
+        )
+        frame_data = np.tile(resampled.astype(np.float32), (2 if layout == "stereo" else 1, 1))
+        frame = av.AudioFrame.from_ndarray(frame_data, format="fltp", layout=layout)
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return target
+
+
+@pytest.fixture(scope="module")
+def frog_clip(tmp_path_factory) -> Path:
+    return speak("show me a picture of a frog", tmp_path_factory.mktemp("speech") / "frog.wav")
+
+
+@pytest.mark.parametrize(
+    ("suffix", "codec"),
+    [
+        ("ogg", "libopus"),
+        ("flac", "flac"),
+        ("webm", "libopus"),
+        ("m4a", "aac"),
+        ("mp3", "libmp3lame"),
+    ],
+)
+def test_formats_rates_and_channels_decode_to_16k_mono(frog_clip, tmp_path, suffix, codec):
+    reference = decode_audio(frog_clip)
+    rate = 48_000 if codec == "libopus" else 44_100
+    clip = reencode(frog_clip, tmp_path / f"clip.{suffix}", codec, rate=rate)
+    samples = decode_audio(clip)
+    assert samples.dtype == np.float32 and samples.ndim == 1
+    assert abs(len(samples) - len(reference)) < 0.15 * SAMPLE_RATE  # codecs pad a little
+    assert np.abs(samples).max() <= 1.0 and np.abs(samples).max() > 0.05
+
+
+def test_bad_audio_is_refused_clearly(tmp_path, frog_clip):
+    (tmp_path / "notes.wav").write_text("this is not a recording")
+    with pytest.raises(AudioError, match="not a readable audio file"):
+        decode_audio(tmp_path / "notes.wav")
+    (tmp_path / "empty.ogg").write_bytes(b"")
+    with pytest.raises(AudioError, match="empty"):
+        decode_audio(tmp_path / "empty.ogg")
+    with pytest.raises(AudioError, match="not found"):
+        decode_audio(tmp_path / "missing.mp3")
+    with pytest.raises(AudioError, match="longer than the 1 s limit"):
+        decode_audio(frog_clip, max_seconds=1)
+    from tests.conftest import draw_picture
+
+    with pytest.raises(AudioError):
+        decode_audio(draw_picture(tmp_path / "picture.png"))
+
+
+def test_tiny_en_transcribes_speech_and_times_it(frog_clip):
+    transcript = load_transcriber().transcribe(frog_clip)
+    assert normalise(transcript.text) == "show me a picture of a frog"
+    assert transcript.language == "en" and transcript.is_speech
+    assert transcript.segments and transcript.segments[0].start >= 0
+    assert transcript.seconds > 0 and transcript.audio_seconds == pytest.approx(
+        len(decode_audio(frog_clip)) / SAMPLE_RATE, abs=0.01
+    )
+    assert transcript.to_dict()["rtf"] > 0
+
+
+def test_silence_and_noise_are_not_given_a_transcript():
+    transcriber = load_transcriber()
+    assert not transcriber.transcribe(np.zeros(3 * SAMPLE_RATE, np.float32)).is_speech
+    noise = np.random.default_rng(0).normal(0, 0.05, 3 * SAMPLE_RATE).astype(np.float32)
+    assert not transcriber.transcribe(noise).is_speech
+
+
+def test_multilingual_model_detects_the_language_of_real_recordings(stamps_root):
+    """Tux Paint's recorded stamp descriptions: "Una rana." (es) and "Une grenouille." (fr)."""
+    transcriber = load_transcriber(model="multilingual")
+    folder = stamps_root / "animals" / "amphibians"
+    spanish = transcriber.transcribe(folder / "frog_desc_es.ogg")
+    assert spanish.language == "es" and normalise(spanish.text, english=False) == "una rana"
+    assert transcriber.transcribe(folder / "frog_desc_fr.ogg").language == "fr"
+
+
+def test_sound_effects_get_no_hallucinated_transcript(stamps_root):
+    transcriber = load_transcriber()
+    for name in ("frog", "duck", "rooster", "bee", "crow"):
+        clip = next(stamps_root.rglob(f"{name}.ogg"))
+        assert not transcriber.transcribe(clip).is_speech, name
+
+
+def test_openai_whisper_loader_on_a_tiny_random_checkpoint(tmp_path):
+    whisper = pytest.importorskip("whisper")
+    import torch
+    from whisper.model import ModelDimensions, Whisper
+
+    dims = ModelDimensions(
+        n_mels=80,
+        n_audio_ctx=1500,
+        n_audio_state=32,
+        n_audio_head=2,
+        n_audio_layer=1,
+        n_vocab=51864,
+        n_text_ctx=448,
+        n_text_state=32,
+        n_text_head=2,
+        n_text_layer=1,
+    )
+    checkpoint = tmp_path / "tiny-random.pt"
+    torch.save(
+        {"dims": dataclasses.asdict(dims), "model_state_dict": Whisper(dims).state_dict()},
+        checkpoint,
+    )
+    transcriber = load_transcriber("openai-whisper", str(checkpoint))
+    transcript = transcriber.transcribe(np.zeros(SAMPLE_RATE, np.float32))
+    assert transcript.engine == "openai-whisper" and transcript.model == str(checkpoint)
+    assert transcript.language == "en" and isinstance(transcript.text, str)
+    assert whisper.load_model is not None
+    with pytest.raises(SpeechError, match="cannot load"):
+        load_transcriber("openai-whisper", str(tmp_path / "missing.pt"))
+
+
+def test_unknown_engine_and_model_are_clear_errors(tmp_path):
+    with pytest.raises(SpeechError, match="unknown speech engine"):
+        load_transcriber("kaldi")
+    with pytest.raises(SpeechError, match="cannot load the Whisper model"):
+        load_transcriber(model=str(tmp_path / "no-model-here"))
+
+
+def test_error_rates_use_whisper_normalisation():
+    rates = error_rates(["Mr. Smith paid $25."], ["mister smith paid 25 dollars"])
+    assert rates["wer"] < 0.3
+    assert error_rates(["a b c d"], ["a b x d"]) == {"wer": 0.25, "cer": round(1 / 7, 4)}
+
+
+def test_spoken_query_finds_what_the_typed_query_finds(run, stamps_root, tmp_path, frog_clip):
+    from retrieval.datasets.tuxpaint import captioned_stamps
+
+    library = tmp_path / "library"
+    library.mkdir()
+    for keyword in ("frog", "guitar", "banana", "saturn"):
+        path = next(p for p, c in captioned_stamps(stamps_root) if keyword in c.lower())
+        shutil.copy(path, library / path.name)
+        shutil.copy(path.with_suffix(".txt"), library / path.with_suffix(".txt").name)
+    run("ingest", str(library))
+    typed = json.loads(run("search", "show me a picture of a frog", "--json").stdout)
+    spoken = json.loads(run("search", "--audio", str(frog_clip), "--json").stdout)
+    assert normalise(spoken["query"]["heard"]) == "show me a picture of a frog"
+    assert spoken["results"][0]["item_id"] == typed["results"][0]["item_id"]
+    assert "frog" in spoken["results"][0]["caption"].lower()
+
+
+def test_transcribe_and_eval_asr_commands(run, tmp_path, frog_clip):
+    out = json.loads(run("transcribe", str(frog_clip), "--json").stdout)
+    assert set(out) >= {"text", "language", "segments", "seconds", "rtf"}
+    second = speak("where can I find a red guitar", tmp_path / "guitar.wav")
+    manifest = tmp_path / "asr.jsonl"
+    manifest.write_text(
+        json.dumps({"audio": str(frog_clip), "text": "Show me a picture of a frog."})
+        + "\n"
+        + json.dumps({"audio": second.name, "text": "Where can I find a red guitar?"})
+        + "\n"
+    )
+    result = json.loads(run("eval", "asr", "--manifest", str(manifest), "--json").stdout)
+    assert result["n"] == 2 and result["wer"] <= 0.2 and 0 < result["rtf"] < 2
+    assert result["engine"] == "faster-whisper" and result["model"] == "tiny.en"
+    (tmp_path / "text.wav").write_text("hello")
+    bad = run("transcribe", str(tmp_path / "text.wav"), check=False)
+    assert bad.returncode == 2 and "not a readable audio file" in bad.stderr
