@@ -9,11 +9,13 @@ and never stops the run; ids are content hashes, so re-ingesting adds nothing.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from tqdm import tqdm
@@ -22,12 +24,16 @@ from retrieval.encoders.base import Encoder, batched
 from retrieval.errors import DatasetError, IndexStoreError, MediaError
 from retrieval.images import is_image_path, load_image, read_limited
 from retrieval.index import MediaIndex
-from retrieval.items import MediaItem, MetadataValue, Modality
+from retrieval.items import MediaItem, MetadataValue, Modality, is_audio_path, label_from_filename
 from retrieval.sidecar import sidecar_caption
 
 log = logging.getLogger(__name__)
 MANIFEST_SUFFIXES = frozenset({".jsonl", ".csv"})
 MEDIA_COLUMNS: tuple[Modality, ...] = ("image", "text", "audio")
+AudioMode = Literal["all", "paired", "none"]
+# Speech to text for audio items: path -> transcript ("" when nothing was said); raises
+# MediaError (e.g. AudioError) for a file that is not usable audio.
+AudioTranscriber = Callable[[Path], str]
 
 
 @dataclass(frozen=True)
@@ -70,30 +76,40 @@ class IngestReport:
         }
 
 
-def discover(path: str | Path) -> list[SourceRecord]:
-    """Records from a folder (recursively) or a JSONL/CSV manifest."""
+def discover(path: str | Path, audio: AudioMode = "all") -> list[SourceRecord]:
+    """Records from a folder (recursively), a single image or audio file, or a JSONL/CSV manifest.
+
+    ``audio`` chooses which audio files of a folder become items: ``all``, ``paired`` (only a
+    sound that shares its name with a picture beside it, as Tux Paint's stamp sounds do) or
+    ``none``. An audio item's caption is its sidecar caption, else its file name as a label.
+    """
     path = Path(path)
     if path.is_dir():
-        return list(_folder_records(path))
+        return list(_folder_records(path, audio))
     if path.is_file() and path.suffix.lower() in MANIFEST_SUFFIXES:
         return list(_manifest_records(path))
     if path.is_file() and is_image_path(path):
         return [SourceRecord("image", path, caption=sidecar_caption(path))]
+    if path.is_file() and is_audio_path(path):
+        caption = sidecar_caption(path) or label_from_filename(path)
+        return [SourceRecord("audio", path, caption=caption)]
     if not path.exists():
         raise DatasetError(f"{path}: no such file or folder")
-    raise DatasetError(f"{path}: give a folder, an image, or a .jsonl/.csv manifest")
+    raise DatasetError(f"{path}: give a folder, an image or audio file, or a .jsonl/.csv manifest")
 
 
-def _folder_records(root: Path) -> Iterator[SourceRecord]:
-    for file in sorted(root.rglob("*")):
-        if file.is_file() and is_image_path(file):
-            relative = file.relative_to(root)
-            yield SourceRecord(
-                "image",
-                file,
-                caption=sidecar_caption(file),
-                metadata={"folder": str(relative.parent)},
-            )
+def _folder_records(root: Path, audio: AudioMode) -> Iterator[SourceRecord]:
+    files = sorted(f for f in root.rglob("*") if f.is_file())
+    picture_stems = {f.with_suffix("") for f in files if is_image_path(f)}
+    for file in files:
+        folder = {"folder": str(file.relative_to(root).parent)}
+        if is_image_path(file):
+            yield SourceRecord("image", file, caption=sidecar_caption(file), metadata=folder)
+        elif is_audio_path(file) and (
+            audio == "all" or (audio == "paired" and file.with_suffix("") in picture_stems)
+        ):
+            caption = sidecar_caption(file) or label_from_filename(file)
+            yield SourceRecord("audio", file, caption=caption, metadata=folder)
 
 
 def _manifest_rows(path: Path) -> Iterator[tuple[int, dict]]:
@@ -138,21 +154,31 @@ def _manifest_records(path: Path) -> Iterator[SourceRecord]:
         file = Path(value)
         if not file.is_absolute():
             file = path.parent / file
-        yield SourceRecord(
-            modality, file, caption=caption or sidecar_caption(file), metadata=metadata
-        )
+        if not caption:
+            caption = sidecar_caption(file)
+        if not caption and modality == "audio":
+            caption = label_from_filename(file)
+        yield SourceRecord(modality, file, caption=caption, metadata=metadata)
 
 
 class Ingestor:
     """Encodes records in batches and writes them to a MediaIndex."""
 
-    def __init__(self, index: MediaIndex, encoder: Encoder, batch_size: int = 32, source: str = ""):
+    def __init__(
+        self,
+        index: MediaIndex,
+        encoder: Encoder,
+        batch_size: int = 32,
+        source: str = "",
+        transcribe: AudioTranscriber | None = None,
+    ):
         if encoder.dim != index.dim:
             raise ValueError(f"encoder gives {encoder.dim}-d vectors, index holds {index.dim}-d")
         self.index = index
         self.encoder = encoder
         self.batch_size = batch_size
         self.source = source
+        self.transcribe = transcribe
 
     def ingest(self, records: Iterable[SourceRecord], progress: bool = True) -> IngestReport:
         """Ingest every record; returns counts of added, duplicate and refused items."""
@@ -190,7 +216,14 @@ class Ingestor:
             loaded.append((item, payload))
         already = self.index.existing(item.id for item, _ in loaded)
         report.duplicates += len(already)
-        fresh = [(item, payload) for item, payload in loaded if item.id not in already]
+        fresh = [
+            self._with_transcript(item, payload, report)
+            if item.modality == "audio"
+            else (item, payload)
+            for item, payload in loaded
+            if item.id not in already
+        ]
+        fresh = [entry for entry in fresh if entry is not None]
         if not fresh:
             return
         content = self._encode_content(fresh)
@@ -213,19 +246,40 @@ class Ingestor:
             if not record.text.strip():
                 raise MediaError("empty text")
             return MediaItem.from_text(record.text, source, record.metadata), record.text
-        if record.modality == "audio":
-            raise MediaError("audio items are not supported by this version (needs speech support)")
         data = read_limited(record.path)
+        if record.modality == "audio":
+            if self.transcribe is None:
+                raise MediaError("audio needs a speech transcriber (use the crossmedia command)")
+            item = MediaItem.from_file(
+                record.path, "audio", data, record.caption, source, record.metadata
+            )
+            return item, record.path
         image = load_image(data, label=str(record.path))
         item = MediaItem.from_file(
             record.path, "image", data, record.caption, source, record.metadata
         )
         return item, image
 
+    def _with_transcript(
+        self, item: MediaItem, path: object, report: IngestReport
+    ) -> tuple[MediaItem, str] | None:
+        """Transcribe a new audio item; its content text is what was said, else its caption."""
+        try:
+            transcript = self.transcribe(Path(str(path))).strip()  # type: ignore[misc]
+        except MediaError as exc:
+            report.refused.append((str(path), str(exc).removeprefix(f"{path}: ")))
+            return None
+        text = transcript or item.caption
+        if not text:
+            report.refused.append((str(path), "no speech heard and no caption or label to index"))
+            return None
+        metadata = {**item.metadata, "transcript": transcript, "is_speech": bool(transcript)}
+        return dataclasses.replace(item, metadata=metadata), text
+
     def _encode_content(self, fresh: list[tuple[MediaItem, object]]) -> np.ndarray:
         vectors = np.zeros((len(fresh), self.encoder.dim), dtype=np.float32)
         images = [(i, p) for i, (item, p) in enumerate(fresh) if item.modality == "image"]
-        texts = [(i, p) for i, (item, p) in enumerate(fresh) if item.modality == "text"]
+        texts = [(i, p) for i, (item, p) in enumerate(fresh) if item.modality in ("text", "audio")]
         if images:
             vectors[[i for i, _ in images]] = self.encoder.encode_images([p for _, p in images])
         if texts:

@@ -10,6 +10,19 @@ from typing import Literal
 Modality = Literal["image", "audio", "text"]
 MODALITIES: tuple[Modality, ...] = ("image", "audio", "text")
 MetadataValue = str | int | float | bool
+AUDIO_SUFFIXES = frozenset(
+    {".wav", ".mp3", ".ogg", ".oga", ".opus", ".flac", ".webm", ".m4a", ".aac"}
+)
+
+
+def is_audio_path(path: str | Path) -> bool:
+    """True when the file name has an audio suffix crossmedia reads."""
+    return Path(path).suffix.lower() in AUDIO_SUFFIXES
+
+
+def label_from_filename(path: Path) -> str:
+    """A readable label from a file name: ``dog_barking-2.ogg`` -> ``dog barking 2``."""
+    return " ".join(path.stem.replace("_", " ").replace("-", " ").split())
 
 
 def content_id(data: bytes, modality: Modality) -> str:

@@ -14,7 +14,7 @@ from retrieval.encoders import load_encoder
 from retrieval.encoders.base import l2_normalise
 from retrieval.errors import EmptyQueryError
 from retrieval.index import MediaIndex, SearchHit, VectorKind
-from retrieval.ingest import Ingestor, IngestReport, discover
+from retrieval.ingest import AudioMode, AudioTranscriber, Ingestor, IngestReport, discover
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,19 @@ class Library:
         )
         log.info("index %s holds %d items", self.index.location, self.index.count())
 
-    def ingest(self, path: str | Path, progress: bool = True, batch_size: int = 32) -> IngestReport:
-        """Ingest a folder, an image or a manifest (see retrieval.ingest)."""
-        records = discover(path)
-        return Ingestor(self.index, self.encoder, batch_size=batch_size).ingest(records, progress)
+    def ingest(
+        self,
+        path: str | Path,
+        progress: bool = True,
+        batch_size: int = 32,
+        audio: AudioMode = "all",
+        transcribe: AudioTranscriber | None = None,
+    ) -> IngestReport:
+        """Ingest a folder, a file or a manifest (see retrieval.ingest); audio items need
+        ``transcribe`` (speech to text)."""
+        records = discover(path, audio)
+        ingestor = Ingestor(self.index, self.encoder, batch_size=batch_size, transcribe=transcribe)
+        return ingestor.ingest(records, progress)
 
     def query_vector(self, text: str | None = None, image: Image.Image | None = None) -> np.ndarray:
         """The query's vector: the text's, the image's, or the normalised mean of both."""

@@ -105,3 +105,26 @@ def test_missing_file_in_manifest_is_refused_not_fatal(tmp_path):
     report = Ingestor(index, encoder).ingest(discover(tmp_path / "m.jsonl"), progress=False)
     assert report.added == 1
     assert report.refused == [(str(tmp_path / "gone.png"), "file not found")]
+
+
+def test_folder_audio_modes(tmp_path):
+    draw_picture(tmp_path / "frog.png")
+    for name in ("frog.ogg", "lonely_sound.ogg", "talk.wav"):
+        (tmp_path / name).write_bytes(b"placeholder")
+    (tmp_path / "talk.txt").write_text("A talk about frogs.\nde.utf8=Ein Vortrag\n")
+
+    def kinds(mode):
+        return sorted((r.modality, r.path.name, r.caption) for r in discover(tmp_path, mode))
+
+    assert kinds("none") == [("image", "frog.png", "")]
+    assert kinds("paired") == [("audio", "frog.ogg", "frog"), ("image", "frog.png", "")]
+    assert ("audio", "lonely_sound.ogg", "lonely sound") in kinds("all")
+    assert ("audio", "talk.wav", "A talk about frogs.") in kinds("all")
+
+
+def test_audio_without_a_transcriber_is_refused_not_fatal(tmp_path):
+    (tmp_path / "clip.wav").write_bytes(b"RIFF....")
+    encoder = load_encoder("random:16")
+    index = MediaIndex(tmp_path / "idx", encoder_name=encoder.name, dim=encoder.dim)
+    report = Ingestor(index, encoder).ingest(discover(tmp_path / "clip.wav"), progress=False)
+    assert report.added == 0 and "transcriber" in report.refused[0][1]

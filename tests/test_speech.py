@@ -201,3 +201,32 @@ def test_transcribe_and_eval_asr_commands(run, tmp_path, frog_clip):
     (tmp_path / "text.wav").write_text("hello")
     bad = run("transcribe", str(tmp_path / "text.wav"), check=False)
     assert bad.returncode == 2 and "not a readable audio file" in bad.stderr
+
+
+def test_audio_items_are_ingested_with_transcripts_and_labels(run, tmp_path, stamps_root):
+    library = tmp_path / "sounds"
+    library.mkdir()
+    frog = next(stamps_root.rglob("frog.ogg"))
+    for suffix in (".ogg", ".png", ".txt"):
+        shutil.copy(frog.with_suffix(suffix), library / f"frog{suffix}")
+    shutil.copy(next(stamps_root.rglob("duck.ogg")), library / "duck_quack.ogg")
+    speak("remember to buy bread and milk tomorrow", library / "shopping_note.wav")
+    (library / "broken.mp3").write_text("not audio")
+    summary = json.loads(run("ingest", str(library), "--json").stdout)
+    assert summary["added"] == 4 and [r["source"] for r in summary["refused"]] == [
+        str(library / "broken.mp3")
+    ]
+    note = json.loads(run("search", "buy groceries", "--modality", "audio", "--json").stdout)[
+        "results"
+    ][0]
+    assert note["uri"].endswith("shopping_note.wav")
+    assert note["metadata"]["is_speech"] is True
+    assert normalise(note["metadata"]["transcript"]) == "remember to buy bread and milk tomorrow"
+    duck = json.loads(run("search", "a duck", "--modality", "audio", "--json").stdout)["results"][0]
+    assert (
+        duck["caption"] == "duck quack" and duck["metadata"]["transcript"] == ""
+    )  # a sound, no words
+    frog_sound = json.loads(run("search", "a frog", "--modality", "audio", "--json").stdout)[
+        "results"
+    ][0]
+    assert frog_sound["caption"] == "A frog."  # the stamp's sidecar caption labels its sound

@@ -74,8 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("path")
     ingest.add_argument("--batch-size", type=int, default=32)
+    ingest.add_argument(
+        "--audio",
+        choices=["all", "paired", "none"],
+        default="all",
+        help="which audio files of a folder to add (paired: sounds named like a picture)",
+    )
     ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
     _common(ingest)
+    _speech(ingest)
 
     search = sub.add_parser("search", help="search the library by text and/or image")
     search.add_argument("text", nargs="?", help="the text query")
@@ -137,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--library", help="folder to ingest instead of the Tux Paint stamps")
     _common(demo)
+    _speech(demo)
     return parser
 
 
@@ -174,8 +182,23 @@ def _library(args: argparse.Namespace):
     return Library(config)
 
 
+def _speech_to_text(args: argparse.Namespace):
+    """path -> transcript, loading the speech model only when the first audio file comes."""
+
+    def transcribe(path: Path) -> str:
+        return _transcriber(args).transcribe(path).text
+
+    return transcribe
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
-    report = _library(args).ingest(args.path, progress=not args.json, batch_size=args.batch_size)
+    report = _library(args).ingest(
+        args.path,
+        progress=not args.json,
+        batch_size=args.batch_size,
+        audio=args.audio,
+        transcribe=_speech_to_text(args),
+    )
     print(json.dumps(report.to_dict()) if args.json else report.summary())
     return 0
 
@@ -347,7 +370,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     root = Path(args.library) if args.library else stamps_dir()
     library = _library(args)
     print(f"Ingesting {root} ...")
-    print(library.ingest(root).summary().splitlines()[0])
+    report = library.ingest(root, audio="paired", transcribe=_speech_to_text(args))
+    print(report.summary().splitlines()[0])
     print(f"The library holds {library.index.count()} items.\n")
     for text in DEMO_QUERIES:
         print(f'search "{text}":')

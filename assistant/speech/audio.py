@@ -13,14 +13,6 @@ from assistant.errors import AudioError
 SAMPLE_RATE = 16_000
 MAX_SECONDS = 600.0
 MAX_FILE_BYTES = 200 * 1024 * 1024
-AUDIO_SUFFIXES = frozenset(
-    {".wav", ".mp3", ".ogg", ".oga", ".opus", ".flac", ".webm", ".m4a", ".aac"}
-)
-
-
-def is_audio_path(path: str | Path) -> bool:
-    """True when the file name has an audio suffix crossmedia reads."""
-    return Path(path).suffix.lower() in AUDIO_SUFFIXES
 
 
 def decode_audio(
