@@ -230,3 +230,8 @@ def test_audio_items_are_ingested_with_transcripts_and_labels(run, tmp_path, sta
         "results"
     ][0]
     assert frog_sound["caption"] == "A frog."  # the stamp's sidecar caption labels its sound
+
+
+def test_audio_length_limit_is_configurable_from_the_command(run, frog_clip):
+    refused = run("transcribe", str(frog_clip), "--max-audio-seconds", "1", check=False)
+    assert refused.returncode == 2 and "longer than the 1 s limit" in refused.stderr

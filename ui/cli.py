@@ -15,6 +15,7 @@ from retrieval.errors import CrossmediaError
 from ui.settings import (
     CHROMA_URL_ENV,
     ENCODER_ENV,
+    MAX_AUDIO_ENV,
     SPEECH_ENGINE_ENV,
     SPEECH_MODEL_ENV,
     resolve_cache_dir,
@@ -44,6 +45,12 @@ def _speech(parser: argparse.ArgumentParser) -> None:
         help="tiny.en (packaged), multilingual (packaged Whisper base), a model dir or id",
     )
     parser.add_argument("--compute-type", default="int8", help="faster-whisper: int8, float32, ...")
+    parser.add_argument(
+        "--max-audio-seconds",
+        type=float,
+        default=float(os.environ.get(MAX_AUDIO_ENV, 600)),
+        help="refuse longer recordings (default 600 s)",
+    )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -237,7 +244,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 def _transcriber(args: argparse.Namespace):
     from assistant.speech import load_transcriber
 
-    return load_transcriber(args.speech_engine, args.speech_model, args.compute_type)
+    return load_transcriber(
+        args.speech_engine, args.speech_model, args.compute_type, args.max_audio_seconds
+    )
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
