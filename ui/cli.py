@@ -390,7 +390,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if probe:
             print(f"\nsearch by image {probe} (images only):")
             _print_hits(library.search(image=load_image(probe), k=5, kinds=("content",)))
-    print('\nTry: crossmedia search "a red bird"  or  crossmedia search --image PICTURE.png')
+        print('\nsearch "a rooster" (sounds only):')
+        _print_hits(library.search("a rooster", k=3, where={"modality": "audio"}))
+    print(
+        '\nTry: crossmedia search "a red bird"  or  crossmedia search --image PICTURE.png'
+        "  or  crossmedia search --audio QUESTION.wav"
+    )
     return 0
 
 
