@@ -162,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("httpx", "chromadb", "transformers", "urllib3"):
+    for noisy in ("httpx", "chromadb", "transformers", "urllib3", "faster_whisper"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     handlers = {
         "ingest": cmd_ingest,
