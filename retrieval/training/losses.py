@@ -31,7 +31,7 @@ class InfoNCELoss(nn.Module):
 
     @property
     def temperature(self) -> float:
-        return float(1 / self.logit_scale.exp().clamp(max=self.max_scale))
+        return float(1 / self.logit_scale.detach().exp().clamp(max=self.max_scale))
 
     def forward(self, images: torch.Tensor, texts: torch.Tensor) -> torch.Tensor:
         scale = self.logit_scale.exp().clamp(max=self.max_scale)
