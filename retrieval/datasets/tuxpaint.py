@@ -20,6 +20,7 @@ from retrieval.images import IMAGE_SUFFIXES
 from retrieval.sidecar import sidecar_caption
 
 Split = Literal["train", "dev", "test", "all"]
+Grouping = Literal["caption", "folder"]
 DEFAULT_STAMPS_DIR = Path("/usr/share/tuxpaint/stamps")
 SPLIT_SEED = 20261127
 TEST_IMAGES = 300
@@ -58,27 +59,63 @@ def load_tuxpaint(
     seed: int = SPLIT_SEED,
     test_images: int = TEST_IMAGES,
     dev_images: int = DEV_IMAGES,
+    grouping: Grouping = "caption",
 ) -> PairSet:
-    """Load one split of the Tux Paint stamps (see the module docstring for the protocol)."""
+    """Load one split of the Tux Paint stamps (see the module docstring for the protocol).
+
+    ``grouping="folder"`` assigns whole stamp folders (all the birds, all the coins) to one
+    split, so the test split holds kinds of things never seen in training.
+    """
+    root = root or stamps_dir()
     pairs = captioned_stamps(root)
     if split == "all":
         return PairSet.from_pairs(pairs, name="tuxpaint-all")
-    by_caption: dict[str, list[Path]] = defaultdict(list)
+    groups: dict[str, list[tuple[Path, str]]] = defaultdict(list)
     for path, caption in pairs:
-        by_caption[caption.strip()].append(path)
-    captions = sorted(by_caption)
-    random.Random(seed).shuffle(captions)
+        key = str(path.parent.relative_to(root)) if grouping == "folder" else caption.strip()
+        groups[key].append((path, caption))
+    if grouping == "folder":  # a caption shared across folders must still stay on one side
+        groups = _merge_groups_sharing_captions(groups)
+    keys = sorted(groups)
+    random.Random(seed).shuffle(keys)
     assignment: dict[str, list[str]] = {"test": [], "dev": [], "train": []}
     counts = {"test": 0, "dev": 0}
-    for caption in captions:
+    for key in keys:
         if counts["test"] < test_images:
             target = "test"
         elif counts["dev"] < dev_images:
             target = "dev"
         else:
             target = "train"
-        assignment[target].append(caption)
+        assignment[target].append(key)
         if target in counts:
-            counts[target] += len(by_caption[caption])
-    chosen = [(p, c) for c in assignment[split] for p in by_caption[c]]
-    return PairSet.from_pairs(sorted(chosen), name=f"tuxpaint-{split}")
+            counts[target] += len(groups[key])
+    chosen = [pair for key in assignment[split] for pair in groups[key]]
+    suffix = "-grouped" if grouping == "folder" else ""
+    return PairSet.from_pairs(sorted(chosen), name=f"tuxpaint-{split}{suffix}")
+
+
+def _merge_groups_sharing_captions(
+    groups: dict[str, list[tuple[Path, str]]],
+) -> dict[str, list[tuple[Path, str]]]:
+    """Union groups that share a caption text (union-find over group keys)."""
+    parent = {key: key for key in groups}
+
+    def find(key: str) -> str:
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    owner: dict[str, str] = {}
+    for key, members in groups.items():
+        for _, caption in members:
+            caption = caption.strip()
+            if caption in owner:
+                parent[find(key)] = find(owner[caption])
+            else:
+                owner[caption] = key
+    merged: dict[str, list[tuple[Path, str]]] = defaultdict(list)
+    for key, members in groups.items():
+        merged[find(key)].extend(members)
+    return dict(merged)
