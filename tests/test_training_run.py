@@ -71,3 +71,41 @@ def test_heads_save_and_load_round_trip(tmp_path):
 
     with pytest.raises(EncoderError, match="no trained heads"):
         AlignedHeads.load(tmp_path / "nothing")
+
+
+def test_train_command_and_trained_encoder_by_name(run, tmp_path, stamps_root):
+    import json
+    import shutil
+
+    from retrieval.datasets.tuxpaint import captioned_stamps
+
+    lines = []
+    for keyword in ("frog", "guitar", "banana", "saturn", "car", "duck"):
+        path = next(
+            p
+            for p, c in captioned_stamps(stamps_root)
+            if keyword in c.lower() and p.suffix == ".png"
+        )
+        shutil.copy(path, tmp_path / path.name)
+        lines.append({"image": path.name, "caption": f"a picture of a {keyword}"})
+    (tmp_path / "pairs.jsonl").write_text("\n".join(json.dumps(x) for x in lines))
+    out = tmp_path / "heads"
+    printed = run(
+        "train", "--out", str(out), "--pairs", str(tmp_path / "pairs.jsonl"), "--epochs", "3"
+    ).stdout
+    assert "trained:" in printed and (out / "heads.pt").exists() and (out / "history.json").exists()
+    result = json.loads(
+        run(
+            "eval",
+            "retrieval",
+            "--pairs",
+            str(tmp_path / "pairs.jsonl"),
+            "--encoder",
+            f"trained:{out}",
+            "--json",
+        ).stdout
+    )
+    assert result["encoder"].startswith("trained-") and result["n_images"] == 6
+    assert result["text_to_image"]["R@5"] >= 50
+    missing = run("train", "--out", str(tmp_path / "x"), check=False)
+    assert missing.returncode == 2 and "give training pairs" in missing.stderr

@@ -146,6 +146,30 @@ def build_parser() -> argparse.ArgumentParser:
     recsys.add_argument("--json", action="store_true")
     _common(recsys)
 
+    train = sub.add_parser("train", help="train the alignment heads on image-caption pairs")
+    train.add_argument(
+        "--out", required=True, help="folder for the trained heads, curve and checkpoint"
+    )
+    train.add_argument(
+        "--pairs", nargs="*", default=[], help='JSONL files of {"image", "caption"} lines'
+    )
+    train.add_argument("--tuxpaint", action="store_true", help="add the Tux Paint TRAIN split")
+    train.add_argument(
+        "--grouping",
+        choices=["caption", "folder"],
+        default="folder",
+        help="Tux Paint split protocol (dev selection uses the same)",
+    )
+    train.add_argument("--loss", choices=["vsepp", "infonce"], default="vsepp")
+    train.add_argument("--epochs", type=int, default=30)
+    train.add_argument("--learning-rate", type=float, default=1e-4)
+    train.add_argument("--distill", type=float, default=0.0, help="weight of the distillation term")
+    train.add_argument(
+        "--adversarial", type=float, default=0.0, help="weight of the adversarial term"
+    )
+    train.add_argument("--seed", type=int, default=0)
+    _common(train)
+
     demo = sub.add_parser(
         "demo", help="ingest the packaged Tux Paint library and run example searches"
     )
@@ -170,6 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "eval": cmd_eval,
         "demo": cmd_demo,
         "transcribe": cmd_transcribe,
+        "train": cmd_train,
     }
     try:
         return handlers[args.command](args)
@@ -370,6 +395,45 @@ def _eval_pairs(args: argparse.Namespace):
             "--karpathy needs --images DIR (the folder the file names are relative to)"
         )
     return load_karpathy(args.karpathy, args.images, args.split)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from retrieval.datasets.pairs import load_pairs_jsonl
+    from retrieval.datasets.tuxpaint import load_tuxpaint
+    from retrieval.encoders.conse import ConSEConfig
+    from retrieval.encoders.registry import build_conse
+    from retrieval.errors import DatasetError
+    from retrieval.training.features import concat_features, pair_features
+    from retrieval.training.trainer import TrainConfig, evaluate_heads, train_heads
+
+    if not args.pairs and not args.tuxpaint:
+        raise DatasetError("give training pairs: --pairs FILE.jsonl ... and/or --tuxpaint")
+    cache = resolve_cache_dir(resolve_data_dir(args.data_dir))
+    conse = build_conse(ConSEConfig(), cache)
+    sources = [load_pairs_jsonl(p) for p in args.pairs]
+    if args.tuxpaint:
+        sources.append(load_tuxpaint("train", grouping=args.grouping))
+    train = concat_features([pair_features(s, conse, cache) for s in sources])
+    dev = (
+        pair_features(load_tuxpaint("dev", grouping=args.grouping), conse, cache)
+        if args.tuxpaint
+        else None
+    )
+    config = TrainConfig(
+        loss=args.loss,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        distill_weight=args.distill,
+        adversarial_weight=args.adversarial,
+        seed=args.seed,
+    )
+    heads, history = train_heads(train, config, args.out, dev=dev)
+    print(f"trained heads in {args.out} ({len(history)} epochs): use --encoder trained:{args.out}")
+    if dev is not None:
+        m = evaluate_heads(heads, dev)
+        t2i, i2t = m["text_to_image"]["R@10"], m["image_to_text"]["R@10"]
+        print(f"dev R@10: text->image {t2i:.1f}, image->text {i2t:.1f}")
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

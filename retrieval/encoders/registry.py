@@ -11,7 +11,9 @@ from retrieval.encoders.base import Encoder
 from retrieval.encoders.conse import ConSEConfig, ConSEEncoder
 from retrieval.errors import EncoderError
 
-ENCODER_NAMES_HELP = "'default', 'conse', 'hf:<hub id or local CLIP dir>', 'random[:dim]'"
+ENCODER_NAMES_HELP = (
+    "'default', 'conse', 'trained:<heads dir>', 'hf:<hub id or local CLIP dir>', 'random[:dim]'"
+)
 
 
 def default_cache_dir() -> Path:
@@ -28,6 +30,10 @@ def load_encoder(name: str = "default", cache_dir: str | Path | None = None) -> 
 def _load(name: str, cache_dir: str) -> Encoder:
     if name in ("default", "conse"):
         return build_conse(ConSEConfig(), Path(cache_dir))
+    if name.startswith("trained:") and len(name) > 8:
+        from retrieval.encoders.trained import TrainedEncoder
+
+        return TrainedEncoder(build_conse(ConSEConfig(), Path(cache_dir)), name[8:])
     if name.startswith("hf:") and len(name) > 3:
         from retrieval.encoders.clip_hf import HFClipEncoder
 

@@ -77,3 +77,18 @@ def pair_features(
         relevant=relevant,
         kept=kept,
     )
+
+
+def concat_features(parts: list[PairFeatures]) -> PairFeatures:
+    """One feature set from several (image indices are shifted; ``kept`` loses its meaning)."""
+    relevant, offset = [], 0
+    for part in parts:
+        relevant.extend([[i + offset for i in rel] for rel in part.relevant])
+        offset += len(part.image_base)
+    return PairFeatures(
+        image_features=np.concatenate([p.image_features for p in parts]),
+        image_base=np.concatenate([p.image_base for p in parts]),
+        text_base=np.concatenate([p.text_base for p in parts]),
+        relevant=relevant,
+        kept=list(range(offset)),
+    )
