@@ -108,10 +108,9 @@ def main() -> None:
 
 
 def plot(report: dict, path: Path) -> None:
-    import matplotlib
+    from plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
     for ax, (protocol, data) in zip(axes, report["protocols"].items(), strict=True):

@@ -204,10 +204,9 @@ def summarise(report: dict) -> None:
 
 
 def plot(report: dict, path: Path) -> None:
-    import matplotlib
+    from plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     def label(run: dict) -> str:
         batch = f" b={run['add_batch']}" if "add_batch" in run else ""

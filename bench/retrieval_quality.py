@@ -151,10 +151,9 @@ def main() -> None:
 
 
 def plot(results: dict, path: Path) -> None:
-    import matplotlib
+    from plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     labels = list(results)
     fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)

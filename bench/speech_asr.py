@@ -125,10 +125,9 @@ def main() -> None:
 
 
 def plot(report: dict, path: Path) -> None:
-    import matplotlib
+    from plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     labels = [f"{r['model']}\n{r['compute_type']}" for r in report["results"]]
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
