@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from recsys.errors import UnknownItemError
+from recsys.errors import UnknownItemError, UnknownUserError
 from recsys.events import DEFAULT_CONFIDENCE, Event, EventKind
 from recsys.hybrid import BlendSettings, HybridRecommender, Recommendation
 from recsys.matrix import UserItems
@@ -111,13 +111,16 @@ class RecommendationService:
         Seen and disliked items are never recommended."""
         confidence: dict[str, float] = defaultdict(float)
         disliked: set[str] = set()
-        if user in self.store.users():
-            for event in self.store.events(user):
-                if event.item not in self.item_set:
-                    continue
-                if event.kind is EventKind.DISLIKE:
-                    disliked.add(event.item)
-                confidence[event.item] += event.confidence(DEFAULT_CONFIDENCE)
+        try:
+            history = self.store.events(user)
+        except UnknownUserError:
+            history = []  # a new user: session context, then popularity
+        for event in history:
+            if event.item not in self.item_set:
+                continue
+            if event.kind is EventKind.DISLIKE:
+                disliked.add(event.item)
+            confidence[event.item] += event.confidence(DEFAULT_CONFIDENCE)
         with self._swap:
             hybrid = self.hybrid
         context = hybrid.context_for(confidence.items(), user, session, {*exclude, *disliked})
