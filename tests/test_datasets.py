@@ -71,3 +71,26 @@ def test_tuxpaint_splits_are_disjoint_deterministic_and_sized(stamps_root):
 def test_from_pairs_skips_empty_captions(tmp_path):
     pairs = PairSet.from_pairs([(tmp_path / "a.png", "  "), (tmp_path / "b.png", "b")])
     assert pairs.captions == ["b"] and len(pairs) == 1
+
+
+def test_openclipart_titles_are_cleaned(tmp_path):
+    from retrieval.datasets.openclipart import clean_title, load_openclipart
+
+    def svg(name: str, *titles: str) -> None:
+        meta = "".join(f"<dc:title>{t}</dc:title>" for t in titles)
+        (tmp_path / f"{name}.svg").write_text(
+            f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            f"<metadata>{meta}</metadata><rect width='4' height='4'/></svg>"
+        )
+
+    svg("frog", "Green frog by Someone", "Open Clip Art Library")
+    svg("icon", "Part of the Flat Icon Collection (2004)")
+    svg("empty")
+    for n in range(3):
+        svg(f"star{n}", "gramastar")
+    pairs = load_openclipart(tmp_path, max_repeats=2)
+    assert pairs.captions == ["Green frog"]
+    assert [p.name for p in pairs.images] == ["frog.svg"]
+    assert clean_title("Etiquette Icons") == "" and clean_title("red_flower") == "red flower"
+    with pytest.raises(DatasetError, match="openclipart-svg"):
+        load_openclipart(tmp_path / "missing")

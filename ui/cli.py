@@ -155,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--tuxpaint", action="store_true", help="add the Tux Paint TRAIN split")
     train.add_argument(
+        "--openclipart",
+        action="store_true",
+        help="add Open Clip Art (apt-get install openclipart-svg), titles cleaned",
+    )
+    train.add_argument(
         "--grouping",
         choices=["caption", "folder"],
         default="folder",
@@ -406,13 +411,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     from retrieval.training.features import concat_features, pair_features
     from retrieval.training.trainer import TrainConfig, evaluate_heads, train_heads
 
-    if not args.pairs and not args.tuxpaint:
-        raise DatasetError("give training pairs: --pairs FILE.jsonl ... and/or --tuxpaint")
+    if not (args.pairs or args.tuxpaint or args.openclipart):
+        raise DatasetError("give training pairs: --pairs FILE.jsonl ..., --tuxpaint, --openclipart")
     cache = resolve_cache_dir(resolve_data_dir(args.data_dir))
     conse = build_conse(ConSEConfig(), cache)
     sources = [load_pairs_jsonl(p) for p in args.pairs]
     if args.tuxpaint:
         sources.append(load_tuxpaint("train", grouping=args.grouping))
+    if args.openclipart:
+        from retrieval.datasets.openclipart import load_openclipart
+
+        sources.append(load_openclipart())
     train = concat_features([pair_features(s, conse, cache) for s in sources])
     dev = (
         pair_features(load_tuxpaint("dev", grouping=args.grouping), conse, cache)
