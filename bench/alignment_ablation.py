@@ -18,15 +18,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from retrieval.datasets.tuxpaint import load_tuxpaint
 from retrieval.encoders.conse import ConSEConfig
 from retrieval.encoders.registry import build_conse, default_cache_dir
-from retrieval.metrics import bidirectional_metrics
 from retrieval.training.features import PairFeatures, pair_features
-from retrieval.training.model import AlignedHeads
-from retrieval.training.trainer import TrainConfig, train_heads
+from retrieval.training.trainer import TrainConfig, embed_features, evaluate_embeddings, train_heads
 
 RESULTS = Path(__file__).parent / "results"
 PROTOCOLS = {"random": "caption", "grouped": "folder"}
@@ -42,21 +39,9 @@ ROWS = {
 
 
 def score(images: np.ndarray, texts: np.ndarray, features: PairFeatures) -> dict:
-    relevant = np.zeros((len(features.relevant), len(images)), dtype=bool)
-    for c, rel in enumerate(features.relevant):
-        relevant[c, rel] = True
-    result = bidirectional_metrics(texts @ images.T, relevant)
+    result = evaluate_embeddings(images, texts, features)
     result["modality_gap"] = round(float(np.linalg.norm(images.mean(0) - texts.mean(0))), 4)
     return result
-
-
-def embed(heads: AlignedHeads, features: PairFeatures) -> tuple[np.ndarray, np.ndarray]:
-    with torch.no_grad():
-        images = heads.images(
-            torch.from_numpy(features.image_features), torch.from_numpy(features.image_base)
-        )
-        texts = heads.texts(torch.from_numpy(features.text_base))
-    return images.numpy(), texts.numpy()
 
 
 def main() -> None:
@@ -87,7 +72,7 @@ def main() -> None:
                 heads, _ = train_heads(
                     splits["train"], config, out, dev=splits["dev"], progress=False
                 )
-            rows[label] = score(*embed(heads, test), test)
+            rows[label] = score(*embed_features(heads, test), test)
             print(
                 protocol,
                 label,

@@ -25,15 +25,12 @@ from retrieval.encoders.class_names import WORDINGS
 from retrieval.encoders.conse import ConSEConfig, class_embeddings, conse_vectors
 from retrieval.encoders.registry import default_cache_dir, image_tower, text_tower
 from retrieval.evaluate import RetrievalEvaluator
+from retrieval.metrics import rsum
 
 RESULTS = Path(__file__).parent / "results"
 TOP_T = (1, 3, 5, 10, 20, 50)
 TEMPERATURES = (0.5, 1.0, 2.0)
 CENTRES = (0.0, 0.5, 1.0)
-
-
-def rsum(metrics: dict) -> float:
-    return sum(metrics[d][f"R@{k}"] for d in ("text_to_image", "image_to_text") for k in (1, 5, 10))
 
 
 class SplitFeatures:

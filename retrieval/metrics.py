@@ -34,6 +34,13 @@ def rank_summary(ranks: np.ndarray, ks: Sequence[int] = DEFAULT_KS) -> dict[str,
     return summary
 
 
+def rsum(metrics: dict[str, dict[str, float]], ks: Sequence[int] = DEFAULT_KS) -> float:
+    """Sum of the recalls at ``ks`` in both directions: one number for model selection."""
+    return round(
+        sum(metrics[d][f"R@{k}"] for d in ("text_to_image", "image_to_text") for k in ks), 2
+    )
+
+
 def bidirectional_metrics(
     similarity: np.ndarray, relevant: np.ndarray, ks: Sequence[int] = DEFAULT_KS
 ) -> dict[str, dict[str, float]]:

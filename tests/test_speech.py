@@ -124,7 +124,7 @@ def test_sound_effects_get_no_hallucinated_transcript(stamps_root):
 
 
 def test_openai_whisper_loader_on_a_tiny_random_checkpoint(tmp_path):
-    whisper = pytest.importorskip("whisper")
+    pytest.importorskip("whisper")
     import torch
     from whisper.model import ModelDimensions, Whisper
 
@@ -149,7 +149,6 @@ def test_openai_whisper_loader_on_a_tiny_random_checkpoint(tmp_path):
     transcript = transcriber.transcribe(np.zeros(SAMPLE_RATE, np.float32))
     assert transcript.engine == "openai-whisper" and transcript.model == str(checkpoint)
     assert transcript.language == "en" and isinstance(transcript.text, str)
-    assert whisper.load_model is not None
     with pytest.raises(SpeechError, match="cannot load"):
         load_transcriber("openai-whisper", str(tmp_path / "missing.pt"))
 

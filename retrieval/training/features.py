@@ -28,6 +28,13 @@ class PairFeatures:
     relevant: list[list[int]]  # caption -> images (indices into the kept images)
     kept: list[int]  # PairSet image indices that could be read
 
+    def relevance_matrix(self) -> np.ndarray:
+        """Boolean (captions, images) matrix of correct matches."""
+        matrix = np.zeros((len(self.relevant), len(self.image_base)), dtype=bool)
+        for caption, images in enumerate(self.relevant):
+            matrix[caption, images] = True
+        return matrix
+
 
 def _key(pairs: PairSet, encoder: ConSEEncoder) -> str:
     digest = hashlib.sha256(encoder.name.encode())

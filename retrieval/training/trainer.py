@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from retrieval.metrics import bidirectional_metrics
+from retrieval.metrics import bidirectional_metrics, rsum
 from retrieval.training.features import PairFeatures
 from retrieval.training.losses import (
     AdversarialAlignmentLoss,
@@ -49,19 +49,28 @@ def _pairs(features: PairFeatures) -> np.ndarray:
     )
 
 
-def evaluate_heads(heads: AlignedHeads, features: PairFeatures) -> dict:
-    """Bidirectional retrieval metrics of the heads on a feature set."""
+def embed_features(heads: AlignedHeads, features: PairFeatures) -> tuple[np.ndarray, np.ndarray]:
+    """Image and text vectors of a feature set through the heads (no gradients)."""
     heads.eval()
     with torch.no_grad():
         images = heads.images(
             torch.from_numpy(features.image_features), torch.from_numpy(features.image_base)
         )
         texts = heads.texts(torch.from_numpy(features.text_base))
-    relevant = np.zeros((len(features.relevant), len(features.image_base)), dtype=bool)
-    for c, rel in enumerate(features.relevant):
-        relevant[c, rel] = True
+    return images.numpy(), texts.numpy()
+
+
+def evaluate_embeddings(images: np.ndarray, texts: np.ndarray, features: PairFeatures) -> dict:
+    """Bidirectional retrieval metrics of vectors aligned with a feature set (captions whose
+    images could not be read are left out)."""
+    relevant = features.relevance_matrix()
     keep = relevant.any(axis=1)
-    return bidirectional_metrics((texts @ images.T).numpy()[keep], relevant[keep])
+    return bidirectional_metrics((texts @ images.T)[keep], relevant[keep])
+
+
+def evaluate_heads(heads: AlignedHeads, features: PairFeatures) -> dict:
+    """Bidirectional retrieval metrics of the heads on a feature set."""
+    return evaluate_embeddings(*embed_features(heads, features), features)
 
 
 def train_heads(
@@ -153,9 +162,7 @@ def train_heads(
         if dev is not None:
             metrics = evaluate_heads(unwrapped, dev)
             record["dev_t2i_R@10"] = metrics["text_to_image"]["R@10"]
-            record["dev_rsum"] = round(
-                sum(metrics[d][f"R@{k}"] for d in metrics for k in (1, 5, 10)), 2
-            )
+            record["dev_rsum"] = rsum(metrics)
             score = record["dev_rsum"]
         else:
             score = float(epoch)
