@@ -11,3 +11,11 @@ class AudioError(MediaError):
 
 class SpeechError(CrossmediaError):
     """A speech model cannot be loaded or run."""
+
+
+class LLMError(CrossmediaError):
+    """The language model cannot be loaded or fails to answer."""
+
+
+class TurnError(CrossmediaError):
+    """A chat turn cannot be served as given (nothing to answer, unknown session item)."""

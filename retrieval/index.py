@@ -33,8 +33,8 @@ from retrieval.items import MediaItem, MetadataValue
 
 log = logging.getLogger(__name__)
 
-VectorKind = Literal["content", "caption"]
-VECTOR_KINDS: tuple[VectorKind, ...] = ("content", "caption")
+VectorKind = Literal["content", "caption", "fused"]
+VECTOR_KINDS: tuple[VectorKind, ...] = ("content", "caption", "fused")
 RESERVED_KEYS = frozenset({"modality", "item"})
 WRITE_BATCH = 1000
 EXACT_SEARCH_LIMIT = 200_000  # vectors per collection searched exactly in memory (~300 MB)
@@ -84,7 +84,7 @@ class SearchHit:
 def collection_name(encoder_name: str, kind: VectorKind = "content") -> str:
     """A valid Chroma collection name for an encoder's content or caption vectors."""
     slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", encoder_name).strip("-._")[:180]
-    return f"media-{slug}" + ("-captions" if kind == "caption" else "")
+    return f"media-{slug}" + {"content": "", "caption": "-captions", "fused": "-fused"}[kind]
 
 
 class MediaIndex:
@@ -155,9 +155,11 @@ class MediaIndex:
         items: Sequence[MediaItem],
         content_vectors: np.ndarray,
         caption_vectors: dict[str, np.ndarray] | None = None,
+        fused_vectors: np.ndarray | None = None,
     ) -> None:
-        """Store items with their content vector (row i for items[i]) and optional caption
-        vectors (by item id). Re-adding an item overwrites it, so a retry is always safe."""
+        """Store items with their content vector (row i for items[i]), optional caption
+        vectors (by item id) and optional fused vectors (row i, the encoder's fusion of the two).
+        Re-adding an item overwrites it, so a retry is always safe."""
         if len(items) != len(content_vectors):
             raise ValueError("one content vector per item is required")
         metadata = {item.id: _entry_metadata(item) for item in items}
@@ -165,6 +167,8 @@ class MediaIndex:
         captioned = [i.id for i in items if caption_vectors and i.id in caption_vectors]
         if captioned:
             self._write("caption", captioned, [caption_vectors[i] for i in captioned], metadata)
+        if fused_vectors is not None:
+            self._write("fused", [i.id for i in items], list(fused_vectors), metadata)
 
     def _write(self, kind: VectorKind, ids: list[str], vectors: list, metadata: dict) -> None:
         collection = self.collections[kind]
@@ -261,23 +265,38 @@ class MediaIndex:
                     self._exact_token[kind] = token
                 return exact
             exact = ExactVectors(self.dim)
-            ids, vectors = [], []
-            for offset in range(0, count, EXACT_LOAD_PAGE):
-                page = self._read(
-                    lambda offset=offset: collection.get(
-                        limit=EXACT_LOAD_PAGE, offset=offset, include=["embeddings"]
-                    )
-                )
-                ids.extend(page["ids"])
-                vectors.append(
-                    np.asarray(page["embeddings"], dtype=np.float32).reshape(-1, self.dim)
-                )
-            exact.replace_all(ids, np.concatenate(vectors) if vectors else np.zeros((0, self.dim)))
+            exact.replace_all(*self._load_all(kind, count))
             log.debug("loaded %d %s vectors for exact search", len(exact), kind)
             self._exact[kind] = exact
             if token is not None:
                 self._exact_token[kind] = token
             return exact
+
+    def _load_all(self, kind: VectorKind, count: int) -> tuple[list[str], np.ndarray]:
+        collection = self.collections[kind]
+        ids, vectors = [], []
+        for offset in range(0, count, EXACT_LOAD_PAGE):
+            page = self._read(
+                lambda offset=offset: collection.get(
+                    limit=EXACT_LOAD_PAGE, offset=offset, include=["embeddings"]
+                )
+            )
+            ids.extend(page["ids"])
+            vectors.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(-1, self.dim))
+        return ids, np.concatenate(vectors) if vectors else np.zeros((0, self.dim), np.float32)
+
+    def vectors(self, kind: VectorKind = "content") -> tuple[list[str], np.ndarray]:
+        """Every item id with its vector of one kind (e.g. the recommender's content table)."""
+        return self._load_all(kind, int(self._read(self.collections[kind].count)))
+
+    def vector_of(self, item_id: str, kind: VectorKind = "content") -> np.ndarray | None:
+        """One item's stored vector ("more like this"), or None for an unknown item."""
+        found = self._read(
+            lambda: self.collections[kind].get(ids=[item_id], include=["embeddings"])
+        )
+        if not found["ids"]:
+            return None
+        return np.asarray(found["embeddings"][0], dtype=np.float32)
 
     def _change_token(self) -> tuple | None:
         """Size and time of Chroma's database files; any write changes them (None: a server)."""
@@ -329,8 +348,9 @@ class MediaIndex:
         ``where`` is a Chroma metadata filter on ``modality`` or the items' own metadata (e.g.
         ``{"modality": "image"}``; it makes a query scan metadata, so it is slower);
         ``kinds`` chooses which vectors may match: ``("content",)`` = by the media itself,
-        ``("caption",)`` = by captions only. Unfiltered queries on collections up to
-        ``exact_limit`` vectors are exact (see retrieval.exact); the rest use Chroma's HNSW.
+        ``("caption",)`` = by captions only, ``("fused",)`` = by the item's fused vector (image
+        and caption together, where the encoder has a fusion). Unfiltered queries on collections
+        up to ``exact_limit`` vectors are exact (see retrieval.exact); the rest use Chroma's HNSW.
         """
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         if vector.shape[0] != self.dim:

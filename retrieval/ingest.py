@@ -235,9 +235,22 @@ class Ingestor:
                 strict=True,
             )
         )
-        self.index.add([item for item, _ in fresh], content, caption_vectors)
+        self.index.add(
+            [item for item, _ in fresh],
+            content,
+            caption_vectors,
+            self._fuse(content, [caption_vectors.get(item.id) for item, _ in fresh]),
+        )
         report.added += len(fresh)
         report.added_ids.extend(item.id for item, _ in fresh)
+
+    def _fuse(self, content: np.ndarray, captions: list[np.ndarray | None]) -> np.ndarray | None:
+        """Fused item vectors where the encoder has a fusion (zeros stand for no caption)."""
+        fuse = getattr(self.encoder, "fuse", None)
+        if fuse is None:
+            return None
+        stacked = np.stack([np.zeros(content.shape[1]) if c is None else c for c in captions])
+        return fuse(content, stacked)
 
     def _load(self, record: SourceRecord) -> tuple[MediaItem, object]:
         """Read a record's bytes and decode it; raises MediaError for anything unusable."""

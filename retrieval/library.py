@@ -13,7 +13,7 @@ from PIL import Image
 from retrieval.encoders import load_encoder
 from retrieval.encoders.base import l2_normalise
 from retrieval.errors import EmptyQueryError
-from retrieval.index import MediaIndex, SearchHit, VectorKind
+from retrieval.index import VECTOR_KINDS, MediaIndex, SearchHit, VectorKind
 from retrieval.ingest import AudioMode, AudioTranscriber, Ingestor, IngestReport, discover
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class Library:
         image: Image.Image | None = None,
         k: int = 10,
         where: dict[str, Any] | None = None,
-        kinds: tuple[VectorKind, ...] = ("content", "caption"),
+        kinds: tuple[VectorKind, ...] = VECTOR_KINDS,
     ) -> list[SearchHit]:
         """Top-k items for a text and/or image query (see MediaIndex.query for the filters)."""
         return self.index.query(self.query_vector(text, image), k=k, where=where, kinds=kinds)

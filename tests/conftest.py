@@ -71,3 +71,9 @@ def run(tmp_path, model_cache):
         return result
 
     return crossmedia
+
+
+def speak(text: str, path: Path, voice: str = "en-us", speed: int = 150) -> Path:
+    """Synthesise a clip with espeak-ng (22.05 kHz mono WAV)."""
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True)
+    return path

@@ -3,7 +3,6 @@
 import dataclasses
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +12,11 @@ from assistant.errors import AudioError, SpeechError
 from assistant.speech import load_transcriber
 from assistant.speech.audio import SAMPLE_RATE, decode_audio
 from assistant.speech.scoring import error_rates, normalise
+from tests.conftest import speak
 
 pytestmark = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="needs espeak-ng (scripts/setup.sh --test)"
 )
-
-
-def speak(text: str, path: Path, voice: str = "en-us", speed: int = 150) -> Path:
-    """Synthesise a clip with espeak-ng (22.05 kHz mono WAV)."""
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True)
-    return path
 
 
 def reencode(

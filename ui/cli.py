@@ -1,4 +1,4 @@
-"""The ``crossmedia`` command line: ingest, search, eval, demo."""
+"""The ``crossmedia`` command line: ingest, search, ask, eval, train, demo."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from recsys.errors import RecsysError
 from retrieval.errors import CrossmediaError
+from ui.assistant_commands import add_llm_options, cmd_ask
 from ui.settings import (
     CHROMA_URL_ENV,
     ENCODER_ENV,
@@ -101,9 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument(
         "--match",
-        choices=["any", "content", "caption"],
+        choices=["any", "content", "caption", "fused"],
         default="any",
-        help="match items by their content vector, their caption, or either",
+        help="match items by their content vector, their caption, their fused vector, or any",
     )
     search.add_argument("--json", action="store_true")
     _common(search)
@@ -160,6 +161,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="add Open Clip Art (apt-get install openclipart-svg), titles cleaned",
     )
     train.add_argument(
+        "--openclipart-exclude",
+        nargs="*",
+        default=[],
+        metavar="CATEGORY",
+        help="Open Clip Art category folders to leave out (e.g. food, held out for few-shot)",
+    )
+    train.add_argument(
+        "--dev-pairs", help="JSONL pairs to choose the epoch on (default: the Tux Paint DEV split)"
+    )
+    train.add_argument(
+        "--init",
+        help="start from trained heads: 'default' (the shipped ones) or a heads folder",
+    )
+    train.add_argument(
+        "--half", action="store_true", help="store the heads in float16 (for packaging)"
+    )
+    train.add_argument(
         "--grouping",
         choices=["caption", "folder"],
         default="folder",
@@ -168,12 +186,24 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--loss", choices=["vsepp", "infonce"], default="vsepp")
     train.add_argument("--epochs", type=int, default=30)
     train.add_argument("--learning-rate", type=float, default=1e-4)
+    train.add_argument("--weight-decay", type=float, default=1e-2)
     train.add_argument("--distill", type=float, default=0.0, help="weight of the distillation term")
     train.add_argument(
         "--adversarial", type=float, default=0.0, help="weight of the adversarial term"
     )
     train.add_argument("--seed", type=int, default=0)
     _common(train)
+
+    ask = sub.add_parser(
+        "ask", help="one chat turn: a grounded, cited answer, results and recommendations"
+    )
+    ask.add_argument("question", nargs="?", help="the question (optional with --image/--audio)")
+    ask.add_argument("--image", nargs="*", help="image file(s) to ask about or with")
+    ask.add_argument("--audio", help="a recording of the question")
+    ask.add_argument("--json", action="store_true")
+    _common(ask)
+    _speech(ask)
+    add_llm_options(ask)
 
     demo = sub.add_parser(
         "demo", help="ingest the packaged Tux Paint library and run example searches"
@@ -200,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": cmd_demo,
         "transcribe": cmd_transcribe,
         "train": cmd_train,
+        "ask": cmd_ask,
     }
     try:
         return handlers[args.command](args)
@@ -253,7 +284,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not (args.text and args.text.strip()) and not args.image:
         raise EmptyQueryError("give a text query, --image FILE, --audio FILE, or a mix")
     image = load_image(args.image) if args.image else None
-    kinds = ("content", "caption") if args.match == "any" else (args.match,)
+    from retrieval.index import VECTOR_KINDS
+
+    kinds = VECTOR_KINDS if args.match == "any" else (args.match,)
     where = {"modality": args.modality} if args.modality else None
     hits = _library(args).search(args.text, image, k=args.k, where=where, kinds=kinds)
     if args.json:
@@ -406,9 +439,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from retrieval.datasets.pairs import load_pairs_jsonl
     from retrieval.datasets.tuxpaint import load_tuxpaint
     from retrieval.encoders.conse import ConSEConfig
-    from retrieval.encoders.registry import build_conse
+    from retrieval.encoders.registry import build_conse, heads_dir
     from retrieval.errors import DatasetError
     from retrieval.training.features import concat_features, pair_features
+    from retrieval.training.model import AlignedHeads
     from retrieval.training.trainer import TrainConfig, evaluate_heads, train_heads
 
     if not (args.pairs or args.tuxpaint or args.openclipart):
@@ -421,22 +455,31 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.openclipart:
         from retrieval.datasets.openclipart import load_openclipart
 
-        sources.append(load_openclipart())
+        sources.append(load_openclipart(exclude=args.openclipart_exclude))
     train = concat_features([pair_features(s, conse, cache) for s in sources])
-    dev = (
-        pair_features(load_tuxpaint("dev", grouping=args.grouping), conse, cache)
-        if args.tuxpaint
-        else None
-    )
+    if args.dev_pairs:
+        dev = pair_features(load_pairs_jsonl(args.dev_pairs), conse, cache)
+    elif args.tuxpaint:
+        dev = pair_features(load_tuxpaint("dev", grouping=args.grouping), conse, cache)
+    else:
+        dev = None
     config = TrainConfig(
         loss=args.loss,
         epochs=args.epochs,
         learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay,
         distill_weight=args.distill,
         adversarial_weight=args.adversarial,
         seed=args.seed,
     )
-    heads, history = train_heads(train, config, args.out, dev=dev)
+    init = AlignedHeads.load(heads_dir(args.init)) if args.init else None
+    if init is not None and dev is not None:
+        m = evaluate_heads(init, dev)
+        print(
+            f"before: dev R@10 text->image {m['text_to_image']['R@10']:.1f}, "
+            f"image->text {m['image_to_text']['R@10']:.1f}"
+        )
+    heads, history = train_heads(train, config, args.out, dev=dev, init=init, half=args.half)
     print(f"trained heads in {args.out} ({len(history)} epochs): use --encoder trained:{args.out}")
     if dev is not None:
         m = evaluate_heads(heads, dev)

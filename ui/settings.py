@@ -26,3 +26,7 @@ def resolve_cache_dir(data_dir: Path) -> Path:
     """Model cache: ``$CROSSMEDIA_CACHE_DIR`` (shared between libraries) or ``DATA_DIR/cache``."""
     shared = os.environ.get(CACHE_ENV)
     return Path(shared).expanduser().resolve() if shared else data_dir / "cache"
+
+
+LLM_ENV = "CROSSMEDIA_LLM"
+LLM_API_KEY_ENV = "CROSSMEDIA_LLM_API_KEY"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 
 from retrieval.datasets.pairs import PairSet
@@ -41,12 +42,25 @@ def clean_title(title: str) -> str:
     return title
 
 
-def load_openclipart(root: Path | None = None, max_repeats: int = MAX_TITLE_REPEATS) -> PairSet:
-    """Every SVG with a usable, not over-repeated title."""
+def load_openclipart(
+    root: Path | None = None,
+    max_repeats: int = MAX_TITLE_REPEATS,
+    only: Collection[str] = (),
+    exclude: Collection[str] = (),
+) -> PairSet:
+    """Every SVG with a usable, not over-repeated title; ``only`` / ``exclude`` pick top-level
+    category folders ("food", "animals", ...), e.g. to hold a domain out for few-shot tests."""
     root = Path(root or DEFAULT_DIR)
     if not root.is_dir():
         raise DatasetError(f"Open Clip Art not found at {root}: apt-get install -y openclipart-svg")
-    titled = [(path, clean_title(svg_title(path))) for path in sorted(root.rglob("*.svg"))]
+    unknown = (set(only) | set(exclude)) - {p.name for p in root.iterdir() if p.is_dir()}
+    if unknown:
+        raise DatasetError(f"no Open Clip Art category {sorted(unknown)} under {root}")
+    titled = [
+        (path, clean_title(svg_title(path)))
+        for path in sorted(root.rglob("*.svg"))
+        if _category(root, path) not in exclude and (not only or _category(root, path) in only)
+    ]
     counts = Counter(title.lower() for _, title in titled if title)
     pairs = [
         (path, title) for path, title in titled if title and counts[title.lower()] <= max_repeats
@@ -54,3 +68,7 @@ def load_openclipart(root: Path | None = None, max_repeats: int = MAX_TITLE_REPE
     if not pairs:
         raise DatasetError(f"{root}: no SVG with a usable title")
     return PairSet.from_pairs(pairs, name="openclipart")
+
+
+def _category(root: Path, path: Path) -> str:
+    return path.relative_to(root).parts[0]

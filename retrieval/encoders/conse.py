@@ -6,6 +6,7 @@ ImageNet classes, so it lands in the sentence-embedding space where captions and
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import logging
@@ -108,8 +109,25 @@ class ConSEEncoder:
         """ConSE vectors of the images."""
         return self.encode_logits(self.image_tower.forward(images).logits)
 
+    def describe_logits(self, logits: np.ndarray, top: int = 3) -> list[list[tuple[str, float]]]:
+        """What the image tower sees: per image the ``top`` ImageNet class names with their
+        probabilities, as words a language model can use."""
+        names = _clean_class_names()
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+        best = np.argsort(-probabilities, axis=1)[:, :top]
+        return [
+            [(names[c], round(float(p[c]), 3)) for c in row]
+            for row, p in zip(best, probabilities, strict=True)
+        ]
+
     def encode_logits(self, logits: np.ndarray) -> np.ndarray:
         """ConSE vectors from precomputed ImageNet logits (lets callers cache the tower)."""
         cfg = self.config
         vectors = conse_vectors(logits, self.classes, cfg.top_t, cfg.temperature)
         return l2_normalise(vectors - self.centre_vector)
+
+
+@functools.lru_cache(maxsize=1)
+def _clean_class_names() -> list[str]:
+    return [texts[0] for texts in imagenet_class_texts("clean")]

@@ -12,8 +12,20 @@ from retrieval.encoders.conse import ConSEConfig, ConSEEncoder
 from retrieval.errors import EncoderError
 
 ENCODER_NAMES_HELP = (
-    "'default', 'conse', 'trained:<heads dir>', 'hf:<hub id or local CLIP dir>', 'random[:dim]'"
+    "'default' (trained heads shipped in the package), 'conse', 'trained:<heads dir>', "
+    "'hf:<hub id or local CLIP dir>', 'random[:dim]'"
 )
+
+PACKAGED_HEADS = Path(__file__).parent / "weights" / "default"
+
+
+def heads_dir(name: str) -> Path:
+    """The folder of trained heads called ``name``: 'default' is the packaged one (trained by
+    the command in its TRAINING.md), anything else a folder written by ``crossmedia train``."""
+    directory = PACKAGED_HEADS if name == "default" else Path(name)
+    if not directory.is_dir():
+        raise EncoderError(f"no trained heads at {directory}")
+    return directory
 
 
 def default_cache_dir() -> Path:
@@ -28,12 +40,13 @@ def load_encoder(name: str = "default", cache_dir: str | Path | None = None) -> 
 
 @functools.lru_cache(maxsize=8)
 def _load(name: str, cache_dir: str) -> Encoder:
-    if name in ("default", "conse"):
+    if name == "conse":
         return build_conse(ConSEConfig(), Path(cache_dir))
-    if name.startswith("trained:") and len(name) > 8:
+    if name == "default" or (name.startswith("trained:") and len(name) > 8):
         from retrieval.encoders.trained import TrainedEncoder
 
-        return TrainedEncoder(build_conse(ConSEConfig(), Path(cache_dir)), name[8:])
+        directory = heads_dir(name.removeprefix("trained:"))
+        return TrainedEncoder(build_conse(ConSEConfig(), Path(cache_dir)), directory)
     if name.startswith("hf:") and len(name) > 3:
         from retrieval.encoders.clip_hf import HFClipEncoder
 

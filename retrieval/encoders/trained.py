@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from retrieval.encoders.conse import ConSEEncoder
+from retrieval.training.fusion_training import load_fusion
 from retrieval.training.model import WEIGHTS_FILE, AlignedHeads
 
 
@@ -21,6 +22,7 @@ class TrainedEncoder:
     def __init__(self, conse: ConSEEncoder, heads_dir: str | Path):
         self.conse = conse
         self.heads = AlignedHeads.load(heads_dir)
+        self.fusion = load_fusion(heads_dir)
         digest = hashlib.sha1((Path(heads_dir) / WEIGHTS_FILE).read_bytes()).hexdigest()[:8]
         self.name = f"trained-{digest}"
         self.dim = conse.dim
@@ -31,11 +33,33 @@ class TrainedEncoder:
         base = torch.from_numpy(self.conse.encode_texts(texts))
         return self.heads.texts(base).numpy() if len(base) else base.numpy()
 
-    @torch.inference_mode()
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Tower features and ConSE vectors through the image head."""
+        return self.encode_and_describe(images)[0]
+
+    @torch.inference_mode()
+    def encode_and_describe(
+        self, images: Sequence[Image.Image], top: int = 3
+    ) -> tuple[np.ndarray, list[list[tuple[str, float]]]]:
+        """Image vectors and, from the same tower pass, the top ImageNet labels of each."""
         output = self.conse.image_tower.forward(images)
         base = torch.from_numpy(self.conse.encode_logits(output.logits))
         if not len(base):
-            return base.numpy()
-        return self.heads.images(torch.from_numpy(output.features), base).numpy()
+            return base.numpy(), []
+        vectors = self.heads.images(torch.from_numpy(output.features), base).numpy()
+        return vectors, self.conse.describe_logits(output.logits, top)
+
+    @torch.inference_mode()
+    def fuse(self, content: np.ndarray, captions: np.ndarray | None) -> np.ndarray | None:
+        """One vector per item from its content vector and caption vector (rows of zeros where
+        an item has no caption), by the gated fusion trained beside the heads; None without one."""
+        if self.fusion is None:
+            return None
+        content = torch.as_tensor(content, dtype=torch.float32)
+        if captions is None:
+            captions_t = torch.zeros_like(content)
+        else:
+            captions_t = torch.as_tensor(captions, dtype=torch.float32)
+        present = torch.stack([torch.ones(len(content), dtype=torch.bool), captions_t.any(1)], 1)
+        fused, _ = self.fusion(torch.stack([content, captions_t], dim=1), present)
+        return fused.numpy()

@@ -41,11 +41,14 @@ class AlignedHeads(nn.Module):
     def texts(self, base: torch.Tensor) -> torch.Tensor:
         return self.text_head(base, base)
 
-    def save(self, directory: str | Path) -> None:
-        """Write ``heads.pt`` (weights) and ``heads.json`` (shape) into a directory."""
+    def save(self, directory: str | Path, half: bool = False) -> None:
+        """Write ``heads.pt`` (weights, float16 when ``half``) and ``heads.json`` (shape)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        torch.save(self.state_dict(), directory / WEIGHTS_FILE)
+        state = self.state_dict()
+        if half:
+            state = {k: v.half() for k, v in state.items()}
+        torch.save(state, directory / WEIGHTS_FILE)
         (directory / CONFIG_FILE).write_text(json.dumps(asdict(self.config)))
 
     @classmethod
@@ -55,9 +58,8 @@ class AlignedHeads(nn.Module):
         try:
             config = HeadsConfig(**json.loads((directory / CONFIG_FILE).read_text()))
             heads = cls(config)
-            heads.load_state_dict(
-                torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True)
-            )
+            state = torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+            heads.load_state_dict({k: v.float() for k, v in state.items()})
         except (OSError, ValueError, TypeError, RuntimeError) as exc:
             raise EncoderError(f"{directory} holds no trained heads ({exc})") from exc
         return heads.eval()

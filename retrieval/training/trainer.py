@@ -33,8 +33,8 @@ class TrainConfig:
     loss: Literal["infonce", "vsepp"] = "vsepp"
     epochs: int = 40
     batch_size: int = 128
-    learning_rate: float = 1e-3
-    weight_decay: float = 1e-4
+    learning_rate: float = 1e-4
+    weight_decay: float = 1e-2
     margin: float = 0.2
     distill_weight: float = 0.0
     distill_temperature: float = 0.05
@@ -79,11 +79,15 @@ def train_heads(
     out_dir: str | Path,
     dev: PairFeatures | None = None,
     progress: bool = True,
+    init: AlignedHeads | None = None,
+    half: bool = False,
 ) -> tuple[AlignedHeads, list[dict]]:
-    """Train heads; keeps the epoch with the best dev rsum (or the last one without dev).
+    """Train heads (from ``init`` when given: few-shot adaptation of trained heads); keeps the
+    epoch with the best dev rsum (or the last one without dev).
 
-    Writes ``out_dir``: the chosen heads, ``history.json``, ``curve.png`` and a checkpoint that a
-    rerun with the same ``out_dir`` resumes from."""
+    Writes ``out_dir``: the chosen heads (float16 when ``half``: half the size, for packaging),
+    ``history.json``, ``curve.png`` and a checkpoint that a rerun with the same ``out_dir``
+    resumes from."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
@@ -94,6 +98,8 @@ def train_heads(
     heads = AlignedHeads(
         HeadsConfig(dim=train.text_base.shape[1], image_feature_dim=train.image_features.shape[1])
     )
+    if init is not None:
+        heads.load_state_dict(init.state_dict())
     main_loss = (
         InfoNCELoss() if config.loss == "infonce" else MaxViolationTripletLoss(config.margin)
     )
@@ -123,6 +129,8 @@ def train_heads(
         history, start_epoch = state["history"], state["epoch"] + 1
         best = (state["best_score"], state["best_heads"])
         log.info("resuming from epoch %d", start_epoch)
+    if init is not None and dev is not None and start_epoch == 0:
+        best = (rsum(evaluate_heads(heads, dev)), init.state_dict())  # adapting must beat it
     generator = np.random.default_rng(config.seed)
     for _ in range(start_epoch):
         generator.permutation(len(pairs))  # keep the shuffles of a resumed run identical
@@ -182,7 +190,7 @@ def train_heads(
         )
     final = AlignedHeads(accelerator.unwrap_model(heads).config)
     final.load_state_dict(best[1])
-    final.eval().save(out_dir)
+    final.eval().save(out_dir, half=half)
     (out_dir / "history.json").write_text(
         json.dumps({"config": asdict(config), "history": history}, indent=2)
     )

@@ -1,0 +1,52 @@
+"""Turning what came in into what to search for: the request phrasing stripped from a question
+("Do you have a picture of a badger?" -> "a badger"), and references to earlier results
+("more like the second one") resolved to an item."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+_REQUEST = re.compile(
+    r"^\s*(please\s+)?((can|could|would) you\s+)?(please\s+)?"
+    r"(show me|find( me)?|search( for)?|look for|get me|give me|i('d| would) like|i want"
+    r"|do you have|have you got|is there|are there|what about)\s+"
+    r"((any|some|a few|more|an?|the)\s+)?"
+    r"((pictures?|images?|photos?|drawings?|sounds?|clips?|recordings?|stamps?)\s+(of|with)\s+)?",
+    re.I,
+)
+_ORDINALS = {
+    "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2,
+    "fourth": 3, "4th": 3, "fifth": 4, "5th": 4, "sixth": 5, "6th": 5,
+}  # fmt: skip
+_REFERENCE = re.compile(
+    r"\b(?P<ordinal>first|second|third|fourth|fifth|sixth|1st|2nd|3rd|4th|5th|6th|last)"
+    r"\s+(one|result|item|picture|image|photo|sound|clip)\b"
+    r"|\b(number|#)\s*(?P<number>[1-9])\b"
+    r"|\bmore like (?P<this>this|that|it)\b",
+    re.I,
+)
+
+
+def search_phrase(question: str) -> str:
+    """The part of a question worth embedding: request phrasing and the question mark go."""
+    stripped = _REQUEST.sub("", question.strip()).strip(" ?!.")
+    return stripped or question.strip()
+
+
+def referenced_result(text: str, previous_results: Sequence[str]) -> str | None:
+    """The earlier result a follow-up points at ("the second one", "number 3", "more like
+    this" = the first), or None when the text refers to none or the position does not exist."""
+    if not previous_results:
+        return None
+    match = _REFERENCE.search(text)
+    if match is None:
+        return None
+    if match.group("ordinal"):
+        word = match.group("ordinal").lower()
+        position = len(previous_results) - 1 if word == "last" else _ORDINALS[word]
+    elif match.group("number"):
+        position = int(match.group("number")) - 1
+    else:
+        position = 0
+    return previous_results[position] if position < len(previous_results) else None

@@ -1,0 +1,325 @@
+"""The Assistant: one chat turn from voice, image or text to a grounded, cited answer plus
+personal recommendations. Used by the CLI and the UI alike; models load once and are shared by
+every session, while each (user, session) keeps its own memory.
+
+A turn: audio -> transcript; an image -> image vector and the labels the image tower sees; an
+image with text -> one composed query vector (the encoder's fusion, else the mean); a follow-up
+such as "more like the second one" -> that earlier result's vector; text -> its search phrase.
+Then retrieval, the QA chain (assistant.qa), and recommendations with the query vector as session
+context; every item shown is logged as a view.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from langchain_core.documents import Document
+from PIL import Image
+
+from assistant.errors import TurnError
+from assistant.llm import LLMSettings, load_llm
+from assistant.memory import SessionMemory, TurnRecord
+from assistant.qa import DEFAULT_RELEVANCE_THRESHOLD, CitedAnswer, QAChain
+from assistant.reply import Citation, Reply, Result, Suggestion
+from assistant.retriever import LibraryRetriever
+from assistant.router import referenced_result, search_phrase
+from recsys.events import Event, EventKind
+from recsys.service import RecommendationService
+from recsys.store import InteractionStore
+from retrieval.encoders.base import l2_normalise
+from retrieval.errors import EmptyQueryError
+from retrieval.images import load_image
+from retrieval.library import Library, LibraryConfig
+
+log = logging.getLogger(__name__)
+MAX_ID_CHARS = 128
+
+
+@dataclass(frozen=True)
+class AssistantConfig:
+    """Everything an Assistant needs, built once at the edge (CLI, UI)."""
+
+    library: LibraryConfig
+    llm: LLMSettings = field(default_factory=LLMSettings)
+    speech_engine: str = "faster-whisper"
+    speech_model: str = "tiny.en"
+    max_audio_seconds: float = 600.0
+    k: int = 6
+    recommendations: int = 5
+    relevance_threshold: float = DEFAULT_RELEVANCE_THRESHOLD
+    history_turns: int = 3
+
+
+@dataclass
+class TurnUpdate:
+    """One step of a streamed turn: ``transcript`` (str), ``results`` (list[Result]), ``token``
+    (str, answer text as generated) or ``reply`` (the final Reply)."""
+
+    kind: str
+    value: Any
+
+
+@dataclass
+class _Query:
+    kind: str
+    question: str
+    search_text: str
+    vector: np.ndarray
+    exclude: tuple[str, ...] = ()
+    labels: list[str] = field(default_factory=list)
+    transcript: str | None = None
+
+
+class Assistant:
+    """``turn(user, session, text=..., images=..., audio=...) -> Reply``; ``feedback`` records
+    likes, dislikes and clicks; ``recommend`` serves the recommendations panel."""
+
+    def __init__(
+        self,
+        config: AssistantConfig,
+        library: Library | None = None,
+        store: InteractionStore | None = None,
+    ):
+        self.config = config
+        self.library = library or Library(config.library)
+        self.retriever = LibraryRetriever(library=self.library, k=config.k)
+        self.store = store or InteractionStore.in_data_dir(config.library.data_dir)
+        self.memory = SessionMemory(turns=config.history_turns)
+        self._qa: QAChain | None = None
+        self._transcriber = None
+        self._recommender: RecommendationService | None = None
+        self._catalogue_size = -1
+        self._lock = threading.Lock()
+
+    # -- models --------------------------------------------------------------------------
+
+    @property
+    def qa(self) -> QAChain:
+        """The QA chain (the LLM is loaded on first use, once)."""
+        with self._lock:
+            if self._qa is None:
+                llm = load_llm(self.config.llm, self.config.library.cache_dir)
+                self._qa = QAChain(llm, self.config.relevance_threshold)
+            return self._qa
+
+    def transcriber(self):
+        """The speech model (loaded on first use, once)."""
+        with self._lock:
+            if self._transcriber is None:
+                from assistant.speech import load_transcriber
+
+                self._transcriber = load_transcriber(
+                    self.config.speech_engine,
+                    self.config.speech_model,
+                    max_seconds=self.config.max_audio_seconds,
+                )
+            return self._transcriber
+
+    def warm_up(self, speech: bool = True) -> None:
+        """Load every model now (a server does this at start, so no user waits for it)."""
+        started = time.perf_counter()
+        _ = self.qa
+        if speech:
+            self.transcriber()
+        self.recommender()
+        log.info("assistant ready in %.1f s", time.perf_counter() - started)
+
+    def recommender(self) -> RecommendationService:
+        """The recommender over the library's items, rebuilt when the library changed."""
+        with self._lock:
+            size = self.library.index.count()
+            if self._recommender is None or size != self._catalogue_size:
+                ids, vectors = self.library.index.vectors("content")
+                self._recommender = RecommendationService(self.store, ids, vectors)
+                self._catalogue_size = size
+                log.info("recommender built over %d items", size)
+            return self._recommender
+
+    # -- a turn --------------------------------------------------------------------------
+
+    def turn(
+        self,
+        user: str,
+        session: str,
+        text: str | None = None,
+        images: Sequence[Image.Image | str | Path | bytes] = (),
+        audio: str | Path | None = None,
+    ) -> Reply:
+        """Answer one turn; see the module docstring for how each input is routed."""
+        reply = None
+        for update in self.stream_turn(user, session, text, images, audio):
+            if update.kind == "reply":
+                reply = update.value
+        assert isinstance(reply, Reply)
+        return reply
+
+    def stream_turn(
+        self,
+        user: str,
+        session: str,
+        text: str | None = None,
+        images: Sequence[Image.Image | str | Path | bytes] = (),
+        audio: str | Path | None = None,
+    ) -> Iterator[TurnUpdate]:
+        """The turn as it happens: transcript, results, answer tokens, then the Reply."""
+        user, session = _identifier(user, "user"), _identifier(session, "session")
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        transcript = None
+        if audio is not None:
+            clock = time.perf_counter()
+            heard = self.transcriber().transcribe(audio)
+            timings["transcription"] = time.perf_counter() - clock
+            transcript = heard.text.strip()
+            yield TurnUpdate("transcript", transcript)
+            if not transcript and not (text and text.strip()) and not images:
+                raise TurnError("no speech was heard in the recording: try again, or type")
+        text = " ".join(filter(None, [(text or "").strip(), transcript or ""]))
+        clock = time.perf_counter()
+        query = self._route(user, session, text, [_image(i) for i in images])
+        query.transcript = transcript
+        timings["encoding"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        documents = self.retriever.from_vector(query.vector, exclude=query.exclude)
+        timings["retrieval"] = time.perf_counter() - clock
+        results = [_result(d) for d in documents]
+        yield TurnUpdate("results", results)
+
+        clock = time.perf_counter()
+        history = [(t.question, t.answer) for t in self.memory.history(user, session)]
+        answer: CitedAnswer | None = None
+        for chunk in self.qa.stream(query.question, documents, history):
+            if isinstance(chunk, CitedAnswer):
+                answer = chunk
+            else:
+                yield TurnUpdate("token", chunk)
+        assert answer is not None
+        timings["generation"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        suggestions = self._suggest(user, query.vector, [r.item_id for r in results])
+        self._log_views(user, [*(r.item_id for r in results), *(s.item_id for s in suggestions)])
+        timings["recommendation"] = time.perf_counter() - clock
+        timings["total"] = time.perf_counter() - started
+
+        self.memory.remember(
+            user,
+            session,
+            TurnRecord(query.question, answer.text, [r.item_id for r in results], query.vector),
+        )
+        yield TurnUpdate(
+            "reply",
+            Reply(
+                answer=answer.text,
+                citations=[_citation(n, documents[n - 1]) for n in answer.citations],
+                results=results,
+                recommendations=suggestions,
+                transcript=transcript,
+                image_labels=query.labels,
+                query_kind=query.kind,
+                search_text=query.search_text,
+                grounding=answer.grounding,
+                timings={k: round(v, 4) for k, v in timings.items()},
+            ),
+        )
+
+    def _route(self, user: str, session: str, text: str, images: list[Image.Image]) -> _Query:
+        encoder = self.library.encoder
+        if images:
+            describe = getattr(encoder, "encode_and_describe", None)
+            if describe is not None:
+                vectors, described = describe(images)
+                labels = list(dict.fromkeys(name for row in described for name, _ in row[:2]))
+            else:
+                vectors, labels = encoder.encode_images(images), []
+            image_vector = l2_normalise(vectors.mean(axis=0))
+            if text:
+                return _Query(
+                    "composed", text, text, self._compose(image_vector, text), labels=labels
+                )
+            question = f"What do you have that looks like this picture of {' or '.join(labels)}?"
+            return _Query("image", question, ", ".join(labels), image_vector, labels=labels)
+        if not text:
+            raise EmptyQueryError("the message is empty: type something, send a picture or speak")
+        previous = self.memory.history(user, session)
+        item = referenced_result(text, previous[-1].result_ids) if previous else None
+        if item is not None:
+            vector = self.library.index.vector_of(item)
+            if vector is not None:
+                return _Query("follow_up", text, item, vector, exclude=(item,))
+        phrase = search_phrase(text)
+        return _Query("text", text, phrase, self.library.query_vector(phrase))
+
+    def _compose(self, image_vector: np.ndarray, text: str) -> np.ndarray:
+        """An image plus a text modifier as one vector (the encoder's fusion, else the mean)."""
+        text_vector = self.library.encoder.encode_texts([text])[0]
+        fuse = getattr(self.library.encoder, "fuse", None)
+        fused = fuse(image_vector[None, :], text_vector[None, :]) if fuse else None
+        if fused is None:
+            return l2_normalise(image_vector + text_vector)
+        return np.asarray(fused[0], dtype=np.float32)
+
+    # -- recommendations and feedback ----------------------------------------------------
+
+    def recommend(
+        self, user: str, k: int | None = None, session_vector: np.ndarray | None = None
+    ) -> list[Suggestion]:
+        """Recommendations for a user (session vector: what the user is looking at now)."""
+        return self._suggest(_identifier(user, "user"), session_vector, (), k)
+
+    def _suggest(
+        self,
+        user: str,
+        vector: np.ndarray | None,
+        exclude: Sequence[str],
+        k: int | None = None,
+    ) -> list[Suggestion]:
+        k = self.config.recommendations if k is None else k
+        if k <= 0 or self.library.index.count() == 0:
+            return []
+        out = []
+        for rec in self.recommender().recommend(user, k, session=vector, exclude=exclude):
+            item = self.library.index.get(rec.item)
+            if item is not None:
+                out.append(
+                    Suggestion(
+                        rec.item, item.caption, item.uri, item.modality, rec.score, rec.because
+                    )
+                )
+        return out
+
+    def feedback(self, user: str, item_id: str, kind: str) -> Event:
+        """Record a like, dislike, click or view of a library item (unknown items refused)."""
+        return self.recommender().feedback(_identifier(user, "user"), item_id, kind)
+
+    def _log_views(self, user: str, item_ids: Sequence[str]) -> None:
+        self.store.record(Event.create(user, i, EventKind.VIEW) for i in dict.fromkeys(item_ids))
+
+
+def _identifier(value: str, what: str) -> str:
+    value = str(value or "").strip()
+    if not value or len(value) > MAX_ID_CHARS:
+        raise TurnError(f"a {what} id is needed (1 to {MAX_ID_CHARS} characters)")
+    return value
+
+
+def _image(source: Image.Image | str | Path | bytes) -> Image.Image:
+    return source if isinstance(source, Image.Image) else load_image(source)
+
+
+def _result(document: Document) -> Result:
+    m = document.metadata
+    return Result(m["item_id"], m["caption"], m["uri"], m["modality"], m["score"], m["matched"])
+
+
+def _citation(number: int, document: Document) -> Citation:
+    m = document.metadata
+    return Citation(number, m["item_id"], m["caption"], m["uri"], m["modality"], m["score"])
