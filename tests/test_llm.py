@@ -1,0 +1,149 @@
+"""The LLM factory's three routes, each on something real and small: a tiny causal LM saved in
+the test (hub-model loader), a local OpenAI-compatible HTTP server (endpoint loader), and the
+QA chain's parser on hand-made answers."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import pytest
+from langchain_core.documents import Document
+
+from assistant.errors import LLMError
+from assistant.llm import LLMSettings, _cut_at_stop, _plain_weights, load_llm, parse_llm_setting
+from assistant.qa import QAChain, parse_answer
+
+
+def test_settings_parse_and_refuse_clearly():
+    assert parse_llm_setting("packaged").provider == "packaged"
+    hf = parse_llm_setting("hf:HuggingFaceTB/SmolLM2-360M-Instruct")
+    assert (hf.provider, hf.model) == ("hf", "HuggingFaceTB/SmolLM2-360M-Instruct")
+    endpoint = parse_llm_setting("openai:llama3@http://127.0.0.1:8080/v1", api_key="k")
+    assert (endpoint.model, endpoint.base_url, endpoint.api_key) == (
+        "llama3",
+        "http://127.0.0.1:8080/v1",
+        "k",
+    )
+    with pytest.raises(LLMError, match="bad LLM setting"):
+        parse_llm_setting("gpt-9000")
+    with pytest.raises(LLMError, match="base URL"):
+        LLMSettings(provider="openai", model="x")
+
+
+def test_stop_strings_cut_streamed_text():
+    assert _cut_at_stop("", "a frog [1].\nQuestion", ["\n"]) == "a frog [1]."
+    assert _cut_at_stop("a frog", " [1]", ["\n"]) == " [1]"
+    assert _cut_at_stop("a frog\n", "more", ["\n"]) is None
+
+
+@pytest.fixture(scope="module")
+def tiny_causal_lm(tmp_path_factory, model_cache):
+    """A 1-layer random Llama with the packaged SmolLM2 tokenizer, saved like a hub model."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(_plain_weights(model_cache))
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=512,
+    )
+    folder = tmp_path_factory.mktemp("tiny-llm")
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_hub_model_loader_generates_and_streams(tiny_causal_lm, tmp_path):
+    llm = load_llm(
+        LLMSettings(provider="hf", model=str(tiny_causal_lm), max_new_tokens=8), tmp_path
+    )
+    text = llm.invoke("Items:\n[1] A frog.\nQuestion: frog?\nAnswer:")
+    assert isinstance(text, str)
+    chunks = list(llm.stream("Hello"))
+    assert all(isinstance(c, str) for c in chunks)
+    with pytest.raises(LLMError, match="cannot load"):
+        load_llm(LLMSettings(provider="hf", model=str(tmp_path / "missing")), tmp_path)
+
+
+class _ChatServer(BaseHTTPRequestHandler):
+    """Just enough of /v1/chat/completions, streaming or not; remembers what it was asked."""
+
+    answer = "Yes, a frog [1] and a kite [9]."
+    requests: ClassVar[list[dict]] = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append(body)
+        base = {"id": "c1", "created": 0, "model": body["model"]}
+        if body.get("stream"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for word in self.answer.split(" "):
+                delta = {"role": "assistant", "content": word + " "}
+                chunk = {**base, "object": "chat.completion.chunk"}
+                chunk["choices"] = [{"index": 0, "delta": delta, "finish_reason": None}]
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.write(b"data: [DONE]\n\n")
+            return
+        message = {"role": "assistant", "content": self.answer}
+        payload = {
+            **base,
+            "object": "chat.completion",
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
+        data = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_openai_compatible_endpoint_answers_through_the_qa_chain(tmp_path):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ChatServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        llm = load_llm(LLMSettings(provider="openai", model="local", base_url=url), tmp_path)
+        docs = [
+            Document(page_content="A green frog.", metadata={"score": 0.9, "modality": "image"}),
+            Document(page_content="A red kite.", metadata={"score": 0.2, "modality": "image"}),
+        ]
+        chain = QAChain(llm, threshold=0.5)
+        answer = chain.answer("Do you have a frog?", docs)
+        assert answer.citations == [1] and answer.dropped_citations == [9]
+        assert answer.grounding == "model" and "[9]" not in answer.text
+        prompt = _ChatServer.requests[-1]["messages"][-1]["content"]
+        assert "[1] A green frog. (image)" in prompt and "Do you have a frog?" in prompt
+        streamed = [c for c in chain.stream("Do you have a frog?", docs) if isinstance(c, str)]
+        assert len(streamed) > 1 and _ChatServer.requests[-1]["stream"] is True
+    finally:
+        server.shutdown()
+
+
+def test_parser_keeps_only_supported_relevant_citations():
+    docs = [
+        Document(page_content=c, metadata={"score": s})
+        for c, s in [("A badger.", 0.9), ("A brown bear.", 0.6), ("A bunch of grapes.", 0.2)]
+    ]
+    kept = parse_answer("Yes, a badger [1] and a bear [2].", docs, 0.5)
+    assert (kept.citations, kept.grounding) == ([1, 2], "model")
+    wrong_words = parse_answer("No, a banana [1].", docs, 0.5)  # cites [1] for the wrong thing
+    assert wrong_words.grounding == "extractive" and wrong_words.citations == [1, 2]
+    assert wrong_words.text == "I found: a badger [1], a brown bear [2]."
+    invented = parse_answer("There is a badger [7] and grapes [3].", docs, 0.5)
+    assert invented.dropped_citations == [3, 7] and invented.grounding == "extractive"
+    nothing = parse_answer("Anything", [docs[2]], 0.5)
+    assert nothing.grounding == "not_found"
