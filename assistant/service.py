@@ -288,12 +288,15 @@ class Assistant:
         out = []
         for rec in self.recommender().recommend(user, k, session=vector, exclude=exclude):
             item = self.library.index.get(rec.item)
-            if item is not None:
-                out.append(
-                    Suggestion(
-                        rec.item, item.caption, item.uri, item.modality, rec.score, rec.because
-                    )
-                )
+            if item is None:
+                continue
+            because = rec.because
+            similar = self.library.index.get(rec.similar_to) if rec.similar_to else None
+            if similar is not None:  # the recommender speaks in ids; people read captions
+                because = because.replace(rec.similar_to, f"“{similar.caption.rstrip('.')}”")
+            out.append(
+                Suggestion(rec.item, item.caption, item.uri, item.modality, rec.score, because)
+            )
         return out
 
     def feedback(self, user: str, item_id: str, kind: str) -> Event:

@@ -56,6 +56,7 @@ class UserContext:
     position: int = -1  # row in the CF model's fit, -1 if the model has not seen the user
     session: np.ndarray | None = None
     exclude: set[int] = field(default_factory=set)  # catalogue positions never to recommend
+    exclude_seen: bool = True  # False: items in ``row`` may come back (the caller excludes)
 
 
 def _minmax(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -149,7 +150,8 @@ class HybridRecommender:
         weights = np.zeros(len(users), dtype=np.float32)
         for n, user in enumerate(users):
             candidates = np.ones(len(self.items), dtype=bool)
-            candidates[rows[n].indices] = False
+            if user.exclude_seen:
+                candidates[rows[n].indices] = False
             candidates[list(user.exclude)] = False
             profile = self.profile(rows[n], user.session)
             history = int((rows[n].data > 0).sum())
@@ -217,7 +219,7 @@ class HybridRecommender:
             because = "close to what you just asked for"
         elif best_liked is not None:
             similar_to = self.items[best_liked]
-            because = f"close to {similar_to}, which you liked"
+            because = f"close to {similar_to}, from your history"
         else:
             because = "popular with other users"
         if cf_share >= 0.5 and liked:

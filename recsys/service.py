@@ -108,9 +108,11 @@ class RecommendationService:
     ) -> list[Recommendation]:
         """Top-k for ``user`` (a user with no history gets session-based, then popular items).
 
-        Seen and disliked items are never recommended."""
+        Items the user liked, clicked, rated or disliked are never recommended; items only
+        viewed (shown in a list) may come back, since being shown is not being chosen."""
         confidence: dict[str, float] = defaultdict(float)
         disliked: set[str] = set()
+        acted_on: set[str] = set()
         try:
             history = self.store.events(user)
         except UnknownUserError:
@@ -120,10 +122,15 @@ class RecommendationService:
                 continue
             if event.kind is EventKind.DISLIKE:
                 disliked.add(event.item)
+            if event.kind is not EventKind.VIEW:
+                acted_on.add(event.item)
             confidence[event.item] += event.confidence(DEFAULT_CONFIDENCE)
         with self._swap:
             hybrid = self.hybrid
-        context = hybrid.context_for(confidence.items(), user, session, {*exclude, *disliked})
+        context = hybrid.context_for(
+            confidence.items(), user, session, {*exclude, *disliked, *acted_on}
+        )
+        context.exclude_seen = False
         if hybrid.cf.can_fold_in:
             context.position = -1  # fold the current history in: new events count at once
         return hybrid.recommend(context, k)

@@ -86,10 +86,10 @@ def test_user_errors_exit_2_with_a_message(run, tmp_path):
 
 
 def test_demo_on_a_small_library(run, stamps_folder):
-    out = run("demo", "--library", str(stamps_folder)).stdout
+    out = run("demo", "--library", str(stamps_folder), "--no-serve").stdout
     assert "added 3" in out
     assert 'search "a frog"' in out
     first_result = out.split('search "a frog":')[1].splitlines()[1]
     assert "frog" in first_result.lower()
-    again = run("demo", "--library", str(stamps_folder)).stdout
+    again = run("demo", "--library", str(stamps_folder), "--no-serve").stdout
     assert "added 0, skipped as duplicate 3" in again

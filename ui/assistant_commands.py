@@ -66,3 +66,25 @@ def cmd_ask(args: argparse.Namespace) -> int:
     json.dump(reply.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
     print()
     return 0
+
+
+def serve_assistant(args: argparse.Namespace) -> int:
+    """Serve the chat app for the library the options name (blocks until interrupted)."""
+    from ui.server import serve
+
+    assistant = build_assistant(args)
+    serve(assistant, args.host, args.port, args.concurrency, args.auth or None)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``crossmedia serve``: ingest ``--library`` if given, then serve."""
+    if args.library:
+        from retrieval.library import Library, LibraryConfig
+
+        data_dir = resolve_data_dir(args.data_dir)
+        library = Library(
+            LibraryConfig(data_dir, args.encoder, args.chroma_url, resolve_cache_dir(data_dir))
+        )
+        print(library.ingest(args.library).summary().splitlines()[0])
+    return serve_assistant(args)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from recsys.errors import RecsysError
 from retrieval.errors import CrossmediaError
-from ui.assistant_commands import add_llm_options, cmd_ask
+from ui.assistant_commands import add_llm_options, cmd_ask, cmd_serve, serve_assistant
 from ui.settings import (
     CHROMA_URL_ENV,
     ENCODER_ENV,
@@ -52,6 +52,29 @@ def _speech(parser: argparse.ArgumentParser) -> None:
         default=float(os.environ.get(MAX_AUDIO_ENV, 600)),
         help="refuse longer recordings (default 600 s)",
     )
+
+
+def _serving(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument(
+        "--concurrency", type=int, default=2, help="chat turns run at once (the rest queue)"
+    )
+    parser.add_argument(
+        "--auth",
+        nargs="*",
+        default=[],
+        metavar="USER:PASSWORD",
+        type=_credential,
+        help="require a login (Gradio auth); the login name is the chat's user",
+    )
+
+
+def _credential(value: str) -> tuple[str, str]:
+    user, _, password = value.partition(":")
+    if not user or not password:
+        raise argparse.ArgumentTypeError(f"{value!r} is not USER:PASSWORD")
+    return user, password
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -205,12 +228,24 @@ def build_parser() -> argparse.ArgumentParser:
     _speech(ask)
     add_llm_options(ask)
 
+    serve = sub.add_parser("serve", help="serve the chat app, its API and the widget page")
+    serve.add_argument("--library", help="ingest this folder or manifest before serving")
+    _serving(serve)
+    _common(serve)
+    _speech(serve)
+    add_llm_options(serve)
+
     demo = sub.add_parser(
-        "demo", help="ingest the packaged Tux Paint library and run example searches"
+        "demo",
+        help="ingest the packaged Tux Paint library (if the index is empty), show example "
+        "searches and serve the chat app",
     )
     demo.add_argument("--library", help="folder to ingest instead of the Tux Paint stamps")
+    demo.add_argument("--no-serve", action="store_true", help="stop after the example searches")
+    _serving(demo)
     _common(demo)
     _speech(demo)
+    add_llm_options(demo)
     return parser
 
 
@@ -231,6 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "transcribe": cmd_transcribe,
         "train": cmd_train,
         "ask": cmd_ask,
+        "serve": cmd_serve,
     }
     try:
         return handlers[args.command](args)
@@ -494,9 +530,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     root = Path(args.library) if args.library else stamps_dir()
     library = _library(args)
-    print(f"Ingesting {root} ...")
-    report = library.ingest(root, audio="paired", transcribe=_speech_to_text(args))
-    print(report.summary().splitlines()[0])
+    if args.library or library.index.count() == 0:
+        print(f"Ingesting {root} ...")
+        report = library.ingest(root, audio="paired", transcribe=_speech_to_text(args))
+        print(report.summary().splitlines()[0])
     print(f"The library holds {library.index.count()} items.\n")
     for text in DEMO_QUERIES:
         print(f'search "{text}":')
@@ -512,7 +549,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         '\nTry: crossmedia search "a red bird"  or  crossmedia search --image PICTURE.png'
         "  or  crossmedia search --audio QUESTION.wav"
     )
-    return 0
+    if args.no_serve:
+        return 0
+    print(f"\nStarting the chat app on http://{args.host}:{args.port}/ (Ctrl+C stops it)")
+    return serve_assistant(args)
 
 
 if __name__ == "__main__":

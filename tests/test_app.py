@@ -1,0 +1,256 @@
+"""The served app as its users meet it: a real ``crossmedia serve`` process, its API called with
+gradio_client, and the page and the widget driven in headless Chromium (Debian's, through
+Playwright; never a downloaded browser). Screenshots of each step go to
+``$CROSSMEDIA_TEST_OUTPUT/browser`` (default ``test-output/browser``)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import speak
+
+CHROMIUM = "/usr/bin/chromium"
+WIDGET_DIR = Path(__file__).parents[1] / "ui" / "widget"
+KEYWORDS = (
+    "frog", "badger", "guitar", "banana", "saturn", "duck", "tractor", "sheep", "apple",
+    "rocket", "violin", "penguin", "cactus", "strawberry", "bicycle", "owl",
+)  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory, stamps_root) -> Path:
+    """A few Tux Paint stamps with their captions (sidecar .txt files)."""
+    from retrieval.datasets.tuxpaint import captioned_stamps
+
+    root = tmp_path_factory.mktemp("served-library")
+    stamps = [(p, c) for p, c in captioned_stamps(stamps_root) if p.suffix == ".png"]
+    for keyword in KEYWORDS:
+        found = next(((p, c) for p, c in stamps if keyword in c.lower()), None)
+        if found:
+            shutil.copy(found[0], root / found[0].name)
+            (root / f"{found[0].stem}.txt").write_text(found[1] + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, library, model_cache):
+    """``crossmedia serve --library`` in its own process; yields its URL."""
+    port = free_port()
+    home = tmp_path_factory.mktemp("served-home")
+    env = {**os.environ, "CROSSMEDIA_HOME": str(home), "CROSSMEDIA_CACHE_DIR": str(model_cache)}
+    log = open(home / "server.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ui.cli", "serve", "--library", str(library), "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 240
+    while True:
+        try:
+            urllib.request.urlopen(url + "/", timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                log.close()
+                raise AssertionError(
+                    "server did not start:\n" + (home / "server.log").read_text()
+                ) from None
+            time.sleep(1)
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+    assert "models loaded in" in (home / "server.log").read_text()
+
+
+def test_api_endpoints_with_gradio_client(server, library):
+    from gradio_client import Client, handle_file
+
+    client = Client(server + "/", verbose=False)
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/chat", "/search", "/recommend", "/feedback"} <= set(endpoints)
+
+    reply = client.predict("api-user", "s1", "Do you have a picture of a frog?", None, None,
+                           api_name="/chat")  # fmt: skip
+    assert "frog" in reply["results"][0]["caption"].lower() and reply["citations"]
+    frog = next(library.glob("*.png"))
+    by_image = client.predict("api-user", "s1", "", handle_file(str(frog)), None, api_name="/chat")
+    assert by_image["query_kind"] == "image" and by_image["image_labels"]
+
+    hits = client.predict("a banana", 3, api_name="/search")
+    assert len(hits) == 3 and "banana" in hits[0]["caption"].lower()
+    recommendations = client.predict("api-user", 3, api_name="/recommend")
+    assert recommendations and all(r["because"] for r in recommendations)
+    event = client.predict("api-user", recommendations[0]["item_id"], "like", api_name="/feedback")
+    assert event == {"user": "api-user", "item": recommendations[0]["item_id"], "kind": "like"}
+    after = client.predict("api-user", 3, api_name="/recommend")
+    assert recommendations[0]["item_id"] not in {r["item_id"] for r in after}
+    with pytest.raises(Exception, match="unknown item"):
+        client.predict("api-user", "no-such-item", "like", api_name="/feedback")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian's chromium (scripts/setup.sh --test)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def shots() -> Path:
+    folder = Path(os.environ.get("CROSSMEDIA_TEST_OUTPUT", "test-output")) / "browser"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _watch_requests(page, outside: list[str]) -> None:
+    local = ("http://127.0.0.1", "data:", "blob:", "about:")
+    page.on("request", lambda r: None if r.url.startswith(local) else outside.append(r.url))
+
+
+def _assistant_messages(page) -> list[str]:
+    return page.locator("#chat .bot").all_inner_texts()
+
+
+def _wait_for_new_answer(page, before: int, needle: str = "", timeout: int = 120_000) -> str:
+    page.wait_for_function(
+        """([before, needle]) => {
+            const bots = document.querySelectorAll('#chat .bot');
+            if (bots.length <= before) return false;
+            const text = bots[bots.length - 1].innerText;
+            return text.length > 1 && text !== '…' && text.includes(needle) &&
+                   (text.includes('[') || text.includes('could not') || text.includes('⚠'));
+        }""",
+        arg=[before, needle],
+        timeout=timeout,
+    )
+    page.wait_for_timeout(500)
+    return _assistant_messages(page)[-1]
+
+
+def test_a_person_chats_by_text_picture_and_voice_and_rates(server, library, browser, shots,
+                                                             tmp_path):  # fmt: skip
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    outside: list[str] = []
+    _watch_requests(page, outside)
+    page.goto(server + "/")
+    page.wait_for_selector("#message textarea", timeout=60_000)
+    page.locator("#user-name input, #user-name textarea").first.fill("alice")
+    page.screenshot(path=shots / "1-start.png")
+
+    box = page.locator("#message textarea")
+    box.fill("Do you have a picture of a frog?")
+    box.press("Enter")
+    answer = _wait_for_new_answer(page, 0)
+    assert "[1]" in answer and "frog" in answer.lower()
+    page.wait_for_function("() => document.querySelectorAll('#results img').length > 0")
+    page.screenshot(path=shots / "2-text-answer.png")
+
+    picture = sorted(library.glob("*.png"))[0]
+    count = len(_assistant_messages(page))
+    page.locator("#message input[type=file]").set_input_files(str(picture))
+    page.wait_for_timeout(1000)
+    page.locator("#message textarea").press("Enter")
+    answer = _wait_for_new_answer(page, count)
+    assert "looks like" in answer
+    page.screenshot(path=shots / "3-picture.png")
+
+    clip = speak("Do you have a picture of a banana?", tmp_path / "question.wav")
+    count = len(_assistant_messages(page))
+    page.locator("#message input[type=file]").set_input_files(str(clip))
+    page.wait_for_timeout(1000)
+    page.locator("#message textarea").press("Enter")
+    answer = _wait_for_new_answer(page, count, needle="Heard")
+    assert "banana" in answer.lower()
+    page.screenshot(path=shots / "4-voice.png")
+
+    count = len(_assistant_messages(page))  # the recording must not be sent again
+    page.locator("#message textarea").fill("a guitar")
+    page.locator("#message textarea").press("Enter")
+    answer = _wait_for_new_answer(page, count)
+    assert "Heard" not in answer and "guitar" in answer.lower()
+
+    options = page.locator("#recommendations label")
+    assert options.count() > 0
+    before = options.all_inner_texts()
+    options.first.click()
+    page.locator("#like").click()
+    page.wait_for_function(
+        "() => document.querySelector('#feedback-note').innerText.includes('Thanks')"
+    )
+    page.wait_for_timeout(500)
+    after = page.locator("#recommendations label").all_inner_texts()
+    assert after != before and before[0] not in after
+    page.screenshot(path=shots / "5-liked.png")
+
+    count = len(_assistant_messages(page))
+    page.locator("#results img").first.click()  # more like this
+    answer = _wait_for_new_answer(page, count)
+    page.screenshot(path=shots / "6-more-like-this.png")
+    assert not outside, f"requests left the machine: {outside[:5]}"
+    page.close()
+
+
+def test_the_widget_answers_inside_another_site(server, browser, shots):
+    port = free_port()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(WIDGET_DIR))
+    host = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=host.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page(viewport={"width": 1100, "height": 1600})
+        outside: list[str] = []
+        _watch_requests(page, outside)
+        page.goto(f"http://127.0.0.1:{port}/index.html?server={server}")
+        component = page.locator("#component gradio-app")
+        box = component.locator("#message textarea")
+        box.wait_for(timeout=60_000)
+        box.fill("Is there a tractor?")
+        box.press("Enter")
+        page.wait_for_function(
+            """() => [...document.querySelectorAll('#component #chat .bot')]
+                     .some(b => b.innerText.includes('['))""",
+            timeout=120_000,
+        )
+        assert "tractor" in component.locator("#chat").inner_text().lower()
+        frame = page.frame_locator("#frame")
+        frame.locator("#message textarea").wait_for(timeout=60_000)
+        page.screenshot(path=shots / "7-widget.png", full_page=True)
+        assert not outside, f"requests left the machine: {outside[:5]}"
+        page.close()
+    finally:
+        host.shutdown()
+
+
+def test_server_logs_show_one_model_load(server):
+    with urllib.request.urlopen(server + "/widget/gradio.js") as response:
+        script = response.read().decode()
+    assert script.startswith("import(") and server in script
+    config = json.loads(urllib.request.urlopen(server + "/config").read())
+    assert config.get("analytics_enabled") is False
