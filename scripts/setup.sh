@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install crossmedia on a fresh Debian/Ubuntu machine: the system packages its offline
-# defaults use (the Tux Paint stamps library, Cairo for SVG, the Chromium used by browser tests
-# later) and the Python package itself. `--test` adds the test extras.
+# defaults use (the Tux Paint stamps library, Cairo for SVG; with --test the Chromium the
+# browser tests drive) and the Python package itself. `--test` adds the test extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,8 +9,9 @@ extras=""
 if [ "${1:-}" = "--test" ]; then extras="[test]"; fi
 
 apt_packages=(tuxpaint-stamps-default libcairo2)
-# Tests also speak (espeak-ng) and the speech bench reads LibriVox clips (pocketsphinx-testdata).
-if [ -n "$extras" ]; then apt_packages+=(espeak-ng pocketsphinx-testdata); fi
+# Tests also speak (espeak-ng), drive a real browser (chromium, through Playwright) and the
+# speech bench reads LibriVox clips (pocketsphinx-testdata).
+if [ -n "$extras" ]; then apt_packages+=(espeak-ng pocketsphinx-testdata chromium); fi
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -148,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--karpathy", help="a Karpathy-split dataset_*.json (needs --images)")
     retrieval.add_argument("--images", help="image root for --karpathy")
     retrieval.add_argument("--split", default="test", help="split to evaluate (default test)")
+    retrieval.add_argument(
+        "--grouping",
+        choices=["folder", "caption"],
+        default="folder",
+        help="tuxpaint protocol: whole stamp folders on one side (default; the shipped heads "
+        "never saw the test folders) or captions at random",
+    )
     retrieval.add_argument("--json", action="store_true")
     _common(retrieval)
 
@@ -457,7 +464,7 @@ def _eval_pairs(args: argparse.Namespace):
 
         if args.split not in ("train", "dev", "test", "all"):
             raise DatasetError("the tuxpaint splits are train, dev, test and all")
-        return load_tuxpaint(args.split)
+        return load_tuxpaint(args.split, grouping=args.grouping)
     if args.pairs:
         from retrieval.datasets.pairs import load_pairs_jsonl
 
