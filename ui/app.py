@@ -57,8 +57,6 @@ def _choices(suggestions: list[Suggestion]) -> list[tuple[str, str]]:
 
 def _citations_markdown(reply: Reply) -> str:
     lines = [reply.answer]
-    if reply.transcript is not None:
-        lines.insert(0, f"*Heard:* “{reply.transcript}”\n")
     if reply.image_labels:
         lines.insert(0, f"*The picture looks like:* {', '.join(reply.image_labels)}\n")
     if reply.citations:
@@ -108,8 +106,9 @@ class ChatApp:
         streamed = ""
         try:
             for update in self.assistant.stream_turn(user, session, text, images, audio):
-                if update.kind == "transcript":
-                    history[-1] = {"role": "assistant", "content": f"*Heard:* “{update.value}”"}
+                if update.kind == "transcript":  # shown under the voice message
+                    heard = {"role": "user", "content": f"*Heard:* “{update.value}”"}
+                    history.insert(len(history) - 1, heard)
                     yield history, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
                 elif update.kind == "token":
                     streamed += update.value
