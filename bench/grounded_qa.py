@@ -41,7 +41,20 @@ a hammock; a chandelier; a cash register; a printer; a passport; a credit card; 
 a thermometer; a wheelchair; a helicopter; a satellite dish; a suitcase; a tennis racket;
 a bowling ball; an umbrella stand; a sushi roll; a croissant; a pretzel; a burrito;
 a lobster; an octopus; a peacock; a hedgehog; a scorpion; a windmill; a pagoda; a canoe;
-a forklift; a crane truck; a lawn mower""".replace("\n", " ")
+a forklift; a crane truck; a lawn mower; a dishwasher; a microwave oven; a blender;
+a hair dryer; an electric kettle; a photocopier; a projector; a router; a keyboard;
+a joystick; a headset; a drone; a tripod; a telescope; a compass; a barometer; a sundial;
+an hourglass; a metronome; a harmonica; a bagpipe; an accordion; a xylophone; a tambourine;
+a flute; a cello; a harp; a gondola; a kayak; a yacht; a tram; a subway train; a monorail;
+an ambulance; a fire engine; a garbage truck; a cement mixer; an excavator; a tow truck;
+a scooter; a unicycle; a sled; a snowmobile; a zeppelin; a glider; a rocket launcher;
+a lantern; a candle holder; a birdcage; an aquarium; a terrarium; a greenhouse; a barn;
+a silo; a castle tower; a pyramid; an igloo; a yurt; a treehouse; a fountain; a statue;
+a bench press; a dumbbell; a punching bag; a yoga mat; a surfboard; a life jacket;
+a scuba mask; a fishing rod; a tent; a sleeping bag; a campfire; a barbecue grill;
+a picnic basket; a lunchbox; a thermos; a teapot; a wine glass; a cocktail shaker;
+a corkscrew; a rolling pin; a whisk; a colander; a cheese grater; a pepper mill;
+a salad bowl; a soup ladle; a frying pan; a pressure cooker""".replace("\n", " ")
 
 
 def absent_things() -> list[str]:

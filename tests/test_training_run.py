@@ -53,7 +53,12 @@ def test_training_improves_held_out_recall_and_resumes(tmp_path):
 def test_vsepp_distillation_and_adversarial_terms_train(tmp_path):
     train, dev = synthetic_features(200, 3), synthetic_features(50, 4)
     config = TrainConfig(
-        loss="vsepp", epochs=2, batch_size=50, distill_weight=0.5, adversarial_weight=0.1
+        loss="vsepp",
+        epochs=2,
+        batch_size=50,
+        learning_rate=1e-3,
+        distill_weight=0.5,
+        adversarial_weight=0.1,
     )
     untrained = evaluate_heads(AlignedHeads(HeadsConfig(dim=16, image_feature_dim=24)), dev)
     heads, history = train_heads(train, config, tmp_path / "vsepp", dev=dev, progress=False)
@@ -111,3 +116,18 @@ def test_train_command_and_trained_encoder_by_name(run, tmp_path, stamps_root):
     assert result["text_to_image"]["R@5"] >= 50
     missing = run("train", "--out", str(tmp_path / "x"), check=False)
     assert missing.returncode == 2 and "give training pairs" in missing.stderr
+
+
+def test_adapting_from_trained_heads_never_ends_below_them_on_dev(tmp_path):
+    from retrieval.metrics import rsum
+
+    train, dev = synthetic_features(300, 5), synthetic_features(80, 6)
+    fast = TrainConfig(loss="infonce", epochs=3, batch_size=64, learning_rate=3e-3)
+    start, _ = train_heads(train, fast, tmp_path / "start", dev=dev, progress=False)
+    start.save(tmp_path / "start-half", half=True)
+    loaded = AlignedHeads.load(tmp_path / "start-half")  # float16 on disk, float32 in memory
+    assert next(loaded.parameters()).dtype == torch.float32
+    harmful = TrainConfig(loss="vsepp", epochs=2, batch_size=64, learning_rate=0.5)
+    adapted, _ = train_heads(train, harmful, tmp_path / "adapted", dev=dev, init=loaded,
+                             progress=False)  # fmt: skip
+    assert rsum(evaluate_heads(adapted, dev)) >= rsum(evaluate_heads(loaded, dev)) - 1e-6
