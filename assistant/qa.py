@@ -23,8 +23,9 @@ from langchain_core.prompts import PromptTemplate
 
 MAX_CAPTION_CHARS = 160
 # Cosine score below which a retrieved item is not relevant: chosen on the dev questions of
-# bench/grounded_qa.py (in-library questions vs questions about absent things).
-DEFAULT_RELEVANCE_THRESHOLD = 0.5
+# bench/grounded_qa.py (0.661: balanced accuracy 0.907 on 124 in-library and 53 absent-thing
+# questions, shipped default encoder); a stronger or another encoder may want its own.
+DEFAULT_RELEVANCE_THRESHOLD = 0.66
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 _INSTRUCTION_LIKE = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompt|rules|above|previous)"
@@ -109,7 +110,10 @@ def extractive_answer(documents: Sequence[Document], numbers: Sequence[int]) -> 
     parts = []
     for n in numbers[:3]:
         caption = prompt_caption(documents[n - 1].page_content).rstrip(".")
-        parts.append(f"{caption[:1].lower() + caption[1:]} [{n}]")
+        first, _, rest = caption.partition(" ")
+        if first in ("A", "An", "The", "Some"):  # mid-sentence article; keep names capitalised
+            caption = f"{first.lower()} {rest}"
+        parts.append(f"{caption} [{n}]")
     return "I found: " + ", ".join(parts) + "."
 
 

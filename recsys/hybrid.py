@@ -210,7 +210,8 @@ class HybridRecommender:
         cf_share = float(cf / total) if total > 0 else float(weight)
         similar_to, from_session, because = None, False, ""
         vector = self.content[item]
-        best_liked = max(liked, key=lambda i: float(vector @ self.content[i]), default=None)
+        others = [i for i in liked if i != item]  # an item is not recommended for itself
+        best_liked = max(others, key=lambda i: float(vector @ self.content[i]), default=None)
         liked_sim = float(vector @ self.content[best_liked]) if best_liked is not None else -1.0
         if user.session is not None:
             session_sim = float(vector @ _unit(np.asarray(user.session, dtype=np.float32)))

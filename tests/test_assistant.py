@@ -64,6 +64,8 @@ def test_text_turn_answers_with_a_valid_citation_results_and_recommendations(ass
         assert reply.results[citation.number - 1].item_id == citation.item_id
     assert reply.grounding in ("model", "extractive")
     assert reply.recommendations and all(s.because for s in reply.recommendations)
+    for s in reply.recommendations:  # never recommended because it is close to itself
+        assert f"“{s.caption.rstrip('.')}”" not in s.because
     assert not {s.item_id for s in reply.recommendations} & {r.item_id for r in reply.results}
     for stage in ("encoding", "retrieval", "generation", "recommendation", "total"):
         assert reply.timings[stage] >= 0
