@@ -29,7 +29,14 @@ _REFERENCE = re.compile(
 
 
 def search_phrase(question: str) -> str:
-    """The part of a question worth embedding: request phrasing and the question mark go."""
+    """The part of a question worth embedding: request phrasing and the question mark go, and
+    of several sentences ("Do you have a badger? I'd like to see one.") the request is kept."""
+    sentences = [s for s in re.split(r"(?<=[.?!])\s+", question.strip()) if s.strip(" ?!.")]
+    for sentence in sentences:
+        if _REQUEST.match(sentence):
+            stripped = _REQUEST.sub("", sentence).strip(" ?!.")
+            if stripped:
+                return stripped
     stripped = _REQUEST.sub("", question.strip()).strip(" ?!.")
     return stripped or question.strip()
 
