@@ -2,12 +2,13 @@
 models (default encoder, SmolLM2-135M, Whisper tiny.en int8), this machine's CPUs.
 
 Text turns ask about held-out captions; image turns send a stamp; voice turns send an espeak-ng
-clip of about 5 s. Each stage (transcription, encoding, retrieval, generation, recommendation)
+clip of about 5 s (espeak-ng's "en" voice: Whisper tiny.en hears "en-us" saying "a picture of a"
+as "a big German"). Each stage (transcription, encoding, retrieval, generation, recommendation)
 and the total are reported as p50 / p95 over the turns, after one warm-up turn of each kind.
 Baseline in the same run: a plain search for the same text (no LLM, no recommendations).
 Writes bench/results/assistant_latency.json and .png.
 
-    OPENBLAS_NUM_THREADS=1 python bench/assistant_latency.py [--turns 20]
+    OPENBLAS_NUM_THREADS=1 python bench/assistant_latency.py [--speech-model multilingual]
 """
 
 from __future__ import annotations
@@ -39,19 +40,22 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 def speak(text: str, path: Path) -> Path:
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(path), text], check=True)
+    subprocess.run(["espeak-ng", "-v", "en", "-s", "140", "-w", str(path), text], check=True)
     return path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument(
+        "--speech-model", default="tiny.en", help="tiny.en (default) or multilingual (base)"
+    )
     args = parser.parse_args()
     data_dir = Path(user_cache_dir("crossmedia")) / "bench-qa-library"
     config = LibraryConfig(data_dir, "default", None, default_cache_dir())
     library = Library(config)
     library.ingest(stamps_dir(), audio="none")
-    assistant = Assistant(AssistantConfig(config), library=library)
+    assistant = Assistant(AssistantConfig(config, speech_model=args.speech_model), library=library)
     assistant.warm_up()
 
     test = load_tuxpaint("test", grouping="folder")
@@ -60,6 +64,8 @@ def main() -> None:
     subjects = [test.captions[i].strip().rstrip(".").lower() for i in picks]
     images = [test.images[test.relevant[i][0]] for i in picks]
     timings: dict[str, list[dict]] = {"text": [], "image": [], "voice": []}
+    found: dict[str, list[bool]] = {"text": [], "image": [], "voice": []}
+    heard: list[dict] = []
     baseline: list[float] = []
     with tempfile.TemporaryDirectory() as scratch:
         sentences = [f"Do you have a picture of {s}? I would like to see one." for s in subjects]
@@ -75,13 +81,16 @@ def main() -> None:
             elapsed = time.perf_counter() - started
             if n == 0:
                 continue  # warm-up turn of each kind
-            timings["text"].append(text_reply.timings)
-            timings["image"].append(image_reply.timings)
-            timings["voice"].append(voice_reply.timings)
+            for kind, reply in (("text", text_reply), ("image", image_reply),
+                                ("voice", voice_reply)):  # fmt: skip
+                timings[kind].append(reply.timings)
+                found[kind].append(reply.grounding != "not_found")
+            heard.append({"said": sentences[n], "heard": voice_reply.transcript})
             baseline.append(elapsed)
             print(n, text_reply.timings["total"], image_reply.timings["total"],
                   voice_reply.timings["total"], flush=True)  # fmt: skip
     report = {
+        "speech_model": args.speech_model,
         "library_items": library.index.count(),
         "turns_per_kind": args.turns,
         "voice_clip_seconds": percentiles(clip_seconds),
@@ -94,6 +103,8 @@ def main() -> None:
             for kind, rows in timings.items()
         },
         "baseline_plain_search": percentiles(baseline),
+        "answered_share": {k: round(sum(v) / len(v), 3) for k, v in found.items()},
+        "voice_examples": heard[:8],
     }
     for stages in report["kinds"].values():
         stages["total_vs_plain_search_p50"] = round(
@@ -101,8 +112,9 @@ def main() -> None:
         )
     print(json.dumps(report["kinds"], indent=2))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "assistant_latency.json").write_text(json.dumps(report, indent=2))
-    plot(report, RESULTS / "assistant_latency.png")
+    name = "assistant_latency" + ("" if args.speech_model == "tiny.en" else f"-{args.speech_model}")
+    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2))
+    plot(report, RESULTS / f"{name}.png")
 
 
 def _seconds(path: Path) -> float:
