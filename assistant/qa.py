@@ -194,10 +194,12 @@ class QAChain:
         question: str,
         documents: Sequence[Document],
         history: Sequence[tuple[str, str]] = (),
+        subject: str | None = None,
     ) -> Iterator[str | CitedAnswer]:
-        """Model text chunks as they are generated, then the parsed CitedAnswer."""
+        """Model text chunks as they are generated, then the parsed CitedAnswer. ``subject`` is
+        what was searched for, named in a "not found" answer (default: the question)."""
         if not relevant_numbers(documents, self.threshold):
-            yield CitedAnswer(not_found_answer(question), grounding="not_found")
+            yield CitedAnswer(not_found_answer(subject or question), grounding="not_found")
             return
         chunks = []
         for chunk in self.generate.stream(self._inputs(question, documents, history)):

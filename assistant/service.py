@@ -196,7 +196,8 @@ class Assistant:
         clock = time.perf_counter()
         history = [(t.question, t.answer) for t in self.memory.history(user, session)]
         answer: CitedAnswer | None = None
-        for chunk in self.qa.stream(query.question, documents, history):
+        subject = query.search_text if query.kind in ("text", "image") else None
+        for chunk in self.qa.stream(query.question, documents, history, subject):
             if isinstance(chunk, CitedAnswer):
                 answer = chunk
             else:

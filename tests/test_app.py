@@ -112,15 +112,20 @@ def test_api_endpoints_with_gradio_client(server, library):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
     if not Path(CHROMIUM).exists():
         pytest.skip("needs Debian's chromium (scripts/setup.sh --test)")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with sync_playwright() as instance:
         yield instance
-        instance.close()
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    instance = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    yield instance
+    instance.close()
 
 
 @pytest.fixture
@@ -218,6 +223,63 @@ def test_a_person_chats_by_text_picture_and_voice_and_rates(server, library, bro
     page.screenshot(path=shots / "6-more-like-this.png")
     assert not outside, f"requests left the machine: {outside[:5]}"
     page.close()
+
+
+def _as_48k_pcm(path: Path) -> Path:
+    """Chromium's fake capture device plays 16-bit 48 kHz WAV cleanly (espeak writes 22 kHz)."""
+    import wave
+
+    import numpy as np
+
+    from assistant.speech.audio import SAMPLE_RATE, decode_audio
+
+    samples = decode_audio(path)
+    times = np.arange(0, len(samples), SAMPLE_RATE / 48_000)
+    pcm = (np.interp(times, np.arange(len(samples)), samples) * 32767).astype("<i2")
+    target = path.with_name(path.stem + "-48k.wav")
+    with wave.open(str(target), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(48_000)
+        out.writeframes(pcm.tobytes())
+    return target
+
+
+def test_a_recording_from_the_microphone_is_sent_once(server, playwright, shots, tmp_path):
+    """Chromium's fake capture device plays a spoken question into the microphone button."""
+    clip = _as_48k_pcm(
+        speak("Do you have a picture of a sheep?", tmp_path / "said.wav", voice="en")
+    )
+    flags = [
+        "--no-sandbox",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={clip}",
+    ]
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
+    try:
+        page = browser.new_context(permissions=["microphone"]).new_page()
+        page.goto(server + "/")
+        page.wait_for_selector("#message textarea", timeout=60_000)
+        page.locator('#message button[aria-label="Record audio"]').click()
+        page.locator('#message button[aria-label="Start recording"]').click()
+        page.wait_for_timeout(3000)
+        page.locator('#message button[aria-label="Stop recording"]').click()
+        page.locator('#message button[aria-label="Attach audio"]').click()
+        page.wait_for_timeout(1000)
+        page.locator("#message textarea").press("Enter")
+        _wait_for_new_answer(page, 0)
+        heard = [m for m in page.locator("#chat .user").all_inner_texts() if "Heard" in m]
+        assert len(heard) == 1 and "picture" in heard[0].lower(), heard
+        page.screenshot(path=shots / "8-microphone.png")
+
+        page.locator("#message textarea").fill("a frog")
+        page.locator("#message textarea").press("Enter")
+        answer = _wait_for_new_answer(page, 1)
+        assert "frog" in answer.lower()
+        assert page.locator("#chat").inner_text().count("Heard") == 1  # not sent again
+    finally:
+        browser.close()
 
 
 def test_the_widget_answers_inside_another_site(server, browser, shots):

@@ -75,6 +75,7 @@ def test_nothing_relevant_says_so_instead_of_inventing(assistant):
     reply = assistant.turn("alice", "s-absent", "Do you have a picture of a submarine?")
     assert reply.grounding == "not_found"
     assert reply.citations == [] and "could not find" in reply.answer
+    assert "“a submarine”" in reply.answer  # names what was searched, not the whole question
 
 
 def test_a_caption_with_instructions_changes_nothing(assistant):
