@@ -217,6 +217,15 @@ def test_a_person_chats_by_text_picture_and_voice_and_rates(server, library, bro
     assert after != before and before[0] not in after
     page.screenshot(path=shots / "5-liked.png")
 
+    broken = tmp_path / "holiday.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a picture" * 10)
+    count = len(_assistant_messages(page))
+    page.locator("#message input[type=file]").set_input_files(str(broken))
+    page.wait_for_timeout(1000)
+    page.locator("#message textarea").press("Enter")
+    answer = _wait_for_new_answer(page, count)
+    assert "⚠" in answer and "holiday.png" in answer and "Traceback" not in answer
+
     count = len(_assistant_messages(page))
     page.locator("#results img").first.click()  # more like this
     answer = _wait_for_new_answer(page, count)
