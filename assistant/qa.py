@@ -23,9 +23,14 @@ from langchain_core.prompts import PromptTemplate
 
 MAX_CAPTION_CHARS = 160
 # Cosine score below which a retrieved item is not relevant: chosen on the dev questions of
-# bench/grounded_qa.py (0.661: balanced accuracy 0.907 on 124 in-library and 53 absent-thing
+# bench/grounded_qa.py (0.700: balanced accuracy 0.905 on 124 in-library and 53 absent-thing
 # questions, shipped default encoder); a stronger or another encoder may want its own.
-DEFAULT_RELEVANCE_THRESHOLD = 0.66
+DEFAULT_RELEVANCE_THRESHOLD = 0.70
+# The same for broad questions ("What animals do you have?"), whose best match scores lower:
+# chosen on the category questions of bench/grounded_qa.py (0.483: balanced accuracy only 0.663
+# on 17 Tux Paint folder names vs 13 absent kinds of things: broad questions are hard to tell
+# from absent ones with this encoder).
+DEFAULT_CATEGORY_THRESHOLD = 0.48
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 _INSTRUCTION_LIKE = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompt|rules|above|previous)"
@@ -195,14 +200,17 @@ class QAChain:
         documents: Sequence[Document],
         history: Sequence[tuple[str, str]] = (),
         subject: str | None = None,
+        threshold: float | None = None,
     ) -> Iterator[str | CitedAnswer]:
         """Model text chunks as they are generated, then the parsed CitedAnswer. ``subject`` is
-        what was searched for, named in a "not found" answer (default: the question)."""
-        if not relevant_numbers(documents, self.threshold):
+        what was searched for, named in a "not found" answer (default: the question);
+        ``threshold`` overrides the chain's relevance threshold for this question."""
+        cut = self.threshold if threshold is None else threshold
+        if not relevant_numbers(documents, cut):
             yield CitedAnswer(not_found_answer(subject or question), grounding="not_found")
             return
         chunks = []
         for chunk in self.generate.stream(self._inputs(question, documents, history)):
             chunks.append(chunk)
             yield chunk
-        yield parse_answer("".join(chunks), documents, self.threshold)
+        yield parse_answer("".join(chunks), documents, cut)

@@ -28,9 +28,48 @@ _REFERENCE = re.compile(
 )
 
 
+_CATEGORY = re.compile(
+    r"^\s*(what|which)\s+(other\s+)?((kinds?|sorts?|types?)\s+of\s+)?(?P<what>[\w' -]+?)\s+"
+    r"(do you have|have you got|are there|are in (the|your) library|can i (see|find))\b",
+    re.I,
+)
+
+
+def category_of(question: str) -> str | None:
+    """The kind of thing a broad question asks about ("What animals do you have?" ->
+    "animals"), or None for a question about one thing."""
+    match = _CATEGORY.match(question.strip())
+    return match.group("what").strip() if match else None
+
+
+_IRREGULAR = {
+    "people": "person", "children": "child", "men": "man", "women": "woman", "mice": "mouse",
+    "geese": "goose", "teeth": "tooth", "feet": "foot", "fish": "fish", "sheep": "sheep",
+}  # fmt: skip
+
+
+def one_of(kind: str) -> str:
+    """A kind of thing as one instance, the way captions name things ("animals" -> "an
+    animal"): captions are mostly "A dog.", and an instance matches them far better."""
+    *head, last = kind.split()
+    if last.lower() in _IRREGULAR:
+        last = _IRREGULAR[last.lower()]
+    elif last.endswith("ies") and len(last) > 4:
+        last = last[:-3] + "y"
+    elif last.endswith(("ches", "shes", "xes", "sses")):
+        last = last[:-2]
+    elif last.endswith("s") and not last.endswith("ss"):
+        last = last[:-1]
+    phrase = " ".join([*head, last])
+    return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
+
+
 def search_phrase(question: str) -> str:
     """The part of a question worth embedding: request phrasing and the question mark go, and
     of several sentences ("Do you have a badger? I'd like to see one.") the request is kept."""
+    category = category_of(question)
+    if category:
+        return one_of(category)
     sentences = [s for s in re.split(r"(?<=[.?!])\s+", question.strip()) if s.strip(" ?!.")]
     for sentence in sentences:
         if _REQUEST.match(sentence):

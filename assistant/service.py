@@ -26,10 +26,15 @@ from PIL import Image
 from assistant.errors import TurnError
 from assistant.llm import LLMSettings, load_llm
 from assistant.memory import SessionMemory, TurnRecord
-from assistant.qa import DEFAULT_RELEVANCE_THRESHOLD, CitedAnswer, QAChain
+from assistant.qa import (
+    DEFAULT_CATEGORY_THRESHOLD,
+    DEFAULT_RELEVANCE_THRESHOLD,
+    CitedAnswer,
+    QAChain,
+)
 from assistant.reply import Citation, Reply, Result, Suggestion
 from assistant.retriever import LibraryRetriever
-from assistant.router import referenced_result, search_phrase
+from assistant.router import category_of, referenced_result, search_phrase
 from recsys.events import Event, EventKind
 from recsys.service import RecommendationService
 from recsys.store import InteractionStore
@@ -54,6 +59,7 @@ class AssistantConfig:
     k: int = 6
     recommendations: int = 5
     relevance_threshold: float = DEFAULT_RELEVANCE_THRESHOLD
+    category_threshold: float = DEFAULT_CATEGORY_THRESHOLD
     history_turns: int = 3
 
 
@@ -196,8 +202,9 @@ class Assistant:
         clock = time.perf_counter()
         history = [(t.question, t.answer) for t in self.memory.history(user, session)]
         answer: CitedAnswer | None = None
-        subject = query.search_text if query.kind in ("text", "image") else None
-        for chunk in self.qa.stream(query.question, documents, history, subject):
+        subject = query.search_text if query.kind in ("text", "image", "category") else None
+        threshold = self.config.category_threshold if query.kind == "category" else None
+        for chunk in self.qa.stream(query.question, documents, history, subject, threshold):
             if isinstance(chunk, CitedAnswer):
                 answer = chunk
             else:
@@ -257,7 +264,8 @@ class Assistant:
             if vector is not None:
                 return _Query("follow_up", text, item, vector, exclude=(item,))
         phrase = search_phrase(text)
-        return _Query("text", text, phrase, self.library.query_vector(phrase))
+        kind = "category" if category_of(text) else "text"
+        return _Query(kind, text, phrase, self.library.query_vector(phrase))
 
     def _compose(self, image_vector: np.ndarray, text: str) -> np.ndarray:
         """An image plus a text modifier as one vector (the encoder's fusion, else the mean)."""

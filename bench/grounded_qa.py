@@ -17,6 +17,7 @@ Writes bench/results/grounded_qa.json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -68,6 +69,50 @@ def absent_things() -> list[str]:
         if head not in words and head.rstrip("s") not in words:
             kept.append(thing)
     return kept
+
+
+ABSENT_KINDS = """furniture; jewellery; computers; robots; kitchen appliances; office supplies;
+power tools; board games; perfumes; cosmetics; smartphones; watches; bridges; skyscrapers;
+castles; statues; paintings; sculptures; garden gnomes; cheeses; sushi; cocktails; pastries;
+spices; minerals; gemstones; fossils; volcanoes; glaciers; deserts; reptile eggs; toys for dogs;
+medals; trophies; flags of countries; maps; banknotes; stamps for letters; keys; locks""".replace(
+    "\n", " "
+)
+
+
+# Folder names that are not a kind of thing a person would ask for, or need spelling out.
+NOT_KINDS = {
+    "auto", "cartoon", "cycle", "masstransit", "naturalforces", "newyears", "seasonal", "ship",
+    "town", "flight", "moon", "math", "symbols", "household", "hobbies", "medical", "military",
+    "emergency", "construction", "christmas", "easter", "halloween", "hanukkah", "space",
+    "winter", "alphabets", "locomotive",
+}  # fmt: skip
+SPELLED = {"arttools": "art tools", "roadsigns": "road signs", "body_parts": "body parts"}
+
+
+def category_folders(root: Path) -> dict[str, Path]:
+    """Stamp folders one and two levels down that name a kind of thing ("birds", "vehicles")."""
+    folders = {}
+    for folder in sorted([*root.glob("*/"), *root.glob("*/*/")]):
+        captioned = sum(1 for _ in folder.rglob("*.txt"))
+        if folder.is_dir() and captioned >= 3 and folder.name not in NOT_KINDS:
+            folders[SPELLED.get(folder.name, folder.name)] = folder
+    return folders
+
+
+def absent_kinds() -> list[str]:
+    words = set()
+    for path, caption in captioned_stamps(stamps_dir()):
+        words |= set(re.findall(r"[a-z]+", caption.lower())) | set(path.parts)
+    return [
+        k.strip()
+        for k in ABSENT_KINDS.split(";")
+        if not {w.rstrip("s") for w in k.split()} & {w.rstrip("s") for w in words}
+    ]
+
+
+def category_scores(library: Library, kinds: list[str]) -> np.ndarray:
+    return top_scores(library, [f"What {k} do you have?" for k in kinds])
 
 
 def question(caption: str, n: int) -> str:
@@ -136,7 +181,48 @@ def main() -> None:
         absent_rows.append(
             {"question": question(thing, n), "grounding": reply.grounding, "answer": reply.answer}
         )
+    folders = category_folders(stamps_dir())
+    names = sorted(folders)
+    order = np.random.default_rng(1).permutation(len(names))
+    dev_kinds = [names[i] for i in order[: len(names) // 2]]
+    test_kinds = [names[i] for i in order[len(names) // 2 :]]
+    absent_k = absent_kinds()
+    half_k = len(absent_k) // 2
+    category_threshold, category_dev_accuracy = choose_threshold(
+        category_scores(library, dev_kinds), category_scores(library, absent_k[:half_k])
+    )
+    print(f"category threshold {category_threshold:.3f} ({category_dev_accuracy:.3f})")
+    assistant.config = dataclasses.replace(assistant.config, category_threshold=category_threshold)
+    category_rows = []
+    for kind in test_kinds:
+        reply = assistant.turn("bench", f"k-{kind}", f"What {kind} do you have?")
+        inside = [str(folders[kind]) in c.uri for c in reply.citations]
+        category_rows.append(
+            {"kind": kind, "grounding": reply.grounding, "cites_one_of_them": any(inside),
+             "all_cited_are_of_that_kind": bool(inside) and all(inside), "answer": reply.answer}
+        )  # fmt: skip
+    absent_category_rows = []
+    for k in absent_k[half_k:]:
+        reply = assistant.turn("bench", f"ak-{k}", f"What {k} do you have?")
+        absent_category_rows.append({"kind": k, "grounding": reply.grounding})
     report = {
+        "categories": {
+            "threshold": {
+                "value": category_threshold,
+                "dev_balanced_accuracy": category_dev_accuracy,
+            },
+            "dev": {"kinds": dev_kinds, "absent": absent_k[:half_k]},
+            "test_kinds": len(category_rows),
+            "test_absent_kinds": len(absent_category_rows),
+            "cites_an_item_of_that_kind": _share(category_rows, lambda r: r["cites_one_of_them"]),
+            "all_citations_of_that_kind": _share(
+                category_rows, lambda r: r["all_cited_are_of_that_kind"]
+            ),
+            "not_found_on_absent_kinds": _share(
+                absent_category_rows, lambda r: r["grounding"] == "not_found"
+            ),
+            "examples": category_rows[:6],
+        },
         "library_items": library.index.count(),
         "threshold": {"value": threshold, "dev_balanced_accuracy": dev_accuracy},
         "dev_questions": {"in_library": len(dev_present), "absent": len(dev_absent)},
@@ -154,6 +240,7 @@ def main() -> None:
         "examples": {"in_library": present_rows[:10], "absent": absent_rows[:5]},
     }
     print(json.dumps(report["test"], indent=2))
+    print(json.dumps({k: v for k, v in report["categories"].items() if k != "examples"}, indent=2))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "grounded_qa.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
 

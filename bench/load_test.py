@@ -2,7 +2,7 @@
 ``crossmedia serve`` for a bounded time, each a gradio_client calling ``/chat`` again and again
 with its own user and session. Reports turn latency p50 / p95 as the client sees it (queue wait
 included), turns served, errors and throughput; baseline in the same run: one session alone.
-Library: every Tux Paint stamp (built by bench/grounded_qa.py or here). Writes
+Library: every Tux Paint stamp and sound, as the demo serves it. Writes
 bench/results/load_test.json.
 
     OPENBLAS_NUM_THREADS=1 python bench/load_test.py [--sessions 20] [--seconds 120]
@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--concurrency", type=int, default=2)
     args = parser.parse_args()
-    data_dir = Path(user_cache_dir("crossmedia")) / "bench-qa-library"
+    data_dir = Path(user_cache_dir("crossmedia")) / "bench-load-library"
     data_dir.mkdir(parents=True, exist_ok=True)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

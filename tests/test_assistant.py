@@ -71,6 +71,14 @@ def test_text_turn_answers_with_a_valid_citation_results_and_recommendations(ass
         assert reply.timings[stage] >= 0
 
 
+def test_a_broad_question_lists_things_of_that_kind(assistant):
+    reply = assistant.turn("alice", "s-broad", "What animals do you have?")
+    assert reply.query_kind == "category" and reply.search_text == "an animal"
+    assert reply.grounding != "not_found" and reply.citations
+    animals = ("frog", "badger", "duck", "sheep")
+    assert any(a in c.caption.lower() for c in reply.citations for a in animals)
+
+
 def test_nothing_relevant_says_so_instead_of_inventing(assistant):
     reply = assistant.turn("alice", "s-absent", "Do you have a picture of a submarine?")
     assert reply.grounding == "not_found"

@@ -3,7 +3,7 @@
 import pytest
 
 from assistant.memory import SessionMemory, TurnRecord
-from assistant.router import referenced_result, search_phrase
+from assistant.router import category_of, referenced_result, search_phrase
 
 
 @pytest.mark.parametrize(
@@ -13,9 +13,11 @@ from assistant.router import referenced_result, search_phrase
         ("Do you have a picture of a badger? I would like to see one.", "a badger"),
         ("Could you please show me some photos of red birds", "red birds"),
         ("Is there an image of the moon?", "the moon"),
-        ("What animals do you have?", "What animals do you have"),
         ("a frog", "a frog"),
         ("show me", "show me"),  # nothing left after the request: keep what was said
+        ("What animals do you have?", "an animal"),
+        ("Which kinds of berries are there?", "a berry"),
+        ("What people do you have?", "a person"),
     ],
 )
 def test_search_phrase_drops_the_request_wording(question, phrase):
@@ -44,3 +46,11 @@ def test_memory_keeps_the_last_turns_per_session_and_forgets_old_sessions():
     assert memory.history("u", "s") == []
     memory.forget("w", "s")
     assert memory.history("w", "s") == []
+
+
+def test_broad_questions_name_a_kind_of_thing():
+    assert category_of("What animals do you have?") == "animals"
+    assert category_of("Which kinds of fruit are there?") == "fruit"
+    assert category_of("what other birds have you got") == "birds"
+    assert category_of("Do you have a picture of a badger?") is None
+    assert category_of("What is this?") is None
