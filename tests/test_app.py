@@ -80,7 +80,11 @@ def server(tmp_path_factory, library, model_cache):
             time.sleep(1)
     yield url
     process.terminate()
-    process.wait(timeout=30)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # a worker thread still busy: stop it the hard way
+        process.kill()
+        process.wait(timeout=30)
     log.close()
     assert "models loaded in" in (home / "server.log").read_text()
 
@@ -109,6 +113,10 @@ def test_api_endpoints_with_gradio_client(server, library):
     assert recommendations[0]["item_id"] not in {r["item_id"] for r in after}
     with pytest.raises(Exception, match="unknown item"):
         client.predict("api-user", "no-such-item", "like", api_name="/feedback")
+    huge = library.parent / "huge.png"
+    huge.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(26 * 1024 * 1024))  # over the 25 MB limit
+    with pytest.raises(Exception, match=r"(?i)size|large|413"):
+        client.predict("api-user", "s1", "", handle_file(str(huge)), None, api_name="/chat")
 
 
 @pytest.fixture(scope="module")
