@@ -7,8 +7,6 @@ import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-import numpy as np
-
 
 @dataclass(frozen=True)
 class TurnRecord:
@@ -17,7 +15,6 @@ class TurnRecord:
     question: str
     answer: str
     result_ids: list[str] = field(default_factory=list)
-    query_vector: np.ndarray | None = None
 
 
 class SessionMemory:

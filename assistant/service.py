@@ -55,6 +55,7 @@ class AssistantConfig:
     llm: LLMSettings = field(default_factory=LLMSettings)
     speech_engine: str = "faster-whisper"
     speech_model: str = "tiny.en"
+    speech_compute_type: str = "int8"
     max_audio_seconds: float = 600.0
     k: int = 6
     recommendations: int = 5
@@ -80,7 +81,6 @@ class _Query:
     vector: np.ndarray
     exclude: tuple[str, ...] = ()
     labels: list[str] = field(default_factory=list)
-    transcript: str | None = None
 
 
 class Assistant:
@@ -124,7 +124,8 @@ class Assistant:
                 self._transcriber = load_transcriber(
                     self.config.speech_engine,
                     self.config.speech_model,
-                    max_seconds=self.config.max_audio_seconds,
+                    self.config.speech_compute_type,
+                    self.config.max_audio_seconds,
                 )
             return self._transcriber
 
@@ -190,7 +191,6 @@ class Assistant:
         text = " ".join(filter(None, [(text or "").strip(), transcript or ""]))
         clock = time.perf_counter()
         query = self._route(user, session, text, [_image(i) for i in images])
-        query.transcript = transcript
         timings["encoding"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -221,7 +221,7 @@ class Assistant:
         self.memory.remember(
             user,
             session,
-            TurnRecord(query.question, answer.text, [r.item_id for r in results], query.vector),
+            TurnRecord(query.question, answer.text, [r.item_id for r in results]),
         )
         yield TurnUpdate(
             "reply",

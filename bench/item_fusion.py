@@ -24,7 +24,7 @@ from torch import from_numpy
 from retrieval.datasets.tuxpaint import load_tuxpaint
 from retrieval.encoders.registry import default_cache_dir, load_encoder
 from retrieval.fusion import AttentionFusion, GatedFusion
-from retrieval.metrics import bidirectional_metrics
+from retrieval.metrics import answerable_metrics
 from retrieval.training.fusion_training import (
     FusionItems,
     fused_vectors,
@@ -36,32 +36,24 @@ RESULTS = Path(__file__).parent / "results"
 CONDITIONS = {"clean captions": 0.0, "half the captions uninformative": 0.5}
 
 
-def text_to_item(items: FusionItems, item_vectors: np.ndarray) -> dict:
-    relevant = np.zeros((len(items.relevant), len(item_vectors)), dtype=bool)
-    for query, rel in enumerate(items.relevant):
-        relevant[query, rel] = True
-    keep = relevant.any(axis=1)
-    metrics = bidirectional_metrics((items.queries @ item_vectors.T)[keep], relevant[keep])
-    return metrics["text_to_image"]
+def text_to_item(items: FusionItems, scores: np.ndarray) -> dict:
+    """Text->item metrics of a (queries, items) score matrix."""
+    return answerable_metrics(scores, items.relevance_matrix())["text_to_image"]
 
 
-def representations(items: FusionItems, fusions: dict) -> dict[str, np.ndarray]:
+def item_scores(items: FusionItems, fusions: dict) -> dict[str, np.ndarray]:
+    """Query-item scores for each way of representing the items."""
     image, caption = items.vectors[:, 0], items.vectors[:, 1] * items.present[:, 1:]
-    mean = F.normalize(from_numpy(image + caption), dim=-1).numpy()
-    out = {"image only": image, "caption only": caption, "mean of the two": mean}
-    out.update({name: fused_vectors(fusion, items)[0] for name, fusion in fusions.items()})
-    return out
-
-
-def best_of_both(items: FusionItems) -> dict:
-    """Score = max(query . image, query . caption), as a search over both collections does."""
-    image, caption = items.vectors[:, 0], items.vectors[:, 1] * items.present[:, 1:]
-    scores = np.maximum(items.queries @ image.T, items.queries @ caption.T)
-    relevant = np.zeros(scores.shape, dtype=bool)
-    for query, rel in enumerate(items.relevant):
-        relevant[query, rel] = True
-    keep = relevant.any(axis=1)
-    return bidirectional_metrics(scores[keep], relevant[keep])["text_to_image"]
+    vectors = {
+        "image only": image,
+        "caption only": caption,
+        "mean of the two": F.normalize(from_numpy(image + caption), dim=-1).numpy(),
+    }
+    vectors.update({name: fused_vectors(fusion, items)[0] for name, fusion in fusions.items()})
+    scores = {name: items.queries @ v.T for name, v in vectors.items()}
+    # what a search over both collections returns: the better of the two matches
+    scores["best of image or caption"] = np.maximum(scores["image only"], scores["caption only"])
+    return scores
 
 
 def main() -> None:
@@ -76,8 +68,7 @@ def main() -> None:
     report: dict = {"encoder": encoder.name, "training_loss": history, "conditions": {}}
     for condition, share in CONDITIONS.items():
         items, replaced = tuxpaint_fusion_items(encoder, test_pairs, seed=1, share=share)
-        rows = {name: text_to_item(items, v) for name, v in representations(items, fusions).items()}
-        rows["best of image or caption"] = best_of_both(items)
+        rows = {name: text_to_item(items, v) for name, v in item_scores(items, fusions).items()}
         _, gate_weights = fused_vectors(fusions["gated fusion"], items)
         report["conditions"][condition] = {
             "uninformative_share": share,

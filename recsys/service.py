@@ -111,8 +111,7 @@ class RecommendationService:
         Items the user liked, clicked, rated or disliked are never recommended; items only
         viewed (shown in a list) may come back, since being shown is not being chosen."""
         confidence: dict[str, float] = defaultdict(float)
-        disliked: set[str] = set()
-        acted_on: set[str] = set()
+        acted_on: set[str] = set()  # liked, clicked, rated or disliked: never again
         try:
             history = self.store.events(user)
         except UnknownUserError:
@@ -120,16 +119,12 @@ class RecommendationService:
         for event in history:
             if event.item not in self.item_set:
                 continue
-            if event.kind is EventKind.DISLIKE:
-                disliked.add(event.item)
             if event.kind is not EventKind.VIEW:
                 acted_on.add(event.item)
             confidence[event.item] += event.confidence(DEFAULT_CONFIDENCE)
         with self._swap:
             hybrid = self.hybrid
-        context = hybrid.context_for(
-            confidence.items(), user, session, {*exclude, *disliked, *acted_on}
-        )
+        context = hybrid.context_for(confidence.items(), user, session, {*exclude, *acted_on})
         context.exclude_seen = False
         if hybrid.cf.can_fold_in:
             context.position = -1  # fold the current history in: new events count at once

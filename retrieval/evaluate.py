@@ -14,7 +14,7 @@ from retrieval.datasets.pairs import PairSet
 from retrieval.encoders.base import Encoder, batched
 from retrieval.errors import MediaError
 from retrieval.images import load_image
-from retrieval.metrics import bidirectional_metrics
+from retrieval.metrics import answerable_metrics
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +58,8 @@ class RetrievalEvaluator:
     def score(self, text_vectors: np.ndarray, image_vectors: np.ndarray, kept: list[int]) -> dict:
         """Metrics from precomputed vectors (captions in PairSet order, images as ``kept``)."""
         relevant = self.pairs.relevance_matrix()[:, kept]
-        has_image = relevant.any(axis=1)
-        similarity = text_vectors[has_image] @ image_vectors.T
-        result = bidirectional_metrics(similarity, relevant[has_image])
+        result: dict = answerable_metrics(text_vectors @ image_vectors.T, relevant)
         result["n_images"] = len(kept)
-        result["n_captions"] = int(has_image.sum())
+        result["n_captions"] = int(relevant.any(axis=1).sum())
         result["n_unreadable"] = len(self.pairs.images) - len(kept)
         return result

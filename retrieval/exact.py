@@ -43,6 +43,10 @@ class ExactVectors:
         self._matrix = np.asarray(vectors, dtype=np.float32).reshape(len(self.ids), self.dim).copy()
         self._half = None
 
+    def snapshot(self) -> tuple[list[str], np.ndarray]:
+        """A copy of every id and its vector."""
+        return list(self.ids), self._matrix.copy()
+
     def upsert(self, ids: Sequence[str], vectors: np.ndarray) -> None:
         """Add new ids and overwrite known ones."""
         vectors = np.asarray(vectors, dtype=np.float32).reshape(len(ids), self.dim)

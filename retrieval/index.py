@@ -286,7 +286,12 @@ class MediaIndex:
         return ids, np.concatenate(vectors) if vectors else np.zeros((0, self.dim), np.float32)
 
     def vectors(self, kind: VectorKind = "content") -> tuple[list[str], np.ndarray]:
-        """Every item id with its vector of one kind (e.g. the recommender's content table)."""
+        """Every item id with its vector of one kind (e.g. the recommender's content table):
+        the in-memory copy kept for exact search when there is one, else read from Chroma."""
+        exact = self.exact_vectors(kind)
+        if exact is not None:
+            with self._exact_guard:
+                return exact.snapshot()
         return self._load_all(kind, int(self._read(self.collections[kind].count)))
 
     def vector_of(self, item_id: str, kind: VectorKind = "content") -> np.ndarray | None:

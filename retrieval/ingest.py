@@ -89,13 +89,21 @@ def discover(path: str | Path, audio: AudioMode = "all") -> list[SourceRecord]:
     if path.is_file() and path.suffix.lower() in MANIFEST_SUFFIXES:
         return list(_manifest_records(path))
     if path.is_file() and is_image_path(path):
-        return [SourceRecord("image", path, caption=sidecar_caption(path))]
+        return [SourceRecord("image", path, caption=file_caption(path, "image"))]
     if path.is_file() and is_audio_path(path):
-        caption = sidecar_caption(path) or label_from_filename(path)
-        return [SourceRecord("audio", path, caption=caption)]
+        return [SourceRecord("audio", path, caption=file_caption(path, "audio"))]
     if not path.exists():
         raise DatasetError(f"{path}: no such file or folder")
     raise DatasetError(f"{path}: give a folder, an image or audio file, or a .jsonl/.csv manifest")
+
+
+def file_caption(file: Path, modality: Modality) -> str:
+    """A file's caption when none is given: its sidecar ``NAME.txt``, else for a sound its
+    name as a label ("rooster_crow.ogg" -> "rooster crow"); a picture without one has none."""
+    caption = sidecar_caption(file)
+    if not caption and modality == "audio":
+        caption = label_from_filename(file)
+    return caption
 
 
 def _folder_records(root: Path, audio: AudioMode) -> Iterator[SourceRecord]:
@@ -104,12 +112,11 @@ def _folder_records(root: Path, audio: AudioMode) -> Iterator[SourceRecord]:
     for file in files:
         folder = {"folder": str(file.relative_to(root).parent)}
         if is_image_path(file):
-            yield SourceRecord("image", file, caption=sidecar_caption(file), metadata=folder)
+            yield SourceRecord("image", file, caption=file_caption(file, "image"), metadata=folder)
         elif is_audio_path(file) and (
             audio == "all" or (audio == "paired" and file.with_suffix("") in picture_stems)
         ):
-            caption = sidecar_caption(file) or label_from_filename(file)
-            yield SourceRecord("audio", file, caption=caption, metadata=folder)
+            yield SourceRecord("audio", file, caption=file_caption(file, "audio"), metadata=folder)
 
 
 def _manifest_rows(path: Path) -> Iterator[tuple[int, dict]]:
@@ -154,10 +161,7 @@ def _manifest_records(path: Path) -> Iterator[SourceRecord]:
         file = Path(value)
         if not file.is_absolute():
             file = path.parent / file
-        if not caption:
-            caption = sidecar_caption(file)
-        if not caption and modality == "audio":
-            caption = label_from_filename(file)
+        caption = caption or file_caption(file, modality)
         yield SourceRecord(modality, file, caption=caption, metadata=metadata)
 
 

@@ -41,6 +41,21 @@ def rsum(metrics: dict[str, dict[str, float]], ks: Sequence[int] = DEFAULT_KS) -
     )
 
 
+def relevance_matrix(relevant: Sequence[Sequence[int]], n_candidates: int) -> np.ndarray:
+    """Boolean (queries, candidates) matrix from each query's list of relevant candidates."""
+    matrix = np.zeros((len(relevant), n_candidates), dtype=bool)
+    for query, candidates in enumerate(relevant):
+        matrix[query, list(candidates)] = True
+    return matrix
+
+
+def answerable_metrics(similarity: np.ndarray, relevant: np.ndarray) -> dict[str, dict[str, float]]:
+    """``bidirectional_metrics`` over the queries that have a relevant candidate at all (a
+    caption whose images could not be read is left out instead of failing)."""
+    keep = relevant.any(axis=1)
+    return bidirectional_metrics(similarity[keep], relevant[keep])
+
+
 def bidirectional_metrics(
     similarity: np.ndarray, relevant: np.ndarray, ks: Sequence[int] = DEFAULT_KS
 ) -> dict[str, dict[str, float]]:

@@ -86,7 +86,7 @@ def server(tmp_path_factory, library, model_cache):
         process.kill()
         process.wait(timeout=30)
     log.close()
-    assert "models loaded in" in (home / "server.log").read_text()
+    assert (home / "server.log").read_text().count("models loaded in") == 1
 
 
 def test_api_endpoints_with_gradio_client(server, library):
@@ -329,9 +329,28 @@ def test_the_widget_answers_inside_another_site(server, browser, shots):
         host.shutdown()
 
 
-def test_server_logs_show_one_model_load(server):
+def test_widget_loader_points_at_this_server_and_analytics_are_off(server):
     with urllib.request.urlopen(server + "/widget/gradio.js") as response:
         script = response.read().decode()
     assert script.startswith("import(") and server in script
     config = json.loads(urllib.request.urlopen(server + "/config").read())
     assert config.get("analytics_enabled") is False
+
+
+def test_gallery_thumbnails_keep_their_result_numbers(library):
+    """Sounds have no thumbnail, so the n-th picture is not the n-th result: a click must
+    ask for the result's own number."""
+    from assistant.reply import Result
+    from ui.app import _gallery
+
+    pictures = sorted(library.glob("*.png"))[:2]
+    results = [
+        Result("a", "A rooster.", str(library / "rooster.ogg"), "audio", 0.9, "content"),
+        Result("b", "One.", str(pictures[0]), "image", 0.8, "content"),
+        Result("c", "Gone.", str(library / "deleted.png"), "image", 0.7, "content"),
+        Result("d", "Two.", str(pictures[1]), "image", 0.6, "content"),
+    ]
+    shown, numbers = _gallery(results)
+    assert numbers == [2, 4]
+    assert [caption for _, caption in shown] == ["One. · 0.80", "Two. · 0.60"]
+    assert all(max(picture.size) <= 256 for picture, _ in shown)

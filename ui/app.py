@@ -33,12 +33,15 @@ GALLERY_COLUMNS = 3
 THUMBNAIL = (256, 256)
 
 
-def _gallery(items: list[Result] | list[Suggestion]) -> list[tuple[Image.Image, str]]:
-    """(thumbnail, caption) pairs for a Gallery. Thumbnails are rendered here by the safe
-    loader (SVG included), so no library folder has to be exposed to the web server; items
-    without a picture (sounds, texts) are listed in the chat instead."""
-    shown = []
-    for item in items:
+def _gallery(
+    items: list[Result] | list[Suggestion],
+) -> tuple[list[tuple[Image.Image, str]], list[int]]:
+    """(thumbnail, caption) pairs for a Gallery and, for each, its 1-based position among
+    ``items``. Thumbnails are rendered here by the safe loader (SVG included), so no library
+    folder has to be exposed to the web server; items without a picture (sounds, texts) are
+    listed in the chat instead, which is why a thumbnail's place is not its item's number."""
+    shown, positions = [], []
+    for number, item in enumerate(items, start=1):
         if item.modality != "image":
             continue
         try:
@@ -48,7 +51,13 @@ def _gallery(items: list[Result] | list[Suggestion]) -> list[tuple[Image.Image, 
         picture.thumbnail(THUMBNAIL)
         score = f" · {item.score:.2f}" if isinstance(item, Result) else ""
         shown.append((picture, f"{item.caption}{score}"))
-    return shown
+        positions.append(number)
+    return shown, positions
+
+
+def _chat_only(history: list[dict], box: Any = None) -> tuple[Any, ...]:
+    """Outputs that change the chat (and the input box, if given) and leave the panels."""
+    return history, gr.skip() if box is None else box, *(gr.skip(),) * 4
 
 
 def _choices(suggestions: list[Suggestion]) -> list[tuple[str, str]]:
@@ -101,45 +110,47 @@ class ChatApp:
         if text:
             history.append({"role": "user", "content": text})
         history.append({"role": "assistant", "content": "…"})
-        cleared = gr.MultimodalTextbox(value=None)
-        yield history, cleared, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        yield _chat_only(history, gr.MultimodalTextbox(value=None))
         streamed = ""
         try:
             for update in self.assistant.stream_turn(user, session, text, images, audio):
                 if update.kind == "transcript":  # shown under the voice message
                     heard = {"role": "user", "content": f"*Heard:* “{update.value}”"}
                     history.insert(len(history) - 1, heard)
-                    yield history, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    yield _chat_only(history)
                 elif update.kind == "token":
                     streamed += update.value
                     history[-1] = {"role": "assistant", "content": streamed}
-                    yield history, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    yield _chat_only(history)
                 elif update.kind == "reply":
                     reply: Reply = update.value
                     history[-1] = {"role": "assistant", "content": _citations_markdown(reply)}
+                    pictures, numbers = _gallery(reply.results)
                     yield (
                         history,
                         gr.skip(),
-                        _gallery(reply.results),
-                        [r.item_id for r in reply.results],
+                        pictures,
+                        numbers,
                         gr.Radio(choices=_choices(reply.recommendations), value=None),
-                        _gallery(reply.recommendations),
+                        _gallery(reply.recommendations)[0],
                     )
         except CrossmediaError as exc:  # bad input: a message in the chat, not a stack trace
             log.info("turn refused for %s: %s", user, exc)
             history[-1] = {"role": "assistant", "content": f"⚠️ {exc}"}
-            yield history, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield _chat_only(history)
 
     def more_like(
         self,
         event: gr.SelectData,
+        numbers: list[int],
         history: list[dict],
         user: str,
         session: str,
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
-        """Gallery click: ask for more like the clicked result."""
-        message = {"text": f"more like number {event.index + 1}", "files": []}
+        """Gallery click: ask for more like the clicked result (by its number among the
+        results, which the thumbnail's place in the gallery is not when sounds were found)."""
+        message = {"text": f"more like number {numbers[event.index]}", "files": []}
         yield from self.respond(message, history, user, session, request)
 
     # -- recommendations -------------------------------------------------------------------
@@ -154,7 +165,7 @@ class ChatApp:
         self.assistant.feedback(user, item_id, kind)
         fresh = self.assistant.recommend(user)
         note = f"Thanks — noted that you {kind}d it."
-        return gr.Radio(choices=_choices(fresh), value=None), _gallery(fresh), note
+        return gr.Radio(choices=_choices(fresh), value=None), _gallery(fresh)[0], note
 
     def like(self, item_id: str | None, user: str, request: gr.Request) -> tuple[Any, Any, str]:
         """Like button."""
@@ -196,7 +207,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     handlers = ChatApp(assistant)
     with gr.Blocks(title="crossmedia", analytics_enabled=False) as demo:
         session = gr.State("")
-        result_ids = gr.State([])
+        result_numbers = gr.State([])  # each thumbnail's number among the turn's results
         gr.Markdown("## crossmedia — ask by text, picture or voice")
         with gr.Row():
             user = gr.Textbox(
@@ -228,12 +239,15 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     like = gr.Button("Like", elem_id="like")
                     dislike = gr.Button("Dislike", elem_id="dislike")
                 feedback_note = gr.Markdown(elem_id="feedback-note")
-        outputs = [chatbot, box, results, result_ids, recs, rec_pictures]
+        outputs = [chatbot, box, results, result_numbers, recs, rec_pictures]
         box.submit(
             handlers.respond, [box, chatbot, user, session], outputs, api_visibility="private"
         )
         results.select(
-            handlers.more_like, [chatbot, user, session], outputs, api_visibility="private"
+            handlers.more_like,
+            [result_numbers, chatbot, user, session],
+            outputs,
+            api_visibility="private",
         )
         like.click(
             handlers.like,

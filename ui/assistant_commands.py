@@ -9,14 +9,15 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from ui.settings import LLM_API_KEY_ENV, LLM_ENV, resolve_cache_dir, resolve_data_dir
+from ui.settings import LLM_API_KEY_ENV, LLM_ENV, library_config
 
 if TYPE_CHECKING:
     from assistant.service import Assistant
+    from retrieval.library import Library
 
 
 def add_llm_options(parser: argparse.ArgumentParser) -> None:
-    """``--llm`` and ``--user`` for commands that run chat turns."""
+    """``--llm`` and its generation length, for commands that run chat turns."""
     parser.add_argument(
         "--llm",
         default=os.environ.get(LLM_ENV, "packaged"),
@@ -24,67 +25,56 @@ def add_llm_options(parser: argparse.ArgumentParser) -> None:
         "openai:<model>@<base url> for an OpenAI-compatible server ($CROSSMEDIA_LLM)",
     )
     parser.add_argument("--max-new-tokens", type=int, default=40)
-    parser.add_argument("--user", default="cli", help="whose recommendations and history")
 
 
-def build_assistant(args: argparse.Namespace) -> Assistant:
-    """An Assistant from parsed CLI options (the edge where settings are read)."""
+def build_assistant(args: argparse.Namespace, library: Library | None = None) -> Assistant:
+    """An Assistant from parsed CLI options (the edge where settings are read), over
+    ``library`` when the command already opened it."""
     from assistant.llm import parse_llm_setting
     from assistant.service import Assistant, AssistantConfig
-    from retrieval.library import Library, LibraryConfig
+    from retrieval.library import Library
 
-    data_dir = resolve_data_dir(args.data_dir)
-    library_config = LibraryConfig(
-        data_dir, args.encoder, args.chroma_url, resolve_cache_dir(data_dir)
-    )
-    llm = parse_llm_setting(
-        args.llm,
-        api_key=os.environ.get(LLM_API_KEY_ENV),
-        max_new_tokens=args.max_new_tokens,
-    )
     config = AssistantConfig(
-        library=library_config,
-        llm=llm,
+        library=library.config if library else library_config(args),
+        llm=parse_llm_setting(
+            args.llm, api_key=os.environ.get(LLM_API_KEY_ENV), max_new_tokens=args.max_new_tokens
+        ),
         speech_engine=args.speech_engine,
         speech_model=args.speech_model,
+        speech_compute_type=args.compute_type,
         max_audio_seconds=args.max_audio_seconds,
     )
-    return Assistant(config, library=Library(library_config))
+    return Assistant(config, library=library or Library(config.library))
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """One turn: print the answer with its citations, the results and the recommendations."""
-    assistant = build_assistant(args)
-    if not args.json:
-        for update in assistant.stream_turn(
-            args.user, "cli", args.question, args.image or (), args.audio
-        ):
-            if update.kind == "reply":
-                print("\n" + update.value.render())
-        return 0
-    reply = assistant.turn(args.user, "cli", args.question, args.image or (), args.audio)
-    json.dump(reply.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
-    print()
+    reply = build_assistant(args).turn(
+        args.user, "cli", args.question, args.image or (), args.audio
+    )
+    if args.json:
+        json.dump(reply.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        print("\n" + reply.render())
     return 0
 
 
-def serve_assistant(args: argparse.Namespace) -> int:
+def serve_assistant(args: argparse.Namespace, library: Library | None = None) -> int:
     """Serve the chat app for the library the options name (blocks until interrupted)."""
     from ui.server import serve
 
-    assistant = build_assistant(args)
+    assistant = build_assistant(args, library)
     serve(assistant, args.host, args.port, args.concurrency, args.auth or None)
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """``crossmedia serve``: ingest ``--library`` if given, then serve."""
+    library = None
     if args.library:
-        from retrieval.library import Library, LibraryConfig
+        from retrieval.library import Library
 
-        data_dir = resolve_data_dir(args.data_dir)
-        library = Library(
-            LibraryConfig(data_dir, args.encoder, args.chroma_url, resolve_cache_dir(data_dir))
-        )
+        library = Library(library_config(args))
         print(library.ingest(args.library).summary().splitlines()[0])
-    return serve_assistant(args)
+    return serve_assistant(args, library)

@@ -19,6 +19,7 @@ from ui.settings import (
     MAX_AUDIO_ENV,
     SPEECH_ENGINE_ENV,
     SPEECH_MODEL_ENV,
+    library_config,
     resolve_cache_dir,
     resolve_data_dir,
 )
@@ -231,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--image", nargs="*", help="image file(s) to ask about or with")
     ask.add_argument("--audio", help="a recording of the question")
     ask.add_argument("--json", action="store_true")
+    ask.add_argument("--user", default="cli", help="whose recommendations and history")
     _common(ask)
     _speech(ask)
     add_llm_options(ask)
@@ -286,11 +288,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _library(args: argparse.Namespace):
-    from retrieval.library import Library, LibraryConfig
+    from retrieval.library import Library
 
-    data_dir = resolve_data_dir(args.data_dir)
-    config = LibraryConfig(data_dir, args.encoder, args.chroma_url, resolve_cache_dir(data_dir))
-    return Library(config)
+    return Library(library_config(args))
 
 
 def _speech_to_text(args: argparse.Namespace):
@@ -559,7 +559,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.no_serve:
         return 0
     print(f"\nStarting the chat app on http://{args.host}:{args.port}/ (Ctrl+C stops it)")
-    return serve_assistant(args)
+    return serve_assistant(args, library)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ size limit, and the widget's host page and loader next to the app."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -21,14 +22,19 @@ WIDGET_PAGE = Path(__file__).parent / "widget" / "index.html"
 MAX_UPLOAD = "25mb"
 
 
-def gradio_loader_script(origin: str) -> str:
-    """The web component loader pointing at this server's own copy of Gradio's frontend (the
-    packaged ``gradio.js`` imports a hashed asset relative to itself)."""
+@functools.cache
+def _frontend_entry() -> str:
+    """The hashed frontend asset the packaged ``gradio.js`` imports (read once)."""
     packaged = (files("gradio") / "templates" / "frontend" / "gradio.js").read_text()
     match = re.search(r"""import\(["']\./(assets/[^"']+)["']\)""", packaged)
     if match is None:
         raise RuntimeError("this Gradio version ships no web component loader")
-    return f'import("{origin.rstrip("/")}/{match.group(1)}");\n'
+    return match.group(1)
+
+
+def gradio_loader_script(origin: str) -> str:
+    """The web component loader pointing at this server's own copy of Gradio's frontend."""
+    return f'import("{origin.rstrip("/")}/{_frontend_entry()}");\n'
 
 
 def create_server(

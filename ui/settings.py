@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+from argparse import Namespace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from platformdirs import user_data_dir
+
+if TYPE_CHECKING:
+    from retrieval.library import LibraryConfig
 
 HOME_ENV = "CROSSMEDIA_HOME"
 CHROMA_URL_ENV = "CROSSMEDIA_CHROMA_URL"
@@ -30,3 +35,12 @@ def resolve_cache_dir(data_dir: Path) -> Path:
 
 LLM_ENV = "CROSSMEDIA_LLM"
 LLM_API_KEY_ENV = "CROSSMEDIA_LLM_API_KEY"
+
+
+def library_config(args: Namespace) -> LibraryConfig:
+    """The library the command-line options name (``--data-dir``, ``--encoder``,
+    ``--chroma-url``), with the model cache resolved as above."""
+    from retrieval.library import LibraryConfig
+
+    data_dir = resolve_data_dir(args.data_dir)
+    return LibraryConfig(data_dir, args.encoder, args.chroma_url, resolve_cache_dir(data_dir))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from retrieval.errors import DatasetError
+from retrieval.metrics import relevance_matrix
 
 
 @dataclass
@@ -49,10 +50,12 @@ class PairSet:
 
     def relevance_matrix(self) -> np.ndarray:
         """Boolean (n_captions, n_images) matrix of correct matches."""
-        matrix = np.zeros((len(self.captions), len(self.images)), dtype=bool)
-        for c, images in enumerate(self.relevant):
-            matrix[c, images] = True
-        return matrix
+        return relevance_matrix(self.relevant, len(self.images))
+
+    def relevant_among(self, kept: Sequence[int]) -> list[list[int]]:
+        """Per caption, its images as positions in ``kept`` (the images that could be read)."""
+        position = {image: n for n, image in enumerate(kept)}
+        return [[position[i] for i in rel if i in position] for rel in self.relevant]
 
     def pairs(self) -> list[tuple[Path, str]]:
         """Every (image, caption) pair, one per relevant link."""

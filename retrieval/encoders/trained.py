@@ -50,16 +50,13 @@ class TrainedEncoder:
         return vectors, self.conse.describe_logits(output.logits, top)
 
     @torch.inference_mode()
-    def fuse(self, content: np.ndarray, captions: np.ndarray | None) -> np.ndarray | None:
+    def fuse(self, content: np.ndarray, captions: np.ndarray) -> np.ndarray | None:
         """One vector per item from its content vector and caption vector (rows of zeros where
         an item has no caption), by the gated fusion trained beside the heads; None without one."""
         if self.fusion is None:
             return None
-        content = torch.as_tensor(content, dtype=torch.float32)
-        if captions is None:
-            captions_t = torch.zeros_like(content)
-        else:
-            captions_t = torch.as_tensor(captions, dtype=torch.float32)
-        present = torch.stack([torch.ones(len(content), dtype=torch.bool), captions_t.any(1)], 1)
-        fused, _ = self.fusion(torch.stack([content, captions_t], dim=1), present)
+        content_t = torch.as_tensor(content, dtype=torch.float32)
+        captions_t = torch.as_tensor(captions, dtype=torch.float32)
+        present = torch.stack([torch.ones(len(content_t), dtype=torch.bool), captions_t.any(1)], 1)
+        fused, _ = self.fusion(torch.stack([content_t, captions_t], dim=1), present)
         return fused.numpy()

@@ -14,6 +14,7 @@ import numpy as np
 from retrieval.datasets.pairs import PairSet
 from retrieval.encoders.conse import ConSEEncoder
 from retrieval.evaluate import RetrievalEvaluator
+from retrieval.metrics import relevance_matrix
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +31,7 @@ class PairFeatures:
 
     def relevance_matrix(self) -> np.ndarray:
         """Boolean (captions, images) matrix of correct matches."""
-        matrix = np.zeros((len(self.relevant), len(self.image_base)), dtype=bool)
-        for caption, images in enumerate(self.relevant):
-            matrix[caption, images] = True
-        return matrix
+        return relevance_matrix(self.relevant, len(self.image_base))
 
 
 def _key(pairs: PairSet, encoder: ConSEEncoder) -> str:
@@ -75,8 +73,7 @@ def pair_features(
             partial = cache_file.with_suffix(".partial.npz")
             np.savez(partial, features=features, logits=logits, kept=np.array(kept))
             partial.replace(cache_file)
-    position = {image: n for n, image in enumerate(kept)}
-    relevant = [[position[i] for i in rel if i in position] for rel in pairs.relevant]
+    relevant = pairs.relevant_among(kept)
     return PairFeatures(
         image_features=features.astype(np.float32),
         image_base=encoder.encode_logits(logits),

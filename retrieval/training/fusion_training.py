@@ -25,6 +25,7 @@ from retrieval.datasets.pairs import PairSet
 from retrieval.encoders.base import Encoder
 from retrieval.fusion import GatedFusion
 from retrieval.items import label_from_filename
+from retrieval.metrics import relevance_matrix
 from retrieval.training.losses import InfoNCELoss
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ class FusionItems:
     present: np.ndarray
     queries: np.ndarray
     relevant: list[list[int]]
+
+    def relevance_matrix(self) -> np.ndarray:
+        """Boolean (queries, items) matrix of correct matches."""
+        return relevance_matrix(self.relevant, len(self.vectors))
 
 
 def uninformative_captions(
@@ -155,12 +160,11 @@ def tuxpaint_fusion_items(
     )
     title_vectors = encoder.encode_texts([t or "-" for t in titles])
     present = np.array([[True, bool(t)] for t in titles])
-    position = {image: n for n, image in enumerate(kept)}
     return FusionItems(
         vectors=np.stack([images, title_vectors], axis=1).astype(np.float32),
         present=present,
         queries=encoder.encode_texts(pairs.captions).astype(np.float32),
-        relevant=[[position[i] for i in rel if i in position] for rel in pairs.relevant],
+        relevant=pairs.relevant_among(kept),
     ), replaced
 
 

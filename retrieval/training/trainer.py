@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from retrieval.metrics import bidirectional_metrics, rsum
+from retrieval.metrics import answerable_metrics, rsum
 from retrieval.training.features import PairFeatures
 from retrieval.training.losses import (
     AdversarialAlignmentLoss,
@@ -63,9 +63,7 @@ def embed_features(heads: AlignedHeads, features: PairFeatures) -> tuple[np.ndar
 def evaluate_embeddings(images: np.ndarray, texts: np.ndarray, features: PairFeatures) -> dict:
     """Bidirectional retrieval metrics of vectors aligned with a feature set (captions whose
     images could not be read are left out)."""
-    relevant = features.relevance_matrix()
-    keep = relevant.any(axis=1)
-    return bidirectional_metrics((texts @ images.T)[keep], relevant[keep])
+    return answerable_metrics(texts @ images.T, features.relevance_matrix())
 
 
 def evaluate_heads(heads: AlignedHeads, features: PairFeatures) -> dict:
