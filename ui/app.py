@@ -19,9 +19,13 @@ from PIL import Image
 
 from assistant.reply import Reply, Result, Suggestion
 from assistant.service import Assistant
-from retrieval.errors import CrossmediaError, MediaError
+from retrieval.errors import MediaError
 from retrieval.images import load_image
 from retrieval.items import is_audio_path
+from ui.public import public_item, public_reply
+from ui.security.identity import Identity, new_anonymous_id
+from ui.security.messages import api_endpoint, chat_warning
+from ui.security.uploads import require_upload
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +78,20 @@ def _citations_markdown(reply: Reply) -> str:
     return "\n".join(lines)
 
 
-def _who(user: str, request: gr.Request | None) -> str:
-    """The logged-in name when Gradio auth is on, else the name typed at the start."""
-    name = getattr(request, "username", None) if request is not None else None
-    return name or (user or "").strip() or "guest"
-
-
 class ChatApp:
-    """The handlers behind the page and the API, over one shared Assistant."""
+    """The handlers behind the page and the API, over one shared Assistant. The user of every
+    event comes from ``identity`` (login, proxy header, API key holder, or the browser's own
+    anonymous id), never from a name typed into the page."""
 
-    def __init__(self, assistant: Assistant):
+    def __init__(self, assistant: Assistant, identity: Identity):
         self.assistant = assistant
+        self.identity = identity
+
+    def start(self, browser_id: str) -> tuple[str, str]:
+        """Page load: the browser's anonymous id (kept in its local storage, made on its first
+        visit) and a new chat session id."""
+        browser_id = browser_id if (browser_id or "").startswith("anon-") else ""
+        return browser_id or new_anonymous_id(), uuid.uuid4().hex
 
     # -- the chat --------------------------------------------------------------------------
 
@@ -92,18 +99,16 @@ class ChatApp:
         self,
         message: dict | None,
         history: list[dict],
-        user: str,
+        browser_id: str,
         session: str,
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """Submit handler: echo the message, stream the answer, then fill the panels. The input
-        box is cleared at once so a recording is never sent twice."""
-        user = _who(user, request)
+        box is cleared at once so a recording is never sent twice. Only uploaded files are
+        read; anything else is refused in the chat."""
         message = message or {}
         text = (message.get("text") or "").strip()
-        files = [str(f) for f in message.get("files") or []]
-        audio = next((f for f in files if is_audio_path(Path(f))), None)
-        images = [f for f in files if f != audio]
+        files = [_file_path(f) for f in message.get("files") or []]
         history = [*history]
         for f in files:
             history.append({"role": "user", "content": {"path": f}})
@@ -113,6 +118,10 @@ class ChatApp:
         yield _chat_only(history, gr.MultimodalTextbox(value=None))
         streamed = ""
         try:
+            user = self.identity.for_page(request, browser_id)
+            files = [str(require_upload(f)) for f in files]
+            audio = next((f for f in files if is_audio_path(Path(f))), None)
+            images = [f for f in files if f != audio]
             for update in self.assistant.stream_turn(user, session, text, images, audio):
                 if update.kind == "transcript":  # shown under the voice message
                     heard = {"role": "user", "content": f"*Heard:* “{update.value}”"}
@@ -134,9 +143,8 @@ class ChatApp:
                         gr.Radio(choices=_choices(reply.recommendations), value=None),
                         _gallery(reply.recommendations)[0],
                     )
-        except CrossmediaError as exc:  # bad input: a message in the chat, not a stack trace
-            log.info("turn refused for %s: %s", user, exc)
-            history[-1] = {"role": "assistant", "content": f"⚠️ {exc}"}
+        except Exception as exc:  # a message in the chat; a traceback only for the unexpected
+            history[-1] = {"role": "assistant", "content": chat_warning(exc, "a chat turn")}
             yield _chat_only(history)
 
     def more_like(
@@ -144,75 +152,119 @@ class ChatApp:
         event: gr.SelectData,
         numbers: list[int],
         history: list[dict],
-        user: str,
+        browser_id: str,
         session: str,
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """Gallery click: ask for more like the clicked result (by its number among the
         results, which the thumbnail's place in the gallery is not when sounds were found)."""
         message = {"text": f"more like number {numbers[event.index]}", "files": []}
-        yield from self.respond(message, history, user, session, request)
+        yield from self.respond(message, history, browser_id, session, request)
 
     # -- recommendations -------------------------------------------------------------------
 
     def rate(
-        self, item_id: str | None, kind: str, user: str, request: gr.Request | None = None
+        self, item_id: str | None, kind: str, browser_id: str, request: gr.Request | None = None
     ) -> tuple[Any, Any, str]:
         """Like / dislike the chosen recommendation, then refresh the panel."""
-        user = _who(user, request)
         if not item_id:
             return gr.skip(), gr.skip(), "Pick a recommendation first."
-        self.assistant.feedback(user, item_id, kind)
-        fresh = self.assistant.recommend(user)
+        try:
+            user = self.identity.for_page(request, browser_id)
+            self.assistant.feedback(user, item_id, kind)
+            fresh = self.assistant.recommend(user)
+        except Exception as exc:
+            return gr.skip(), gr.skip(), chat_warning(exc, f"a {kind}")
         note = f"Thanks — noted that you {kind}d it."
         return gr.Radio(choices=_choices(fresh), value=None), _gallery(fresh)[0], note
 
-    def like(self, item_id: str | None, user: str, request: gr.Request) -> tuple[Any, Any, str]:
+    def like(
+        self, item_id: str | None, browser_id: str, request: gr.Request
+    ) -> tuple[Any, Any, str]:
         """Like button."""
-        return self.rate(item_id, "like", user, request)
+        return self.rate(item_id, "like", browser_id, request)
 
-    def dislike(self, item_id: str | None, user: str, request: gr.Request) -> tuple[Any, Any, str]:
+    def dislike(
+        self, item_id: str | None, browser_id: str, request: gr.Request
+    ) -> tuple[Any, Any, str]:
         """Dislike button."""
-        return self.rate(item_id, "dislike", user, request)
+        return self.rate(item_id, "dislike", browser_id, request)
 
     # -- the API ---------------------------------------------------------------------------
 
+    @api_endpoint("/chat")
     def api_chat(
-        self, user: str, session: str, text: str, image: str | None, audio: str | None
+        self,
+        user: str,
+        session: str,
+        text: str,
+        image: str | None,
+        audio: str | None,
+        request: gr.Request,
     ) -> dict:
-        """One turn: the Reply as JSON (answer, citations, results, recommendations, ...)."""
-        reply = self.assistant.turn(user, session or "api", text, [image] if image else (), audio)
-        return reply.to_dict()
+        """One turn: the Reply as JSON (answer, citations, results, recommendations, ...).
+        ``user`` may be empty for a logged-in caller; files must be uploads."""
+        who = self.identity.for_api(request, user)
+        images = [str(require_upload(image))] if image else []
+        recording = str(require_upload(audio)) if audio else None
+        reply = self.assistant.turn(who, session or "api", text, images, recording)
+        return public_reply(reply)
 
-    def api_search(self, text: str, k: float) -> list[dict]:
+    @api_endpoint("/search")
+    def api_search(self, text: str, k: float, request: gr.Request) -> list[dict]:
         """Items for a text query, best first."""
-        hits = self.assistant.library.search(text, k=max(1, min(int(k), 100)))
+        self.identity.check_api_key(request)
+        hits = self.assistant.library.search(text, k=_count(k, 100))
         return [
-            {"item_id": h.item_id, "caption": h.caption, "uri": h.uri, "score": h.score}
+            public_item({"item_id": h.item_id, "caption": h.caption, "uri": h.uri,
+                         "modality": h.modality, "score": h.score})
             for h in hits
-        ]
+        ]  # fmt: skip
 
-    def api_recommend(self, user: str, k: float) -> list[dict]:
-        """Recommendations for a user, each with its explanation."""
-        return [s.__dict__ for s in self.assistant.recommend(user, max(1, min(int(k), 50)))]
+    @api_endpoint("/recommend")
+    def api_recommend(self, user: str, k: float, request: gr.Request) -> list[dict]:
+        """Recommendations for the caller, each with its explanation."""
+        who = self.identity.for_api(request, user)
+        return [public_item(s.__dict__) for s in self.assistant.recommend(who, _count(k, 50))]
 
-    def api_feedback(self, user: str, item_id: str, kind: str) -> dict:
-        """Record a like, dislike, click or view."""
-        event = self.assistant.feedback(user, item_id, kind)
+    @api_endpoint("/feedback")
+    def api_feedback(self, user: str, item_id: str, kind: str, request: gr.Request) -> dict:
+        """Record the caller's like, dislike, click or view of an item."""
+        who = self.identity.for_api(request, user)
+        event = self.assistant.feedback(who, item_id, kind)
         return {"user": event.user, "item": event.item, "kind": event.kind.value}
 
 
-def build_app(assistant: Assistant) -> gr.Blocks:
-    """The Blocks app over an Assistant (models already loaded by the caller)."""
-    handlers = ChatApp(assistant)
-    with gr.Blocks(title="crossmedia", analytics_enabled=False) as demo:
+def _count(k: float | None, most: int) -> int:
+    """A result count from an API argument: 1 to ``most``."""
+    try:
+        return max(1, min(int(k or 10), most))
+    except (TypeError, ValueError, OverflowError):
+        raise gr.Error("k must be a number of results", print_exception=False) from None
+
+
+def _file_path(entry: Any) -> str:
+    """The path of a file entry of a multimodal message (a path, or a FileData dict)."""
+    if isinstance(entry, dict):
+        return str(entry.get("path") or "")
+    return str(getattr(entry, "path", entry))
+
+
+def build_app(
+    assistant: Assistant,
+    identity: Identity,
+    secret: str,
+    delete_cache: tuple[int, int] | None = None,
+) -> gr.Blocks:
+    """The Blocks app over an Assistant (models already loaded by the caller). ``secret``
+    encrypts the browser's anonymous id in its local storage; ``delete_cache`` is Gradio's
+    (every, older than) seconds sweep of uploaded and generated files."""
+    handlers = ChatApp(assistant, identity)
+    with gr.Blocks(title="crossmedia", analytics_enabled=False, delete_cache=delete_cache) as demo:
         session = gr.State("")
+        browser_id = gr.BrowserState("", storage_key="crossmedia-user", secret=secret)
         result_numbers = gr.State([])  # each thumbnail's number among the turn's results
         gr.Markdown("## crossmedia — ask by text, picture or voice")
-        with gr.Row():
-            user = gr.Textbox(
-                value="guest", label="Your name", scale=1, max_lines=1, elem_id="user-name"
-            )
         with gr.Row():
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(label="Chat", height=460, elem_id="chat")
@@ -241,28 +293,23 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 feedback_note = gr.Markdown(elem_id="feedback-note")
         outputs = [chatbot, box, results, result_numbers, recs, rec_pictures]
         box.submit(
-            handlers.respond, [box, chatbot, user, session], outputs, api_visibility="private"
+            handlers.respond, [box, chatbot, browser_id, session], outputs, api_visibility="private"
         )
         results.select(
             handlers.more_like,
-            [result_numbers, chatbot, user, session],
+            [result_numbers, chatbot, browser_id, session],
             outputs,
             api_visibility="private",
         )
-        like.click(
-            handlers.like,
-            [recs, user],
-            [recs, rec_pictures, feedback_note],
-            api_visibility="private",
-        )
-        dislike.click(
-            handlers.dislike,
-            [recs, user],
-            [recs, rec_pictures, feedback_note],
-            api_visibility="private",
-        )
+        for button, handler in ((like, handlers.like), (dislike, handlers.dislike)):
+            button.click(
+                handler,
+                [recs, browser_id],
+                [recs, rec_pictures, feedback_note],
+                api_visibility="private",
+            )
         _api_endpoints(handlers)
-        demo.load(lambda: uuid.uuid4().hex, None, session, api_visibility="private")
+        demo.load(handlers.start, browser_id, [browser_id, session], api_visibility="private")
     return demo
 
 

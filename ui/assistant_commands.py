@@ -9,7 +9,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from ui.settings import LLM_API_KEY_ENV, LLM_ENV, library_config
+from ui.settings import LLM_API_KEY_ENV, LLM_ENV, library_config, security_settings
 
 if TYPE_CHECKING:
     from assistant.service import Assistant
@@ -64,8 +64,9 @@ def serve_assistant(args: argparse.Namespace, library: Library | None = None) ->
     """Serve the chat app for the library the options name (blocks until interrupted)."""
     from ui.server import serve
 
+    security = security_settings(args)
     assistant = build_assistant(args, library)
-    serve(assistant, args.host, args.port, args.concurrency, args.auth or None)
+    serve(assistant, args.host, args.port, args.concurrency, security)
     return 0
 
 

@@ -13,12 +13,16 @@ from pathlib import Path
 from recsys.errors import RecsysError
 from retrieval.errors import CrossmediaError
 from ui.assistant_commands import add_llm_options, cmd_ask, cmd_serve, serve_assistant
+from ui.security.settings import SecuritySettings
 from ui.settings import (
+    API_KEYS_ENV,
     CHROMA_URL_ENV,
     ENCODER_ENV,
     MAX_AUDIO_ENV,
+    ORIGINS_ENV,
     SPEECH_ENGINE_ENV,
     SPEECH_MODEL_ENV,
+    USER_HEADER_ENV,
     library_config,
     resolve_cache_dir,
     resolve_data_dir,
@@ -67,8 +71,61 @@ def _serving(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="USER:PASSWORD",
         type=_credential,
-        help="require a login (Gradio auth); the login name is the chat's user",
+        help="require a login (Gradio auth); the login name is the user of every request",
     )
+    parser.add_argument(
+        "--api-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help=f"a key API clients must send ('Authorization: Bearer KEY'); its holder may act "
+        f"for any user it names (repeatable; also ${API_KEYS_ENV}, comma-separated)",
+    )
+    parser.add_argument(
+        "--trust-user-header",
+        metavar="HEADER",
+        default=os.environ.get(USER_HEADER_ENV),
+        help="take the user from this header, set by your reverse proxy (e.g. X-Forwarded-User)",
+    )
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="another site whose pages may call this server, e.g. https://example.org "
+        f"(repeatable; also ${ORIGINS_ENV}); default: this server's own pages only",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=_non_negative,
+        default=SecuritySettings.requests_per_minute,
+        metavar="N",
+        help="requests a minute per client (0: no limit)",
+    )
+    parser.add_argument(
+        "--upload-limit",
+        type=_non_negative,
+        default=SecuritySettings.uploads_per_window,
+        metavar="N",
+        help="uploads per client in 10 minutes (0: no limit)",
+    )
+
+
+def _non_negative(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value} is below 0")
+    return number
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return number
 
 
 def _credential(value: str) -> tuple[str, str]:
@@ -120,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("text", nargs="?", help="the text query")
     search.add_argument("--image", help="an image file to search with")
     search.add_argument("--audio", help="a spoken query: transcribed, then searched as text")
-    search.add_argument("-k", type=int, default=5, help="how many results (default 5)")
+    search.add_argument("-k", type=_positive, default=5, help="how many results (default 5)")
     search.add_argument(
         "--modality", choices=["image", "text", "audio"], help="only items of this modality"
     )

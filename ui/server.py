@@ -1,25 +1,32 @@
-"""Serving the chat app: one process, models loaded once at start, a bounded queue, an upload
-size limit, and the widget's host page and loader next to the app."""
+"""Serving the chat app: one process, models loaded once at start, a bounded queue, the
+security edge (origins, per-client limits, uploads only, identity from the request), the
+library's media by item id, and the widget's host page and loader next to the app."""
 
 from __future__ import annotations
 
 import functools
 import logging
+import mimetypes
 import re
 import time
 from importlib.resources import files
 from pathlib import Path
 
 import gradio as gr
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Mount
 
 from assistant.service import Assistant
 from ui.app import THEME, build_app
+from ui.public import MEDIA_ROUTE
+from ui.security.identity import Identity, load_or_create_secret
+from ui.security.middleware import ClientLimits, OriginGuard
+from ui.security.settings import SecuritySettings
 
 log = logging.getLogger(__name__)
 WIDGET_PAGE = Path(__file__).parent / "widget" / "index.html"
-MAX_UPLOAD = "25mb"
 
 
 @functools.cache
@@ -37,40 +44,98 @@ def gradio_loader_script(origin: str) -> str:
     return f'import("{origin.rstrip("/")}/{_frontend_entry()}");\n'
 
 
+def _gradio_app(app: FastAPI):
+    """The Gradio sub-application mounted in ``app``."""
+    from gradio.routes import App
+
+    return next(r.app for r in app.routes if isinstance(r, Mount) and isinstance(r.app, App))
+
+
 def create_server(
     assistant: Assistant,
     concurrency: int = 2,
     queue_size: int = 64,
-    auth: list[tuple[str, str]] | None = None,
+    security: SecuritySettings | None = None,
 ) -> FastAPI:
-    """The FastAPI app: the chat at ``/``, the widget host page at ``/widget/`` and the web
-    component loader at ``/widget/gradio.js``."""
+    """The FastAPI app: the chat at ``/``, library media at ``/media/<item id>``, the widget
+    host page at ``/widget/`` and the web component loader at ``/widget/gradio.js``."""
+    security = security or SecuritySettings()
     started = time.perf_counter()
     assistant.warm_up()
     log.info("models loaded in %.1f s", time.perf_counter() - started)
-    demo = build_app(assistant).queue(default_concurrency_limit=concurrency, max_size=queue_size)
-    app = FastAPI(title="crossmedia")
+    identity = Identity(security)
+    secret = load_or_create_secret(assistant.config.library.data_dir)
+    sweep = (security.cache_sweep_every, security.cache_max_age)
+    demo = build_app(assistant, identity, secret, delete_cache=sweep if all(sweep) else None)
+    demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
+    app = FastAPI(title="crossmedia", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get("/widget/gradio.js")
     def widget_loader(request: Request) -> PlainTextResponse:
-        script = gradio_loader_script(str(request.base_url))
-        return PlainTextResponse(  # loaded as a module by other sites: CORS must allow them
-            script, media_type="text/javascript", headers={"Access-Control-Allow-Origin": "*"}
+        return PlainTextResponse(
+            gradio_loader_script(str(request.base_url)), media_type="text/javascript"
         )
 
     @app.get("/widget/")
     def widget_page() -> HTMLResponse:
         return HTMLResponse(WIDGET_PAGE.read_text())
 
-    return gr.mount_gradio_app(
+    @app.get(MEDIA_ROUTE + "{item_id}")
+    def media(item_id: str, request: Request) -> FileResponse:
+        """A library item's file, by id: no request can name any other file."""
+        _require_signed_in(app, request, security, identity)
+        known = re.fullmatch(r"[0-9a-f]{32}", item_id) is not None
+        item = assistant.library.index.get(item_id) if known else None
+        if item is None or not item.uri or not Path(item.uri).is_file():
+            raise HTTPException(404, "no such item")
+        kind = mimetypes.guess_type(item.uri)[0] or "application/octet-stream"
+        return FileResponse(item.uri, media_type=kind, headers={"cache-control": "private"})
+
+    gr.mount_gradio_app(
         app,
         demo,
         path="/",
         theme=THEME,
-        max_file_size=MAX_UPLOAD,
-        auth=auth,
+        max_file_size=security.max_file_size,
+        auth=list(security.auth) or None,
         footer_links=["api"],
+        show_error=True,
     )
+    # gr.mount_gradio_app never marks the Blocks as launched, and until it is, Gradio's
+    # preprocessing copies ANY server path named in a FileData argument into its cache (and
+    # serves it). Launched, it accepts only files in its upload folder (ui.security.uploads
+    # checks the same again in every handler).
+    demo.has_launched = True
+    # Our CORS policy replaces Gradio's, which lets any localhost origin call with cookies.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(security.allowed_origins),
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["*"],
+    )
+    app.add_middleware(ClientLimits, settings=security)
+    app.add_middleware(OriginGuard, allowed_origins=security.allowed_origins)
+    return app
+
+
+def _require_signed_in(
+    app: FastAPI, request: Request, security: SecuritySettings, identity: Identity
+) -> None:
+    """Media of a server with logins, a proxy or API keys is for its signed-in users only."""
+    if identity.has_valid_key(request):
+        return
+    if security.trusted_user_header and not request.headers.get(security.trusted_user_header):
+        raise HTTPException(401, "sign in through the site first")
+    if security.auth:
+        gradio_app = _gradio_app(app)
+        cookie = request.cookies.get(f"access-token-{gradio_app.cookie_id}") or request.cookies.get(
+            f"access-token-unsecure-{gradio_app.cookie_id}"
+        )
+        if gradio_app.tokens.get(cookie) is None:
+            raise HTTPException(401, "sign in first")
+    elif security.api_keys and not security.trusted_user_header:
+        raise HTTPException(401, "this server's media need an API key")
 
 
 def serve(
@@ -78,11 +143,11 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 7860,
     concurrency: int = 2,
-    auth: list[tuple[str, str]] | None = None,
+    security: SecuritySettings | None = None,
 ) -> None:
     """Run the server until interrupted."""
     import uvicorn
 
-    app = create_server(assistant, concurrency=concurrency, auth=auth)
+    app = create_server(assistant, concurrency=concurrency, security=security)
     log.info("serving the chat on http://%s:%d/ (widget host page: /widget/)", host, port)
     uvicorn.run(app, host=host, port=port, log_level="warning")

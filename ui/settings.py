@@ -11,6 +11,7 @@ from platformdirs import user_data_dir
 
 if TYPE_CHECKING:
     from retrieval.library import LibraryConfig
+    from ui.security.settings import SecuritySettings
 
 HOME_ENV = "CROSSMEDIA_HOME"
 CHROMA_URL_ENV = "CROSSMEDIA_CHROMA_URL"
@@ -33,6 +34,9 @@ def resolve_cache_dir(data_dir: Path) -> Path:
     return Path(shared).expanduser().resolve() if shared else data_dir / "cache"
 
 
+API_KEYS_ENV = "CROSSMEDIA_API_KEYS"
+ORIGINS_ENV = "CROSSMEDIA_ALLOWED_ORIGINS"
+USER_HEADER_ENV = "CROSSMEDIA_TRUST_USER_HEADER"
 LLM_ENV = "CROSSMEDIA_LLM"
 LLM_API_KEY_ENV = "CROSSMEDIA_LLM_API_KEY"
 
@@ -44,3 +48,29 @@ def library_config(args: Namespace) -> LibraryConfig:
 
     data_dir = resolve_data_dir(args.data_dir)
     return LibraryConfig(data_dir, args.encoder, args.chroma_url, resolve_cache_dir(data_dir))
+
+
+def _listed(env: str) -> list[str]:
+    return [v.strip() for v in os.environ.get(env, "").split(",") if v.strip()]
+
+
+def security_settings(args: Namespace) -> SecuritySettings:
+    """The server's security settings from ``serve``/``demo`` options and the environment
+    (``$CROSSMEDIA_API_KEYS``, ``$CROSSMEDIA_ALLOWED_ORIGINS``, comma-separated)."""
+    from ui.security.middleware import normalise_origin
+    from ui.security.settings import SecuritySettings
+
+    try:
+        origins = tuple(normalise_origin(o) for o in [*args.allow_origin, *_listed(ORIGINS_ENV)])
+    except ValueError as exc:
+        from ui.security.errors import AccessError
+
+        raise AccessError(f"--allow-origin: {exc}") from None
+    return SecuritySettings(
+        auth=tuple(args.auth or ()),
+        api_keys=tuple(dict.fromkeys([*args.api_key, *_listed(API_KEYS_ENV)])),
+        trusted_user_header=args.trust_user_header or None,
+        allowed_origins=origins,
+        requests_per_minute=args.rate_limit,
+        uploads_per_window=args.upload_limit,
+    )

@@ -1,0 +1,245 @@
+"""ASGI middleware in front of the whole server: which pages may call it (origins) and how much
+one client may ask of it (requests per minute, uploads per window, upload bytes in total).
+
+Refusals are JSON ``{"detail": ...}`` with the HTTP status a client expects (403, 411, 413,
+429 with ``Retry-After``, 507) and a sentence that says what to do."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from ui.security.settings import SecuritySettings
+
+log = logging.getLogger("crossmedia.requests")
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+UPLOAD_SUFFIX = "/gradio_api/upload"
+
+
+def normalise_origin(origin: str) -> str:
+    """``https://Example.org:443/`` -> ``https://example.org`` (scheme, host, non-default port)."""
+    parts = urlsplit(origin.strip())
+    if not parts.scheme or not parts.hostname:
+        raise ValueError(f"{origin!r} is not an origin such as https://example.org")
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    return f"{parts.scheme}://{parts.hostname.lower()}{port}"
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+async def _refuse(send: Send, status: int, detail: str, extra: dict[str, str] | None = None):
+    body = json.dumps({"detail": detail, "error": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class OriginGuard:
+    """Refuses any request whose ``Origin`` is neither the server's own nor an allowed one, so
+    another site (another port on localhost included) cannot call the API with a visitor's
+    login cookie, nor post to it blind. Requests without ``Origin`` (API clients, navigation)
+    pass; the login and API checks behind decide about them."""
+
+    def __init__(self, app: ASGIApp, allowed_origins: tuple[str, ...] = ()):
+        self.app = app
+        self.allowed = {normalise_origin(o) for o in allowed_origins}
+
+    def _same_origin(self, origin: str, scope: Scope, headers: dict[str, str]) -> bool:
+        host = headers.get("host", "")
+        scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
+        try:
+            return normalise_origin(origin) == normalise_origin(f"{scheme}://{host}")
+        except ValueError:
+            return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        origin = headers.get("origin")
+        if origin is None or self._same_origin(origin, scope, headers):
+            await self.app(scope, receive, send)
+            return
+        try:
+            allowed = normalise_origin(origin) in self.allowed
+        except ValueError:
+            allowed = False
+        if allowed:
+            await self.app(scope, receive, send)
+            return
+        log.info("refused a request from origin %s to %s", origin[:100], scope.get("path"))
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await _refuse(
+            send,
+            403,
+            f"pages from {origin[:100]} may not use this server; its operator can allow them "
+            "with --allow-origin",
+        )
+
+
+@dataclass
+class _Window:
+    """Events (time, amount) of one client within the sliding window."""
+
+    events: deque = field(default_factory=deque)
+
+    def total(self, now: float, span: float) -> float:
+        while self.events and self.events[0][0] <= now - span:
+            self.events.popleft()
+        return sum(amount for _, amount in self.events)
+
+    def count(self, now: float, span: float) -> int:
+        self.total(now, span)
+        return len(self.events)
+
+    def add(self, now: float, amount: float = 1.0) -> None:
+        self.events.append((now, amount))
+
+
+class ClientLimits:
+    """Per-client request rate and upload quotas, and a cap on upload bytes for all clients.
+
+    A client is its proxy-given user name when a trusted header is set, else its address."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: SecuritySettings,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.app = app
+        self.settings = settings
+        self.clock = clock
+        self.requests: dict[str, _Window] = defaultdict(_Window)
+        self.upload_files: dict[str, _Window] = defaultdict(_Window)
+        self.upload_bytes: dict[str, _Window] = defaultdict(_Window)
+        self.all_upload_bytes = _Window()
+
+    def client_of(self, scope: Scope, headers: dict[str, str]) -> str:
+        header = self.settings.trusted_user_header
+        if header and headers.get(header.lower()):
+            return "user:" + headers[header.lower()]
+        client = scope.get("client")
+        return "addr:" + (client[0] if client else "unknown")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        client = self.client_of(scope, headers)
+        now = self.clock()
+        self._forget_idle(now)
+        refusal = self._rate_refusal(client, now)
+        is_upload = scope["path"].rstrip("/").endswith(UPLOAD_SUFFIX)
+        if refusal is None and is_upload:
+            refusal = self._upload_refusal(client, headers, now)
+        if refusal is not None:
+            status, detail, extra = refusal
+            log.info("refused %s %s for %s: %s", scope["method"], scope["path"], client, detail)
+            await _refuse(send, status, detail, extra)
+            return
+        if not is_upload:
+            await self.app(scope, receive, send)
+            return
+        await self.app(scope, receive, self._counting_uploads(send, client))
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop clients with nothing left in their windows (bounded memory)."""
+        if len(self.requests) + len(self.upload_bytes) < 10_000:
+            return
+        span = float(self.settings.window_seconds)
+        for table, seconds in (
+            (self.requests, 60.0),
+            (self.upload_files, span),
+            (self.upload_bytes, span),
+        ):
+            for client in [c for c, w in table.items() if not w.count(now, seconds)]:
+                del table[client]
+
+    def _rate_refusal(self, client: str, now: float) -> tuple[int, str, dict] | None:
+        limit = self.settings.requests_per_minute
+        if not limit:
+            return None
+        window = self.requests[client]
+        if window.count(now, 60.0) >= limit:
+            wait = max(1, int(60 - (now - window.events[0][0])) + 1)
+            return (
+                429,
+                f"too many requests ({limit} a minute); wait {wait} s and try again",
+                {"retry-after": str(wait)},
+            )
+        window.add(now)
+        return None
+
+    def _upload_refusal(
+        self, client: str, headers: dict[str, str], now: float
+    ) -> tuple[int, str, dict] | None:
+        s, span = self.settings, float(self.settings.window_seconds)
+        try:
+            size = int(headers["content-length"])
+        except (KeyError, ValueError):
+            return 411, "an upload must state its size (Content-Length)", {}
+        minutes = max(1, s.window_seconds // 60)
+        if s.max_file_bytes and size > s.max_file_bytes + 64 * 1024:  # multipart framing
+            return 413, f"the upload is over the {s.max_file_bytes // 2**20} MB limit", {}
+        if s.uploads_per_window and self.upload_files[client].total(now, span) >= (
+            s.uploads_per_window
+        ):
+            return (
+                429,
+                f"too many uploads ({s.uploads_per_window} in {minutes} minutes); wait and retry",
+                {"retry-after": "60"},
+            )
+        if s.upload_bytes_per_window and (
+            self.upload_bytes[client].total(now, span) + size > s.upload_bytes_per_window
+        ):
+            return (
+                429,
+                f"upload quota used up ({s.upload_bytes_per_window // 2**20} MB in {minutes} "
+                "minutes); wait and retry",
+                {"retry-after": "60"},
+            )
+        if s.total_upload_bytes_per_window and (
+            self.all_upload_bytes.total(now, span) + size > s.total_upload_bytes_per_window
+        ):
+            return 507, "the server takes no more uploads for now; try again later", {}
+        self.upload_bytes[client].add(now, size)
+        self.all_upload_bytes.add(now, size)
+        return None
+
+    def _counting_uploads(self, send: Send, client: str) -> Send:
+        """Counts the files a successful upload stored (Gradio answers with their list)."""
+        state = {"ok": False, "body": b""}
+
+        async def counting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["ok"] = message["status"] == 200
+            elif message["type"] == "http.response.body" and state["ok"]:
+                state["body"] += message.get("body", b"")
+                if not message.get("more_body"):
+                    try:
+                        stored = len(json.loads(state["body"]))
+                    except (ValueError, TypeError):
+                        stored = 1
+                    self.upload_files[client].add(self.clock(), max(1, stored))
+            await send(message)
+
+        return counting
