@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import stat
 import warnings
 from pathlib import Path
 
@@ -30,20 +31,33 @@ def is_image_path(path: str | Path) -> bool:
 
 
 def read_limited(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
-    """Read a file's bytes, refusing a missing, unreadable or oversized file."""
+    """Read a file's bytes, refusing a missing, unreadable, special or oversized file."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except FileNotFoundError:
         raise MediaError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise MediaError(f"{path}: cannot read file ({exc.strerror})") from exc
+    except (OSError, RuntimeError) as exc:
+        reason = getattr(exc, "strerror", None) or "a link that loops"
+        raise MediaError(f"{path}: cannot read file ({reason})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise MediaError(f"{path}: a folder, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise MediaError(f"{path}: not a regular file (a device, pipe or socket)")
+    size = info.st_size
     if size > max_bytes:
         raise MediaError(
             f"{path}: file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit"
         )
     if size == 0:
         raise MediaError(f"{path}: file is empty")
-    return path.read_bytes()
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise MediaError(f"{path}: cannot read file ({exc.strerror})") from None
+    if len(data) > max_bytes:
+        raise MediaError(f"{path}: file grew past the {max_bytes / 1e6:.0f} MB limit")
+    return data
 
 
 def load_image(

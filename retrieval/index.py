@@ -156,19 +156,24 @@ class MediaIndex:
         content_vectors: np.ndarray,
         caption_vectors: dict[str, np.ndarray] | None = None,
         fused_vectors: np.ndarray | None = None,
-    ) -> None:
+    ) -> list[str]:
         """Store items with their content vector (row i for items[i]), optional caption
         vectors (by item id) and optional fused vectors (row i, the encoder's fusion of the two).
-        Re-adding an item overwrites it, so a retry is always safe."""
+        Re-adding an item overwrites it, so a retry is always safe. Returns the ids that were
+        not stored before; on an embedded index this is decided under the write lock, so two
+        processes adding the same items never both count them."""
         if len(items) != len(content_vectors):
             raise ValueError("one content vector per item is required")
         metadata = {item.id: _entry_metadata(item) for item in items}
-        self._write("content", [i.id for i in items], list(content_vectors), metadata)
-        captioned = [i.id for i in items if caption_vectors and i.id in caption_vectors]
-        if captioned:
-            self._write("caption", captioned, [caption_vectors[i] for i in captioned], metadata)
-        if fused_vectors is not None:
-            self._write("fused", [i.id for i in items], list(fused_vectors), metadata)
+        with self._locked():
+            before = self.existing(i.id for i in items)
+            self._write("content", [i.id for i in items], list(content_vectors), metadata)
+            captioned = [i.id for i in items if caption_vectors and i.id in caption_vectors]
+            if captioned:
+                self._write("caption", captioned, [caption_vectors[i] for i in captioned], metadata)
+            if fused_vectors is not None:
+                self._write("fused", [i.id for i in items], list(fused_vectors), metadata)
+        return [i.id for i in items if i.id not in before]
 
     def _write(self, kind: VectorKind, ids: list[str], vectors: list, metadata: dict) -> None:
         collection = self.collections[kind]

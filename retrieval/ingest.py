@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import errno
 import json
 import logging
+import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +26,9 @@ from tqdm import tqdm
 from retrieval.encoders.base import Encoder, batched
 from retrieval.errors import DatasetError, IndexStoreError, MediaError
 from retrieval.images import is_image_path, load_image, read_limited
-from retrieval.index import MediaIndex
+from retrieval.index import RESERVED_KEYS, MediaIndex
 from retrieval.items import MediaItem, MetadataValue, Modality, is_audio_path, label_from_filename
-from retrieval.sidecar import sidecar_caption
+from retrieval.sidecar import MAX_CAPTION_CHARS, sidecar_caption
 
 log = logging.getLogger(__name__)
 MANIFEST_SUFFIXES = frozenset({".jsonl", ".csv"})
@@ -34,21 +37,50 @@ AudioMode = Literal["all", "paired", "none"]
 # Speech to text for audio items: path -> transcript ("" when nothing was said); raises
 # MediaError (e.g. AudioError) for a file that is not usable audio.
 AudioTranscriber = Callable[[Path], str]
+MAX_TEXT_CHARS = 20_000  # one text item; longer documents are refused with a reason
+MAX_CSV_FIELD = 4 * 1024 * 1024  # a CSV field past this is refused (not the whole manifest)
 
 
 @dataclass(frozen=True)
 class SourceRecord:
-    """One thing to ingest: a file (or a text) with its caption and metadata."""
+    """One thing to ingest: a file (or a text) with its caption and metadata. A record with a
+    ``problem`` was refused when it was found (a bad row, a link that loops, ...): the ingest
+    lists it among the refused with that reason. ``where`` names a manifest row."""
 
     modality: Modality
     path: Path | None
     text: str = ""
     caption: str = ""
     metadata: dict[str, MetadataValue] = field(default_factory=dict)
+    problem: str = ""
+    where: str = ""
 
     @property
     def label(self) -> str:
-        return str(self.path) if self.path else repr(self.text[:40])
+        if self.where:
+            return self.where
+        return printable(self.path) if self.path else repr(self.text[:40])
+
+
+def printable(path: Path | str) -> str:
+    """A path as text that can always be printed (undecodable bytes shown as escapes)."""
+    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+
+
+def _is_valid_text(*values: object) -> bool:
+    """False when a string holds bytes that were not valid UTF-8 (surrogate escapes)."""
+    try:
+        for value in values:
+            if isinstance(value, str):
+                value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def refusal(path: Path | None, problem: str, where: str = "") -> SourceRecord:
+    """A record found to be unusable before any reading; reported with ``problem``."""
+    return SourceRecord("image", path, problem=problem, where=where)
 
 
 @dataclass
@@ -107,62 +139,140 @@ def file_caption(file: Path, modality: Modality) -> str:
 
 
 def _folder_records(root: Path, audio: AudioMode) -> Iterator[SourceRecord]:
-    files = sorted(f for f in root.rglob("*") if f.is_file())
+    entries = sorted(root.rglob("*"))
+    files = [f for f in entries if f.is_file()]
     picture_stems = {f.with_suffix("") for f in files if is_image_path(f)}
-    for file in files:
-        folder = {"folder": str(file.relative_to(root).parent)}
-        if is_image_path(file):
-            yield SourceRecord("image", file, caption=file_caption(file, "image"), metadata=folder)
-        elif is_audio_path(file) and (
-            audio == "all" or (audio == "paired" and file.with_suffix("") in picture_stems)
-        ):
-            yield SourceRecord("audio", file, caption=file_caption(file, "audio"), metadata=folder)
+    for entry in entries:
+        wanted = is_image_path(entry) or (
+            is_audio_path(entry)
+            and (audio == "all" or (audio == "paired" and entry.with_suffix("") in picture_stems))
+        )
+        if not wanted or entry.is_dir():
+            continue
+        if not _is_valid_text(str(entry)):
+            yield refusal(entry, "the file name is not valid UTF-8; rename the file")
+            continue
+        problem = _special_file_problem(entry)
+        if problem:
+            yield refusal(entry, problem)
+            continue
+        modality: Modality = "image" if is_image_path(entry) else "audio"
+        folder = {"folder": str(entry.relative_to(root).parent)}
+        yield SourceRecord(modality, entry, caption=file_caption(entry, modality), metadata=folder)
 
 
-def _manifest_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    with path.open(encoding="utf-8", newline="") as handle:
+def _special_file_problem(path: Path) -> str:
+    """Why a path that is not a folder cannot be read as a media file ("" when it can)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "a link that points to nothing"
+    except (OSError, RuntimeError) as exc:
+        if isinstance(exc, OSError) and exc.errno not in (errno.ELOOP, None):
+            return f"cannot be read ({exc.strerror})"
+        return "a link that loops back on itself"
+    if stat.S_ISDIR(mode):
+        return "a folder, not a file"
+    if not stat.S_ISREG(mode):
+        return "not a regular file (a device, pipe or socket)"
+    return ""
+
+
+def _manifest_rows(path: Path) -> Iterator[tuple[str, dict | None, str]]:
+    """(where, row, problem) for each row of a JSONL or CSV manifest; a row that cannot be
+    read has ``row`` None and says why. A byte-order mark is read as UTF-8."""
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         if path.suffix.lower() == ".csv":
-            yield from enumerate(csv.DictReader(handle), 2)
+            yield from _csv_rows(path, handle)
             return
         for number, line in enumerate(handle, 1):
-            if line.strip():
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DatasetError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-                if not isinstance(row, dict):
-                    raise DatasetError(f"{path}:{number}: each line must be a JSON object")
-                yield number, row
+            where = f"{printable(path)}:{number}"
+            if not line.strip():
+                continue
+            if not _is_valid_text(line):
+                yield where, None, "not valid UTF-8 text; save the manifest as UTF-8"
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield where, None, f"not valid JSON ({exc.msg})"
+                continue
+            if not isinstance(row, dict):
+                yield where, None, "each line must be a JSON object"
+                continue
+            yield where, row, ""
+
+
+def _csv_rows(path: Path, handle) -> Iterator[tuple[str, dict | None, str]]:
+    previous_limit = csv.field_size_limit(MAX_CSV_FIELD)
+    try:
+        reader = csv.DictReader(handle)
+        while True:
+            line = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                where = f"{printable(path)}:{line}"
+                yield where, None, f"cannot be read as CSV ({exc}); fix or split that field"
+                continue
+            where = f"{printable(path)}:{line}"
+            if not _is_valid_text(*row.keys(), *row.values()):
+                yield where, None, "not valid UTF-8 text; save the manifest as UTF-8"
+                continue
+            yield where, row, ""
+    finally:
+        csv.field_size_limit(previous_limit)
 
 
 def _manifest_records(path: Path) -> Iterator[SourceRecord]:
-    for number, row in _manifest_rows(path):
-        present = [c for c in MEDIA_COLUMNS if row.get(c)]
-        if len(present) != 1:
-            raise DatasetError(
-                f"{path}:{number}: each row needs exactly one of 'image', 'text', 'audio' "
-                f"(got {present})"
+    for where, row, problem in _manifest_rows(path):
+        yield refusal(None, problem, where) if row is None else _manifest_record(path, where, row)
+
+
+def _manifest_record(path: Path, where: str, row: dict) -> SourceRecord:
+    """One manifest row as a record, or as a refusal saying what to fix."""
+    present = [c for c in MEDIA_COLUMNS if row.get(c)]
+    if len(present) != 1:
+        return refusal(
+            None, f"each row needs exactly one of 'image', 'text', 'audio' (got {present})", where
+        )
+    reserved = sorted(RESERVED_KEYS.intersection(row))
+    if reserved:
+        return refusal(
+            None, f"the column {reserved[0]!r} is reserved by the index; rename it", where
+        )
+    if not _is_valid_text(*row.keys(), *(v for v in row.values() if isinstance(v, str))):
+        return refusal(None, "not valid UTF-8 text", where)
+    modality = present[0]
+    value = str(row[modality])
+    metadata = {
+        str(k): v
+        for k, v in row.items()
+        if k not in (*MEDIA_COLUMNS, "caption")
+        and isinstance(v, str | int | float | bool)
+        and v != ""
+    }
+    caption = str(row.get("caption") or "")
+    if len(caption) > MAX_CAPTION_CHARS:
+        return refusal(
+            None, f"the caption is {len(caption):,} characters, over {MAX_CAPTION_CHARS:,}", where
+        )
+    if modality == "text":
+        if len(value) > MAX_TEXT_CHARS:
+            return refusal(
+                None,
+                f"the text is {len(value):,} characters, over the {MAX_TEXT_CHARS:,} limit; "
+                "split it into smaller documents",
+                where,
             )
-        modality = present[0]
-        value = str(row[modality])
-        metadata = {
-            k: v
-            for k, v in row.items()
-            if k not in (*MEDIA_COLUMNS, "caption")
-            and isinstance(v, str | int | float | bool)
-            and v != ""
-        }
-        caption = str(row.get("caption") or "")
-        if modality == "text":
-            yield SourceRecord(
-                "text", None, text=value, caption=caption or value, metadata=metadata
-            )
-            continue
-        file = Path(value)
-        if not file.is_absolute():
-            file = path.parent / file
-        caption = caption or file_caption(file, modality)
-        yield SourceRecord(modality, file, caption=caption, metadata=metadata)
+        return SourceRecord("text", None, text=value, caption=caption or value, metadata=metadata)
+    file = Path(value)
+    if not file.is_absolute():
+        file = path.parent / file
+    caption = caption or file_caption(file, modality)
+    return SourceRecord(modality, file, caption=caption, metadata=metadata)
 
 
 class Ingestor:
@@ -208,10 +318,14 @@ class Ingestor:
     ) -> None:
         loaded: list[tuple[MediaItem, object]] = []
         for record in chunk:
+            if record.problem:
+                report.refused.append((record.label, record.problem))
+                continue
             try:
                 item, payload = self._load(record)
             except MediaError as exc:
-                report.refused.append((record.label, str(exc).removeprefix(f"{record.label}: ")))
+                reason = str(exc).removeprefix(f"{record.path}: ").removeprefix(f"{record.label}: ")
+                report.refused.append((record.label, reason))
                 continue
             if item.id in seen:
                 report.duplicates += 1
@@ -239,14 +353,15 @@ class Ingestor:
                 strict=True,
             )
         )
-        self.index.add(
+        new_ids = self.index.add(
             [item for item, _ in fresh],
             content,
             caption_vectors,
             self._fuse(content, [caption_vectors.get(item.id) for item, _ in fresh]),
         )
-        report.added += len(fresh)
-        report.added_ids.extend(item.id for item, _ in fresh)
+        report.added += len(new_ids)
+        report.duplicates += len(fresh) - len(new_ids)  # another writer stored them first
+        report.added_ids.extend(new_ids)
 
     def _fuse(self, content: np.ndarray, captions: list[np.ndarray | None]) -> np.ndarray | None:
         """Fused item vectors where the encoder has a fusion (zeros stand for no caption)."""
@@ -262,7 +377,8 @@ class Ingestor:
         if record.modality == "text":
             if not record.text.strip():
                 raise MediaError("empty text")
-            return MediaItem.from_text(record.text, source, record.metadata), record.text
+            item = MediaItem.from_text(record.text, source, record.metadata, record.caption)
+            return item, record.text
         data = read_limited(record.path)
         if record.modality == "audio":
             if self.transcribe is None:

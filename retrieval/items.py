@@ -68,14 +68,20 @@ class MediaItem:
 
     @classmethod
     def from_text(
-        cls, text: str, source: str = "", metadata: dict[str, MetadataValue] | None = None
+        cls,
+        text: str,
+        source: str = "",
+        metadata: dict[str, MetadataValue] | None = None,
+        caption: str = "",
     ) -> MediaItem:
-        """Build a text-document item; its caption is the text itself."""
+        """Build a text-document item. Its caption is the given one (the text is then kept in
+        ``metadata["text"]``), else the text itself."""
+        extra = {"text": text} if caption and caption != text else {}
         return cls(
             id=content_id(text.encode("utf-8"), "text"),
             modality="text",
             uri="",
-            caption=text,
+            caption=caption or text,
             source=source,
-            metadata=dict(metadata or {}),
+            metadata={**(metadata or {}), **extra},
         )

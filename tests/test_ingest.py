@@ -72,8 +72,8 @@ def test_manifest_jsonl_and_csv(tmp_path):
     assert records[0].path == pic and records[0].metadata == {"author": "me", "year": 2020}
     assert records[1].caption == "A note about balls."
     (tmp_path / "m.csv").write_text("image,caption,licence\nball.png,a red ball,CC0\n,,\n")
-    with pytest.raises(DatasetError, match=r"m\.csv:3"):
-        discover(tmp_path / "m.csv")
+    empty_row = discover(tmp_path / "m.csv")[1]  # refused, with its line, not fatal
+    assert empty_row.label == f"{tmp_path / 'm.csv'}:3" and "exactly one of" in empty_row.problem
     (tmp_path / "ok.csv").write_text("image,caption,licence\nball.png,a red ball,CC0\n")
     assert discover(tmp_path / "ok.csv")[0].metadata == {"licence": "CC0"}
 
@@ -87,8 +87,8 @@ def test_manifest_jsonl_and_csv(tmp_path):
 
 def test_bad_manifests_and_paths_are_refused_clearly(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"image": "a.png"}\nnot json\n')
-    with pytest.raises(DatasetError, match=r"bad\.jsonl:2: not valid JSON"):
-        discover(tmp_path / "bad.jsonl")
+    bad_line = discover(tmp_path / "bad.jsonl")[1]
+    assert bad_line.label.endswith("bad.jsonl:2") and "not valid JSON" in bad_line.problem
     with pytest.raises(DatasetError, match="no such file"):
         discover(tmp_path / "missing")
     (tmp_path / "notes.doc").write_text("x")
