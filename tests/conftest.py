@@ -40,6 +40,29 @@ def stamps_root() -> Path:
     return stamps_dir()
 
 
+SERVED_KEYWORDS = (
+    "frog", "badger", "guitar", "banana", "saturn", "duck", "tractor", "sheep", "apple",
+    "rocket", "violin", "penguin", "cactus", "strawberry", "bicycle", "owl",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def served_library(tmp_path_factory, stamps_root) -> Path:
+    """A few Tux Paint stamps with their captions (sidecar .txt files), for served apps."""
+    import shutil
+
+    from retrieval.datasets.tuxpaint import captioned_stamps
+
+    root = tmp_path_factory.mktemp("served-library")
+    stamps = [(p, c) for p, c in captioned_stamps(stamps_root) if p.suffix == ".png"]
+    for keyword in SERVED_KEYWORDS:
+        found = next(((p, c) for p, c in stamps if keyword in c.lower()), None)
+        if found:
+            shutil.copy(found[0], root / found[0].name)
+            (root / f"{found[0].stem}.txt").write_text(found[1] + "\n")
+    return root
+
+
 def draw_picture(path: Path, colour: str = "red", size: tuple[int, int] = (64, 48), **save) -> Path:
     """Write a small picture with a shape on it, in the format the suffix names."""
     image = Image.new("RGB", size, "white")

@@ -9,84 +9,42 @@ import functools
 import http.server
 import json
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import speak
+from tests.serving import free_port, served, store_rows
 
 CHROMIUM = "/usr/bin/chromium"
 WIDGET_DIR = Path(__file__).parents[1] / "ui" / "widget"
-KEYWORDS = (
-    "frog", "badger", "guitar", "banana", "saturn", "duck", "tractor", "sheep", "apple",
-    "rocket", "violin", "penguin", "cactus", "strawberry", "bicycle", "owl",
-)  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory, stamps_root) -> Path:
-    """A few Tux Paint stamps with their captions (sidecar .txt files)."""
-    from retrieval.datasets.tuxpaint import captioned_stamps
-
-    root = tmp_path_factory.mktemp("served-library")
-    stamps = [(p, c) for p, c in captioned_stamps(stamps_root) if p.suffix == ".png"]
-    for keyword in KEYWORDS:
-        found = next(((p, c) for p, c in stamps if keyword in c.lower()), None)
-        if found:
-            shutil.copy(found[0], root / found[0].name)
-            (root / f"{found[0].stem}.txt").write_text(found[1] + "\n")
-    return root
+def library(served_library) -> Path:
+    return served_library
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, library, model_cache):
-    """``crossmedia serve --library`` in its own process; yields its URL."""
-    port = free_port()
-    home = tmp_path_factory.mktemp("served-home")
-    env = {**os.environ, "CROSSMEDIA_HOME": str(home), "CROSSMEDIA_CACHE_DIR": str(model_cache)}
-    log = open(home / "server.log", "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ui.cli", "serve", "--library", str(library), "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 240
-    while True:
-        try:
-            urllib.request.urlopen(url + "/", timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                log.close()
-                raise AssertionError(
-                    "server did not start:\n" + (home / "server.log").read_text()
-                ) from None
-            time.sleep(1)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:  # a worker thread still busy: stop it the hard way
-        process.kill()
-        process.wait(timeout=30)
-    log.close()
-    assert (home / "server.log").read_text().count("models loaded in") == 1
+def widget_host_port() -> int:
+    """The port of the example host page: the one other site this server lets call it."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def served_app(tmp_path_factory, library, model_cache, widget_host_port):
+    """``crossmedia serve --library`` (no logins) in its own process."""
+    workdir = tmp_path_factory.mktemp("served")
+    allowed = f"http://127.0.0.1:{widget_host_port}"
+    with served(workdir, library, model_cache, "--allow-origin", allowed) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def server(served_app) -> str:
+    return served_app.url
 
 
 def test_api_endpoints_with_gradio_client(server, library):
@@ -175,7 +133,6 @@ def test_a_person_chats_by_text_picture_and_voice_and_rates(server, library, bro
     _watch_requests(page, outside)
     page.goto(server + "/")
     page.wait_for_selector("#message textarea", timeout=60_000)
-    page.locator("#user-name input, #user-name textarea").first.fill("alice")
     page.screenshot(path=shots / "1-start.png")
 
     box = page.locator("#message textarea")
@@ -242,6 +199,42 @@ def test_a_person_chats_by_text_picture_and_voice_and_rates(server, library, bro
     page.close()
 
 
+def test_each_browser_is_its_own_anonymous_user(served_app, browser):
+    """Without logins every browser gets its own id (kept across reloads), so visitors never
+    share a history or see each other's turns in their recommendations."""
+
+    def ask(page, question: str) -> None:
+        count = len(_assistant_messages(page))
+        page.locator("#message textarea").fill(question)
+        page.locator("#message textarea").press("Enter")
+        _wait_for_new_answer(page, count)
+
+    def users() -> set[str]:
+        return {user for user, _, _ in store_rows(served_app.home) if user.startswith("anon-")}
+
+    before = users()
+    first, second = browser.new_context(), browser.new_context()
+    try:
+        page = first.new_page()
+        page.goto(served_app.url + "/")
+        page.wait_for_selector("#message textarea", timeout=60_000)
+        ask(page, "a donkey")
+        (visitor,) = users() - before
+        other = second.new_page()
+        other.goto(served_app.url + "/")
+        other.wait_for_selector("#message textarea", timeout=60_000)
+        ask(other, "a tractor")
+        assert len(users() - before) == 2
+        assert "guest" not in {user for user, _, _ in store_rows(served_app.home)}
+        page.reload()
+        page.wait_for_selector("#message textarea", timeout=60_000)
+        ask(page, "a violin")
+        assert len(users() - before) == 2 and visitor in users()  # the same id after a reload
+    finally:
+        first.close()
+        second.close()
+
+
 def _as_48k_pcm(path: Path) -> Path:
     """Chromium's fake capture device plays 16-bit 48 kHz WAV cleanly (espeak writes 22 kHz)."""
     import wave
@@ -299,8 +292,8 @@ def test_a_recording_from_the_microphone_is_sent_once(server, playwright, shots,
         browser.close()
 
 
-def test_the_widget_answers_inside_another_site(server, browser, shots):
-    port = free_port()
+def test_the_widget_answers_inside_another_site(server, browser, shots, widget_host_port):
+    port = widget_host_port
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(WIDGET_DIR))
     host = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     threading.Thread(target=host.serve_forever, daemon=True).start()

@@ -109,6 +109,13 @@ def _serving(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="uploads per client in 10 minutes (0: no limit)",
     )
+    parser.add_argument(
+        "--cache-max-age",
+        type=_positive,
+        default=SecuritySettings.cache_max_age,
+        metavar="SECONDS",
+        help="delete uploaded and generated files older than this (default 3600)",
+    )
 
 
 def _non_negative(value: str) -> int:

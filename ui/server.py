@@ -22,7 +22,7 @@ from assistant.service import Assistant
 from ui.app import THEME, build_app
 from ui.public import MEDIA_ROUTE
 from ui.security.identity import Identity, load_or_create_secret
-from ui.security.middleware import ClientLimits, OriginGuard
+from ui.security.middleware import ClientLimits, OriginGuard, UploadsOnly
 from ui.security.settings import SecuritySettings
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ def create_server(
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["*"],
     )
+    app.add_middleware(UploadsOnly)
     app.add_middleware(ClientLimits, settings=security)
     app.add_middleware(OriginGuard, allowed_origins=security.allowed_origins)
     return app

@@ -73,4 +73,6 @@ def security_settings(args: Namespace) -> SecuritySettings:
         allowed_origins=origins,
         requests_per_minute=args.rate_limit,
         uploads_per_window=args.upload_limit,
+        cache_max_age=args.cache_max_age,
+        cache_sweep_every=min(args.cache_max_age, SecuritySettings.cache_sweep_every),
     )

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from assistant.errors import AudioError
 
+log = logging.getLogger(__name__)
 SAMPLE_RATE = 16_000
 MAX_SECONDS = 600.0
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -67,7 +69,10 @@ def decode_audio(
     except AudioError:
         raise
     except (av.error.FFmpegError, ValueError, OSError) as exc:
-        raise AudioError(f"{label}: not a readable audio file ({exc})") from None
+        log.debug("decoding %s failed: %s", label, exc)
+        raise AudioError(
+            f"{label}: not a readable audio file; send a recording (WAV, MP3, OGG, WebM, M4A, ...)"
+        ) from None
     audio = (
         np.clip(np.concatenate(chunks), -1.0, 1.0).astype(np.float32)
         if chunks

@@ -28,8 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def public_message(exc: BaseException) -> str:
     """The error's message with server paths cut to file names and errno numbers dropped."""
     text = _ABSOLUTE_PATH.sub(lambda m: m.group(1), str(exc))
-    text = _ERRNO.sub("", text).strip()
-    return text[:1].upper() + text[1:] if text else "The request could not be served."
+    return _ERRNO.sub("", text).strip() or "The request could not be served."
 
 
 def unexpected(exc: BaseException, what: str) -> str:

@@ -10,12 +10,13 @@ import json
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from ui.security.settings import SecuritySettings
+from ui.security.uploads import is_inside_uploads, upload_root
 
 log = logging.getLogger("crossmedia.requests")
 Scope = MutableMapping[str, Any]
@@ -24,6 +25,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 UPLOAD_SUFFIX = "/gradio_api/upload"
+API_PREFIX = "/gradio_api/"
+MAX_CALL_BODY = 4 * 1024 * 1024  # an event's JSON (a long text at most); files go by upload
 
 
 def normalise_origin(origin: str) -> str:
@@ -243,3 +246,67 @@ class ClientLimits:
             await send(message)
 
         return counting
+
+
+def _named_paths(value: Any) -> Iterator[str]:
+    """Every ``path`` named by a file argument anywhere in an event's data."""
+    if isinstance(value, dict):
+        if isinstance(value.get("path"), str):
+            yield value["path"]
+        for inner in value.values():
+            yield from _named_paths(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _named_paths(inner)
+
+
+class UploadsOnly:
+    """Refuses, before Gradio reads it, any event whose data names a file outside the upload
+    cache: a server path, ``..``, a link out of the cache or a URL (which Gradio would fetch).
+    Files reach the server only through the upload route."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+        self.root = upload_root()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or API_PREFIX not in path
+            or path.rstrip("/").endswith(UPLOAD_SUFFIX)
+        ):
+            await self.app(scope, receive, send)
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > MAX_CALL_BODY:
+                await _refuse(send, 413, "the request is too large; send files by upload")
+                return
+        try:
+            data = json.loads(body) if body else None
+        except ValueError:
+            data = None
+        outside = [p for p in _named_paths(data) if not is_inside_uploads(p, self.root)]
+        if outside:
+            log.info("refused a file argument outside the uploads: %s", outside[0][:200])
+            await _refuse(
+                send, 400, "only files uploaded to this server can be used; upload the file first"
+            )
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)

@@ -22,6 +22,16 @@ def upload_root() -> Path:
     return Path(get_upload_folder()).resolve()
 
 
+def is_inside_uploads(path: str, root: Path | None = None) -> bool:
+    """True when ``path`` (resolved as Gradio resolves it, links followed) lies in the upload
+    cache. A URL is never inside: Gradio would fetch it from the server (SSRF)."""
+    root = root or upload_root()
+    try:
+        return Path(os.path.abspath(path)).resolve().is_relative_to(root)
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
 def require_upload(path: str | os.PathLike[str], root: Path | None = None) -> Path:
     """``path`` as a resolved regular file inside the upload cache, else UploadError."""
     root = root or upload_root()
