@@ -38,7 +38,8 @@ def start_server(data_dir: Path, port: int, concurrency: int) -> subprocess.Pope
     log = open(data_dir / "load-test-server.log", "w")  # noqa: SIM115 - lives with the process
     process = subprocess.Popen(
         [sys.executable, "-m", "ui.cli", "serve", "--data-dir", str(data_dir), "--port",
-         str(port), "--library", str(stamps_dir()), "--concurrency", str(concurrency)],
+         str(port), "--library", str(stamps_dir()), "--concurrency", str(concurrency),
+         "--rate-limit", "0"],  # 20 simulated people share one loopback address
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "CROSSMEDIA_CACHE_DIR":
         str(Path(user_cache_dir("crossmedia")))},
     )  # fmt: skip
