@@ -45,6 +45,7 @@ from retrieval.library import Library, LibraryConfig
 
 log = logging.getLogger(__name__)
 MAX_ID_CHARS = 128
+MAX_MESSAGE_CHARS = 2000  # a chat message; the LLM's context holds the question and 6 captions
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,11 @@ class Assistant:
     ) -> Iterator[TurnUpdate]:
         """The turn as it happens: transcript, results, answer tokens, then the Reply."""
         user, session = _identifier(user, "user"), _identifier(session, "session")
+        if text and len(text) > MAX_MESSAGE_CHARS:
+            raise TurnError(
+                f"the message is {len(text):,} characters long; keep it under "
+                f"{MAX_MESSAGE_CHARS:,} (ask one question at a time)"
+            )
         timings: dict[str, float] = {}
         started = time.perf_counter()
         transcript = None
@@ -189,6 +195,11 @@ class Assistant:
             if not transcript and not (text and text.strip()) and not images:
                 raise TurnError("no speech was heard in the recording: try again, or type")
         text = " ".join(filter(None, [(text or "").strip(), transcript or ""]))
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise TurnError(
+                f"the recording holds {len(text):,} characters of speech; ask one question at a "
+                f"time (under {MAX_MESSAGE_CHARS:,} characters)"
+            )
         clock = time.perf_counter()
         query = self._route(user, session, text, [_image(i) for i in images])
         timings["encoding"] = time.perf_counter() - clock

@@ -124,3 +124,49 @@ def test_two_ingests_at_once_count_each_item_once(tmp_path, model_cache):
         reports.append(json.loads(out))
     assert sum(r["added"] for r in reports) == 300
     assert all(r["added"] + r["duplicates"] == 300 for r in reports)
+
+
+def _fast_index(home: Path):
+    from retrieval.encoders import load_encoder
+    from retrieval.index import MediaIndex
+
+    encoder = load_encoder("random:16")
+    return MediaIndex(home / "index", encoder_name=encoder.name, dim=encoder.dim)
+
+
+def test_a_20000_line_manifest_half_bad_is_ingested_whole(tmp_path, run):
+    lines = []
+    for n in range(10_000):
+        lines.append(json.dumps({"text": f"good note {n}", "n": n}))
+        lines.append("{broken json" if n % 2 else json.dumps({"caption": "no media column"}))
+    (tmp_path / "big.jsonl").write_text("\n".join(lines) + "\n")
+    report = json.loads(run("ingest", str(tmp_path / "big.jsonl"), "--json", *FAST).stdout)
+    assert report["added"] == 10_000 and len(report["refused"]) == 10_000
+    assert _fast_index(tmp_path / "home").count() == 10_000
+
+
+def test_an_ingest_killed_mid_way_loses_nothing_committed_and_resumes(tmp_path, model_cache):
+    import signal
+    import time
+
+    manifest = tmp_path / "notes.jsonl"
+    manifest.write_text("".join(json.dumps({"text": f"note {n}"}) + "\n" for n in range(4000)))
+    env = {**os.environ, "CROSSMEDIA_HOME": str(tmp_path / "home"),
+           "CROSSMEDIA_CACHE_DIR": str(model_cache)}  # fmt: skip
+    command = [sys.executable, "-m", "ui.cli", "ingest", str(manifest), "--json",
+               "--batch-size", "50", *FAST]  # fmt: skip
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    database = tmp_path / "home" / "index" / "chroma.sqlite3"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if database.exists() and database.stat().st_size > 2_000_000:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    kept = _fast_index(tmp_path / "home").count()
+    resumed = subprocess.run(command, env=env, capture_output=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr.decode()[-2000:]
+    report = json.loads(resumed.stdout)
+    assert report["duplicates"] == kept and report["added"] == 4000 - kept
+    assert _fast_index(tmp_path / "home").count() == 4000

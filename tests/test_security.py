@@ -266,3 +266,14 @@ def test_unexpected_errors_get_a_reference_and_a_logged_traceback(caplog):
     reference = error.message.split("reference ")[1].split(")")[0]
     record = next(r for r in caplog.records if reference in r.getMessage())
     assert record.exc_info is not None  # the traceback is in the log, under that reference
+
+
+def test_a_100_kb_message_is_answered_or_refused_plainly(locked):
+    client = login(locked.url, "alice", "alice-pw")
+    long_text = "Is there a frog? " * 6000  # about 100 kB
+    event, payload = call(client, locked.url, "search", [long_text, 3])
+    assert event == "complete" and payload[0]
+    started = time.monotonic()
+    event, message = call(client, locked.url, "chat", ["", "s", long_text, None, None])
+    assert event == "error" and "keep it under 2,000" in message
+    assert time.monotonic() - started < 30  # refused before any model runs

@@ -8,7 +8,7 @@ import functools
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import gradio as gr
@@ -76,10 +76,3 @@ def chat_warning(exc: BaseException, what: str) -> str:
         return f"⚠️ {message}"
     return f"⚠️ {unexpected(exc, what)}"
 
-
-def iterate_safely(updates: Iterator[Any], on_error: Callable[[BaseException], Any]) -> Iterator:
-    """Yield from ``updates``; an exception ends the stream with ``on_error(exc)``."""
-    try:
-        yield from updates
-    except Exception as exc:
-        yield on_error(exc)
