@@ -75,4 +75,3 @@ def chat_warning(exc: BaseException, what: str) -> str:
         log.info("%s refused: %s", what, message)
         return f"⚠️ {message}"
     return f"⚠️ {unexpected(exc, what)}"
-
