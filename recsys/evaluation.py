@@ -22,11 +22,12 @@ import numpy as np
 from tqdm import tqdm
 
 from recsys.datasets import Rating, RatingsDataset
-from recsys.events import DEFAULT_CONFIDENCE, RATING_NEUTRAL, EventKind
+from recsys.events import RATING_NEUTRAL
 from recsys.hybrid import BlendSettings, HybridRecommender, UserContext
 from recsys.matrix import UserItems
 from recsys.metrics import ranking_metrics
 from recsys.models import make_model
+from recsys.signals import DEFAULT_SIGNALS
 
 log = logging.getLogger(__name__)
 BASELINES = ("popularity", "itemknn", "als", "bpr")
@@ -53,7 +54,7 @@ class Split:
 
 
 def _confidence(rating: float) -> float:
-    return max(0.0, rating - RATING_NEUTRAL) * DEFAULT_CONFIDENCE[EventKind.RATING]
+    return max(0.0, rating - RATING_NEUTRAL) * DEFAULT_SIGNALS.rating
 
 
 def _positives_by_user(ratings: Sequence[Rating], threshold: float) -> dict[str, list[Rating]]:

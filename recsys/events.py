@@ -1,4 +1,4 @@
-"""Interaction events and how much each kind says about a user's taste."""
+"""Interaction events: who did what to which item, when (recsys.signals weighs them)."""
 
 from __future__ import annotations
 
@@ -17,21 +17,13 @@ class EventKind(StrEnum):
 
     VIEW = "view"
     CLICK = "click"
+    PLAY = "play"
     LIKE = "like"
     DISLIKE = "dislike"
     RATING = "rating"
 
 
-# Confidence that an event shows a positive preference (Hu, Koren & Volinsky 2008 style).
-# A rating's weight is its value minus the neutral point, floored at 0: a 5 says more than a 4,
-# and a 2 says nothing positive. Dislikes weigh 0 in the CF matrix (they are filtered instead).
-DEFAULT_CONFIDENCE: dict[EventKind, float] = {
-    EventKind.VIEW: 0.5,
-    EventKind.CLICK: 1.0,
-    EventKind.LIKE: 4.0,
-    EventKind.DISLIKE: 0.0,
-    EventKind.RATING: 1.0,
-}
+# A rating above this says the user liked the item (recsys.signals weighs it).
 RATING_NEUTRAL = 3.0
 
 
@@ -68,12 +60,6 @@ class Event:
         if when < 0:
             raise InvalidEventError(f"timestamp must be seconds since 1970, got {when}")
         return cls(user_id, item_id, event_kind, number, when)
-
-    def confidence(self, weights: dict[EventKind, float] = DEFAULT_CONFIDENCE) -> float:
-        """How strongly this event says the user likes the item (0 = not at all)."""
-        if self.kind is EventKind.RATING:
-            return max(0.0, self.value - RATING_NEUTRAL) * weights[EventKind.RATING]
-        return weights[self.kind]
 
 
 def _identifier(raw: object, what: str) -> str:

@@ -1,9 +1,11 @@
 """HybridRecommender: collaborative filtering blended with content similarity, explained.
 
-score(item) = w_cf * cf(item) + (1 - w_cf) * content(item), both min-max scaled over the
-candidate items of one user. ``content`` is the cosine between the item's content vector and
-the user's profile (the confidence-weighted mean of the vectors of items they liked, mixed with
-an optional session vector such as the last chat query). ``w_cf`` grows with the user's history,
+score(item) = w_cf * cf(item) + (1 - w_cf) * content(item) - penalty(item), the first two
+min-max scaled over the candidate items of one user. ``content`` is the cosine between the
+item's content vector and the user's profile: their long-term taste (the confidence-weighted
+mean of the vectors of items they showed interest in), blended with this session's likes
+(``recent_weight``) and then with the current query (``session_weight``). ``penalty`` is the
+caller's (items shown and ignored). ``w_cf`` grows with the user's history,
 from 0 (a new user: content and session only) to ``max_cf_weight`` at ``history_for_full_cf``
 positive interactions. Items nobody has interacted with yet get no CF signal and are ranked by
 content; a new user with no session vector gets popularity.
@@ -28,7 +30,8 @@ class BlendSettings:
 
     max_cf_weight: float = 0.8
     history_for_full_cf: int = 10
-    session_weight: float = 0.5
+    session_weight: float = 0.5  # the current query's share of the profile
+    recent_weight: float = 0.0  # this session's likes' share of the taste (the rest: long-term)
     diversity: float = 0.0  # MMR: 0 = pure relevance, 1 = pure novelty
 
 
@@ -57,6 +60,9 @@ class UserContext:
     session: np.ndarray | None = None
     exclude: set[int] = field(default_factory=set)  # catalogue positions never to recommend
     exclude_seen: bool = True  # False: items in ``row`` may come back (the caller excludes)
+    recent: csr_matrix | None = None  # 1 x items: this session's likes (a part of ``row``)
+    penalty: np.ndarray | None = None  # per catalogue item, subtracted from the blended score
+    shown_as: dict[int, str] = field(default_factory=dict)  # item -> "liked", "opened", ...
 
 
 def _minmax(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -105,7 +111,26 @@ class HybridRecommender:
             raise RecsysError("the interaction matrix must have the catalogue's items, in order")
         self.cf.fit(data)
         self.popularity.fit(data)
+        self._positive = (data.matrix > 0).astype(np.int8).tocsc()
         return self
+
+    def liked_by(self, item: int) -> int:
+        """How many users of the fitted data showed interest in catalogue item ``item``."""
+        positive = getattr(self, "_positive", None)
+        return 0 if positive is None else int(positive[:, item].nnz)
+
+    def co_likers(self, item: int, liked: list[int], position: int = -1) -> int:
+        """Users of the fitted data (other than the one at ``position``) who showed interest in
+        ``item`` and in at least one of ``liked``."""
+        positive = getattr(self, "_positive", None)
+        if positive is None or not liked:
+            return 0
+        likers = positive[:, item].indices
+        likers = likers[likers != position]
+        if likers.size == 0:
+            return 0
+        shared = positive[:, liked].tocsr()[likers]
+        return int((np.diff(shared.indptr) > 0).sum())
 
     # -- scoring -----------------------------------------------------------------------------
 
@@ -114,9 +139,15 @@ class HybridRecommender:
         s = self.settings
         return s.max_cf_weight * min(1.0, history / max(1, s.history_for_full_cf))
 
-    def profile(self, row: csr_matrix, session: np.ndarray | None) -> np.ndarray | None:
-        """The user's content profile: liked items' vectors, mixed with the session vector."""
+    def profile(
+        self, row: csr_matrix, session: np.ndarray | None, recent: csr_matrix | None = None
+    ) -> np.ndarray | None:
+        """The user's content profile: their taste (long-term, blended with this session's likes
+        by ``recent_weight``), mixed with the current query by ``session_weight``."""
         liked = _unit(row @ self.content) if row.nnz else None
+        r = self.settings.recent_weight
+        if liked is not None and recent is not None and recent.nnz and r > 0:
+            liked = _unit((1 - r) * liked + r * _unit(recent @ self.content))
         if session is None:
             return None if liked is None else liked[0]
         session = _unit(np.asarray(session, dtype=np.float32).reshape(1, -1))[0]
@@ -132,7 +163,8 @@ class HybridRecommender:
     def score(
         self, users: list[UserContext]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Blended scores (users x items) and their CF part, content part and CF weights.
+        """Blended scores (users x items) and their CF part, content part and CF weights (a
+        weight of -1 marks a user ranked by popularity alone).
 
         Excluded and already-seen items get -inf."""
         rows = check_user_items(
@@ -153,11 +185,11 @@ class HybridRecommender:
             if user.exclude_seen:
                 candidates[rows[n].indices] = False
             candidates[list(user.exclude)] = False
-            profile = self.profile(rows[n], user.session)
+            profile = self.profile(rows[n], user.session, user.recent)
             history = int((rows[n].data > 0).sum())
             known_to_cf = user.position >= 0 or (self.cf.can_fold_in and history > 0)
             if profile is None and not known_to_cf:
-                weights[n] = 1.0
+                weights[n] = -1.0
                 cf_part[n] = _minmax(popularity[n], candidates)
             else:
                 weights[n] = self.cf_weight(history) if known_to_cf else 0.0
@@ -165,20 +197,19 @@ class HybridRecommender:
                 if profile is not None:
                     content_part[n] = (1 - weights[n]) * _minmax(self.content @ profile, candidates)
             blended[n] = cf_part[n] + content_part[n]
+            if user.penalty is not None:
+                blended[n] -= user.penalty
             blended[n, ~candidates] = -np.inf
         return blended, cf_part, content_part, weights
 
     # -- recommending ------------------------------------------------------------------------
 
     def recommend(self, user: UserContext, k: int = 10) -> list[Recommendation]:
-        """The top-k items for one user, each with its explanation."""
+        """The top-k items for one user, each with the reason that produced it."""
         blended, cf_part, content_part, weights = self.score([user])
         order = self._select(blended[0], k)
-        liked = [i for i in user.row.indices if user.row[0, i] > 0]
         return [
-            self._explain(
-                i, blended[0, i], cf_part[0, i], content_part[0, i], weights[0], liked, user
-            )
+            self._explain(i, blended[0, i], cf_part[0, i], content_part[0, i], weights[0], user)
             for i in order
         ]
 
@@ -197,40 +228,51 @@ class HybridRecommender:
         return chosen
 
     def _explain(
-        self,
-        item: int,
-        score: float,
-        cf: float,
-        content: float,
-        weight: float,
-        liked: list[int],
-        user: UserContext,
+        self, item: int, score: float, cf: float, content: float, weight: float, user: UserContext
     ) -> Recommendation:
+        """Name what produced the item: the query or the item of the user's it is close to (never
+        itself), the users who share the user's likes (only when CF counted and they exist),
+        or popularity, with the counts behind the claim."""
+        if weight < 0:  # no taste and no query: popularity alone
+            count = self.liked_by(item)
+            because = f"popular: {count} people liked it" if count else "new in the library"
+            return Recommendation(self.items[item], round(float(score), 4), 1.0, 0.0, because)
         total = cf + content
-        cf_share = float(cf / total) if total > 0 else float(weight)
-        similar_to, from_session, because = None, False, ""
+        cf_share = float(cf / total) if total > 0 else 0.0
+        interested = [int(i) for i in user.row.indices if user.row[0, i] > 0]
+        others = [i for i in interested if i != item]
         vector = self.content[item]
-        others = [i for i in liked if i != item]  # an item is not recommended for itself
-        best_liked = max(others, key=lambda i: float(vector @ self.content[i]), default=None)
-        liked_sim = float(vector @ self.content[best_liked]) if best_liked is not None else -1.0
+        best = max(others, key=lambda i: float(vector @ self.content[i]), default=None)
+        liked_sim = float(vector @ self.content[best]) if best is not None else -np.inf
+        query_sim = -np.inf
         if user.session is not None:
-            session_sim = float(vector @ _unit(np.asarray(user.session, dtype=np.float32)))
-            from_session = session_sim >= liked_sim
-        if from_session:
-            because = "close to what you just asked for"
-        elif best_liked is not None:
-            similar_to = self.items[best_liked]
-            because = f"close to {similar_to}, from your history"
-        else:
-            because = "popular with other users"
-        if cf_share >= 0.5 and liked:
-            because += "; users with similar taste liked it"
+            query_sim = float(vector @ _unit(np.asarray(user.session, dtype=np.float32)))
+        by_content = None  # (reason, similar_to, from_session): what the content part means
+        if user.session is not None and query_sim >= liked_sim:
+            by_content = ("close to what you asked for", None, True)
+        elif best is not None:
+            verb = user.shown_as.get(best, "liked")
+            by_content = (f"close to {self.items[best]}, which you {verb}", self.items[best], False)
+        reasons: list[str] = []
+        if by_content is not None and (cf_share < 0.5 or total <= 0):
+            reasons.append(by_content[0])
+        people = self.co_likers(item, others, user.position) if cf_share >= 0.3 else 0
+        if people:
+            reasons.append(f"liked by {people} people who share your likes")
+        if not reasons and by_content is not None:  # CF chose it, but nobody shares the likes
+            reasons.append(by_content[0])
+        if not reasons:
+            count = self.liked_by(item)
+            reasons.append(f"popular: {count} people liked it" if count else "new to you")
+        _, similar_to, from_session = (
+            by_content if by_content and by_content[0] in reasons else ("", None, False)
+        )
         return Recommendation(
             self.items[item],
             round(float(score), 4),
             round(cf_share, 3),
             round(1 - cf_share, 3),
-            because,
+            "; ".join(reasons),
             similar_to,
             from_session,
         )

@@ -1,7 +1,9 @@
 """RecommendationService: live, explained recommendations over an interaction store.
 
-New events take effect at once (ALS folds the user's current history in without a refit);
-after ``refit_after`` new events the model is refitted in a background thread and swapped in.
+New events take effect at once (ALS folds the user's current history in without a refit, and
+the content profile is rebuilt from it); after ``refit_after`` new events the model is refitted
+in a background thread and swapped in. Events are weighed by ``recsys.signals``: likes far
+above clicks and plays, views not at all, items shown and ignored slightly down.
 """
 
 from __future__ import annotations
@@ -14,13 +16,23 @@ from collections.abc import Iterable
 import numpy as np
 
 from recsys.errors import UnknownItemError, UnknownUserError
-from recsys.events import DEFAULT_CONFIDENCE, Event, EventKind
+from recsys.events import Event, EventKind
 from recsys.hybrid import BlendSettings, HybridRecommender, Recommendation
 from recsys.matrix import UserItems
 from recsys.models import make_model
+from recsys.signals import DEFAULT_SIGNALS, SignalWeights, latest_by_user, now
 from recsys.store import InteractionStore
 
 log = logging.getLogger(__name__)
+# The live loop's blend (the offline MovieLens protocol keeps BlendSettings' defaults): chosen
+# with bench/session_sim.py, see docs/recsys.md.
+LIVE_BLEND = BlendSettings(session_weight=0.4, recent_weight=0.5, diversity=0.2)
+SHOWN_AS = {
+    EventKind.LIKE: "liked",
+    EventKind.RATING: "rated highly",
+    EventKind.CLICK: "opened",
+    EventKind.PLAY: "played",
+}
 
 
 class RecommendationService:
@@ -35,13 +47,15 @@ class RecommendationService:
         settings: BlendSettings | None = None,
         refit_after: int = 50,
         seed: int = 0,
+        signals: SignalWeights = DEFAULT_SIGNALS,
     ):
         self.store = store
         self.items = list(items)
         self.item_set = set(self.items)
         self.content = np.asarray(content, dtype=np.float32)
         self.model_name, self.seed = model, seed
-        self.settings = settings or BlendSettings()
+        self.settings = settings or LIVE_BLEND
+        self.signals = signals
         self.refit_after = refit_after
         self._swap = threading.Lock()
         self._refit_thread: threading.Thread | None = None
@@ -49,10 +63,12 @@ class RecommendationService:
         self.hybrid = self._fit()
 
     def _fit(self) -> HybridRecommender:
+        events = [e for e in self.store.events() if e.item in self.item_set]
+        latest = latest_by_user(events)
         triples = [
-            (e.user, e.item, e.confidence(DEFAULT_CONFIDENCE))
-            for e in self.store.events()
-            if e.item in self.item_set
+            (e.user, e.item, c)
+            for e in events
+            if (c := self.signals.confidence(e, latest[e.user])) > 0
         ]
         users = sorted({u for u, _, _ in triples})
         data = UserItems.from_triples(triples, users=users, items=self.items)
@@ -108,24 +124,49 @@ class RecommendationService:
     ) -> list[Recommendation]:
         """Top-k for ``user`` (a user with no history gets session-based, then popular items).
 
-        Items the user liked, clicked, rated or disliked are never recommended; items only
-        viewed (shown in a list) may come back, since being shown is not being chosen."""
+        Items the user liked, clicked, played, rated or disliked are never recommended; items
+        only shown may come back, a little lower each time they were ignored."""
+        moment = now()
         confidence: dict[str, float] = defaultdict(float)
-        acted_on: set[str] = set()  # liked, clicked, rated or disliked: never again
+        recent: dict[str, float] = defaultdict(float)
+        strongest: dict[str, tuple[float, EventKind]] = {}
+        showings: dict[str, int] = defaultdict(int)
+        acted_on: set[str] = set()  # liked, clicked, played, rated or disliked: never again
         try:
             history = self.store.events(user)
         except UnknownUserError:
             history = []  # a new user: session context, then popularity
+        latest = max((e.timestamp for e in history), default=moment)
         for event in history:
             if event.item not in self.item_set:
                 continue
-            if event.kind is not EventKind.VIEW:
-                acted_on.add(event.item)
-            confidence[event.item] += event.confidence(DEFAULT_CONFIDENCE)
+            if event.kind is EventKind.VIEW:
+                showings[event.item] += 1
+                continue
+            acted_on.add(event.item)
+            weight = self.signals.confidence(event, latest)
+            if weight <= 0:
+                continue
+            confidence[event.item] += weight
+            if moment - event.timestamp <= self.signals.recent_seconds:
+                recent[event.item] += weight
+            if weight > strongest.get(event.item, (0.0, event.kind))[0]:
+                strongest[event.item] = (weight, event.kind)
         with self._swap:
             hybrid = self.hybrid
         context = hybrid.context_for(confidence.items(), user, session, {*exclude, *acted_on})
         context.exclude_seen = False
+        if recent:
+            context.recent = hybrid.context_for(recent.items()).row
+        ignored = {i: n for i, n in showings.items() if i not in acted_on}
+        if ignored and self.signals.ignored_penalty > 0:
+            context.penalty = np.zeros(len(hybrid.items), dtype=np.float32)
+            for item, count in ignored.items():
+                context.penalty[hybrid.item_index[item]] = self.signals.ignored(count)
+        context.shown_as = {
+            hybrid.item_index[item]: SHOWN_AS.get(kind, "liked")
+            for item, (_, kind) in strongest.items()
+        }
         if hybrid.cf.can_fold_in:
             context.position = -1  # fold the current history in: new events count at once
         return hybrid.recommend(context, k)

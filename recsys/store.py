@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 
 from recsys.errors import StoreError, UnknownUserError
-from recsys.events import DEFAULT_CONFIDENCE, Event, EventKind
+from recsys.events import Event, EventKind
 from recsys.matrix import UserItems
+from recsys.signals import DEFAULT_SIGNALS, SignalWeights
 
 log = logging.getLogger(__name__)
 STORE_FILENAME = "interactions.sqlite"
@@ -198,16 +199,16 @@ class InteractionStore:
             query = query.where(events_table.c.timestamp > since)
         return [_event(row) for row in self._fetch(query)]
 
-    def user_items(self, weights: dict[EventKind, float] = DEFAULT_CONFIDENCE) -> UserItems:
+    def user_items(self, signals: SignalWeights = DEFAULT_SIGNALS) -> UserItems:
         """The users x items confidence matrix over all events (every known user and item),
-        read from one consistent snapshot."""
+        weighed by ``signals`` without decay, read from one consistent snapshot."""
         users, items, rows = self._fetch(
             sa.select(users_table.c.external_id).order_by(users_table.c.id),
             sa.select(items_table.c.external_id).order_by(items_table.c.id),
             _events_query(),
         )
         return UserItems.from_triples(
-            ((e.user, e.item, e.confidence(weights)) for e in map(_event, rows)),
+            ((e.user, e.item, signals.confidence(e)) for e in map(_event, rows)),
             users=[u for (u,) in users],
             items=[i for (i,) in items],
         )

@@ -103,11 +103,11 @@ def test_new_users_get_session_then_popularity():
     hybrid = HybridRecommender(data.items, content_vectors(data.items), make_model("als")).fit(data)
     by_session = hybrid.recommend(hybrid.context_for([], session=np.array([0, 1.0, 0, 0])), k=3)
     assert all(r.item[0] == "b" and r.from_session for r in by_session)
-    assert by_session[0].because == "close to what you just asked for"
+    assert by_session[0].because == "close to what you asked for"
     popular = hybrid.recommend(hybrid.context_for([]), k=3)
     counts = np.asarray((data.matrix > 0).sum(axis=0)).ravel()
     assert data.item_index[popular[0].item] in np.flatnonzero(counts == counts.max())
-    assert popular[0].because == "popular with other users"
+    assert popular[0].because == f"popular: {int(counts.max())} people liked it"
 
 
 def test_cf_share_grows_with_history():

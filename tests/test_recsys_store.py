@@ -25,7 +25,7 @@ def test_round_trip_and_id_mapping(tmp_path):
     assert [e.item for e in store.events(since=11)] == ["film-2", "film-3"]
     data = store.user_items()
     assert data.shape == (2, 3)
-    assert data.matrix[data.user_index["alice"], data.item_index["film-1"]] == 4.0  # like
+    assert data.matrix[data.user_index["alice"], data.item_index["film-1"]] == 8.0  # like
     assert data.matrix[data.user_index["bob"], data.item_index["film-1"]] == 2.0  # 5-star: 5 - 3
     assert data.matrix[data.user_index["alice"], data.item_index["film-3"]] == 0.0  # dislike
     reopened = InteractionStore(tmp_path / STORE_FILENAME)
