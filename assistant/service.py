@@ -159,10 +159,11 @@ class Assistant:
         text: str | None = None,
         images: Sequence[Image.Image | str | Path | bytes] = (),
         audio: str | Path | None = None,
+        item: str | None = None,
     ) -> Reply:
         """Answer one turn; see the module docstring for how each input is routed."""
         reply = None
-        for update in self.stream_turn(user, session, text, images, audio):
+        for update in self.stream_turn(user, session, text, images, audio, item):
             if update.kind == "reply":
                 reply = update.value
         assert isinstance(reply, Reply)
@@ -175,8 +176,10 @@ class Assistant:
         text: str | None = None,
         images: Sequence[Image.Image | str | Path | bytes] = (),
         audio: str | Path | None = None,
+        item: str | None = None,
     ) -> Iterator[TurnUpdate]:
-        """The turn as it happens: transcript, results, answer tokens, then the Reply."""
+        """The turn as it happens: transcript, results, answer tokens, then the Reply.
+        ``item``: the turn asks for more like this library item (a clicked picture)."""
         user, session = _identifier(user, "user"), _identifier(session, "session")
         if text and len(text) > MAX_MESSAGE_CHARS:
             raise TurnError(
@@ -201,7 +204,11 @@ class Assistant:
                 f"time (under {MAX_MESSAGE_CHARS:,} characters)"
             )
         clock = time.perf_counter()
-        query = self._route(user, session, text, [_image(i) for i in images])
+        query = (
+            self._about_item(item, text)
+            if item is not None
+            else self._route(user, session, text, [_image(i) for i in images])
+        )
         timings["encoding"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -278,6 +285,15 @@ class Assistant:
         kind = "category" if category_of(text) else "text"
         return _Query(kind, text, phrase, self.library.query_vector(phrase))
 
+    def _about_item(self, item_id: str, text: str) -> _Query:
+        """A turn about one library item: more like it (the item itself is not a result)."""
+        item = self.library.index.get(item_id)
+        vector = self.library.index.vector_of(item_id)
+        if item is None or vector is None:
+            raise TurnError("that item is no longer in the library; ask about something else")
+        question = text or f"More like “{item.caption.rstrip('.')}”"
+        return _Query("follow_up", question, item_id, vector, exclude=(item_id,))
+
     def _compose(self, image_vector: np.ndarray, text: str) -> np.ndarray:
         """An image plus a text modifier as one vector (the encoder's fusion, else the mean)."""
         text_vector = self.library.encoder.encode_texts([text])[0]
@@ -305,11 +321,16 @@ class Assistant:
         k = self.config.recommendations if k is None else k
         if k <= 0 or self.library.index.count() == 0:
             return []
-        out = []
-        for rec in self.recommender().recommend(user, k, session=vector, exclude=exclude):
+        out: list[Suggestion] = []
+        seen: set[str] = set()  # captions and files already in the list: never twice
+        for rec in self.recommender().recommend(user, 3 * k, session=vector, exclude=exclude):
             item = self.library.index.get(rec.item)
             if item is None:
                 continue
+            keys = {_caption_key(item.caption), item.uri} - {""}
+            if keys & seen:
+                continue
+            seen |= keys
             because = rec.because
             similar = self.library.index.get(rec.similar_to) if rec.similar_to else None
             if similar is not None:  # the recommender speaks in ids; people read captions
@@ -317,6 +338,8 @@ class Assistant:
             out.append(
                 Suggestion(rec.item, item.caption, item.uri, item.modality, rec.score, because)
             )
+            if len(out) == k:
+                break
         return out
 
     def feedback(self, user: str, item_id: str, kind: str) -> Event:
@@ -332,6 +355,11 @@ def _identifier(value: str, what: str) -> str:
     if not value or len(value) > MAX_ID_CHARS:
         raise TurnError(f"a {what} id is needed (1 to {MAX_ID_CHARS} characters)")
     return value
+
+
+def _caption_key(caption: str) -> str:
+    """Captions that read the same to a person ("A donkey." / "a donkey") share a key."""
+    return " ".join(caption.lower().strip().rstrip(".!").split())
 
 
 def _image(source: Image.Image | str | Path | bytes) -> Image.Image:

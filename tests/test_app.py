@@ -235,6 +235,50 @@ def test_each_browser_is_its_own_anonymous_user(served_app, browser):
         second.close()
 
 
+def test_likes_and_clicks_steer_the_recommendations(served_app, browser, shots):
+    """A like moves the panel at once (its reasons name the liked item); a click on a result or
+    a recommended picture is recorded as a click and opens a turn about it."""
+
+    def anonymous_rows() -> set[tuple[str, str, str]]:
+        return {r for r in store_rows(served_app.home) if r[0].startswith("anon-")}
+
+    before = anonymous_rows()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(served_app.url + "/")
+        page.wait_for_selector("#message textarea", timeout=60_000)
+        page.locator("#message textarea").fill("a penguin")
+        page.locator("#message textarea").press("Enter")
+        _wait_for_new_answer(page, 0)
+        options = page.locator("#recommendations label")
+        liked_caption = options.first.inner_text().split(" — ")[0].rstrip(".")
+        options.first.click()
+        page.locator("#like").click()
+        page.wait_for_function(
+            "() => document.querySelector('#feedback-note').innerText.includes('Thanks')"
+        )
+        page.wait_for_timeout(500)
+        reasons = " ".join(page.locator("#recommendations label").all_inner_texts())
+        assert f"“{liked_caption}”, which you liked" in reasons, reasons
+        page.screenshot(path=shots / "9-liked-steers.png")
+
+        count = len(_assistant_messages(page))
+        page.locator("#results img").first.click()
+        _wait_for_new_answer(page, count)
+        count = len(_assistant_messages(page))
+        page.locator("#recommended img").first.click()
+        answer = _wait_for_new_answer(page, count)
+        assert "More like" in page.locator("#chat .user").all_inner_texts()[-1]
+        assert answer
+        new = anonymous_rows() - before
+        kinds = [kind for _, _, kind in new]
+        assert kinds.count("like") == 1 and kinds.count("click") == 2, kinds
+        assert len({user for user, _, _ in new}) == 1  # all of it this browser's
+    finally:
+        context.close()
+
+
 def _as_48k_pcm(path: Path) -> Path:
     """Chromium's fake capture device plays 16-bit 48 kHz WAV cleanly (espeak writes 22 kHz)."""
     import wave
@@ -343,7 +387,7 @@ def test_gallery_thumbnails_keep_their_result_numbers(library):
         Result("c", "Gone.", str(library / "deleted.png"), "image", 0.7, "content"),
         Result("d", "Two.", str(pictures[1]), "image", 0.6, "content"),
     ]
-    shown, numbers = _gallery(results)
-    assert numbers == [2, 4]
+    shown, picks = _gallery(results)
+    assert picks == [(2, "b"), (4, "d")]
     assert [caption for _, caption in shown] == ["One. · 0.80", "Two. · 0.60"]
     assert all(max(picture.size) <= 256 for picture, _ in shown)

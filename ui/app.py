@@ -39,11 +39,12 @@ THUMBNAIL = (256, 256)
 
 def _gallery(
     items: list[Result] | list[Suggestion],
-) -> tuple[list[tuple[Image.Image, str]], list[int]]:
+) -> tuple[list[tuple[Image.Image, str]], list[tuple[int, str]]]:
     """(thumbnail, caption) pairs for a Gallery and, for each, its 1-based position among
-    ``items``. Thumbnails are rendered here by the safe loader (SVG included), so no library
-    folder has to be exposed to the web server; items without a picture (sounds, texts) are
-    listed in the chat instead, which is why a thumbnail's place is not its item's number."""
+    ``items`` and its item id. Thumbnails are rendered here by the safe loader (SVG included),
+    so no library folder has to be exposed to the web server; items without a picture (sounds,
+    texts) are listed in the chat instead, which is why a thumbnail's place is not its item's
+    number."""
     shown, positions = [], []
     for number, item in enumerate(items, start=1):
         if item.modality != "image":
@@ -55,13 +56,13 @@ def _gallery(
         picture.thumbnail(THUMBNAIL)
         score = f" · {item.score:.2f}" if isinstance(item, Result) else ""
         shown.append((picture, f"{item.caption}{score}"))
-        positions.append(number)
+        positions.append((number, item.item_id))
     return shown, positions
 
 
 def _chat_only(history: list[dict], box: Any = None) -> tuple[Any, ...]:
     """Outputs that change the chat (and the input box, if given) and leave the panels."""
-    return history, gr.skip() if box is None else box, *(gr.skip(),) * 4
+    return history, gr.skip() if box is None else box, *(gr.skip(),) * 6
 
 
 def _choices(suggestions: list[Suggestion]) -> list[tuple[str, str]]:
@@ -87,11 +88,13 @@ class ChatApp:
         self.assistant = assistant
         self.identity = identity
 
-    def start(self, browser_id: str) -> tuple[str, str]:
+    def start(self, browser_id: str) -> tuple[str, str, Any]:
         """Page load: the browser's anonymous id (kept in its local storage, made on its first
-        visit) and a new chat session id."""
+        visit), a new chat session id, and the message box, enabled only now so that no
+        message leaves before the page knows who sends it."""
         browser_id = browser_id if (browser_id or "").startswith("anon-") else ""
-        return browser_id or new_anonymous_id(), uuid.uuid4().hex
+        ready = gr.MultimodalTextbox(interactive=True)
+        return browser_id or new_anonymous_id(), uuid.uuid4().hex, ready
 
     # -- the chat --------------------------------------------------------------------------
 
@@ -109,20 +112,35 @@ class ChatApp:
         message = message or {}
         text = (message.get("text") or "").strip()
         files = [_file_path(f) for f in message.get("files") or []]
+        yield from self._turn(history, text, files, browser_id, session, request)
+
+    def _turn(
+        self,
+        history: list[dict],
+        text: str,
+        files: list[str],
+        browser_id: str,
+        session: str,
+        request: gr.Request | None,
+        about: str | None = None,
+    ) -> Iterator[tuple[Any, ...]]:
         history = [*history]
         for f in files:
             history.append({"role": "user", "content": {"path": f}})
         if text:
             history.append({"role": "user", "content": text})
         history.append({"role": "assistant", "content": "…"})
-        yield _chat_only(history, gr.MultimodalTextbox(value=None))
+        # A tab older than a server restart lost its session: start a new one, not an error.
+        session = session or uuid.uuid4().hex
+        yield (*_chat_only(history, gr.MultimodalTextbox(value=None))[:-1], session)
         streamed = ""
         try:
             user = self.identity.for_page(request, browser_id)
             files = [str(require_upload(f)) for f in files]
             audio = next((f for f in files if is_audio_path(Path(f))), None)
             images = [f for f in files if f != audio]
-            for update in self.assistant.stream_turn(user, session, text, images, audio):
+            turn = self.assistant.stream_turn(user, session, text, images, audio, about)
+            for update in turn:
                 if update.kind == "transcript":  # shown under the voice message
                     heard = {"role": "user", "content": f"*Heard:* “{update.value}”"}
                     history.insert(len(history) - 1, heard)
@@ -134,59 +152,88 @@ class ChatApp:
                 elif update.kind == "reply":
                     reply: Reply = update.value
                     history[-1] = {"role": "assistant", "content": _citations_markdown(reply)}
-                    pictures, numbers = _gallery(reply.results)
+                    pictures, picks = _gallery(reply.results)
+                    suggested, suggested_picks = _gallery(reply.recommendations)
                     yield (
                         history,
                         gr.skip(),
                         pictures,
-                        numbers,
+                        picks,
                         gr.Radio(choices=_choices(reply.recommendations), value=None),
-                        _gallery(reply.recommendations)[0],
+                        suggested,
+                        suggested_picks,
+                        gr.skip(),
                     )
         except Exception as exc:  # a message in the chat; a traceback only for the unexpected
             history[-1] = {"role": "assistant", "content": chat_warning(exc, "a chat turn")}
             yield _chat_only(history)
 
+    def _clicked(self, item_id: str, browser_id: str, request: gr.Request | None) -> None:
+        """Record a click (a result or a recommended picture opened) as the page's user."""
+        try:
+            self.assistant.feedback(self.identity.for_page(request, browser_id), item_id, "click")
+        except Exception as exc:  # the turn still runs; the log says why nothing was recorded
+            chat_warning(exc, "recording a click")
+
     def more_like(
         self,
         event: gr.SelectData,
-        numbers: list[int],
+        picks: list[tuple[int, str]],
         history: list[dict],
         browser_id: str,
         session: str,
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
-        """Gallery click: ask for more like the clicked result (by its number among the
-        results, which the thumbnail's place in the gallery is not when sounds were found)."""
-        message = {"text": f"more like number {numbers[event.index]}", "files": []}
-        yield from self.respond(message, history, browser_id, session, request)
+        """Result click: a click event, then more like the clicked result (by its number among
+        the results, which the thumbnail's place in the gallery is not when sounds were found)."""
+        number, item_id = picks[event.index]
+        self._clicked(item_id, browser_id, request)
+        text = f"more like number {number}"
+        yield from self._turn(history, text, [], browser_id, session, request)
+
+    def open_recommendation(
+        self,
+        event: gr.SelectData,
+        picks: list[tuple[int, str]],
+        history: list[dict],
+        browser_id: str,
+        session: str,
+        request: gr.Request | None = None,
+    ) -> Iterator[tuple[Any, ...]]:
+        """Recommended picture click: a click event, then a turn about that item."""
+        _, item_id = picks[event.index]
+        self._clicked(item_id, browser_id, request)
+        item = self.assistant.library.index.get(item_id)
+        text = f"More like “{item.caption.rstrip('.')}”" if item else ""
+        yield from self._turn(history, text, [], browser_id, session, request, about=item_id)
 
     # -- recommendations -------------------------------------------------------------------
 
     def rate(
         self, item_id: str | None, kind: str, browser_id: str, request: gr.Request | None = None
-    ) -> tuple[Any, Any, str]:
+    ) -> tuple[Any, Any, Any, str]:
         """Like / dislike the chosen recommendation, then refresh the panel."""
         if not item_id:
-            return gr.skip(), gr.skip(), "Pick a recommendation first."
+            return gr.skip(), gr.skip(), gr.skip(), "Pick a recommendation first."
         try:
             user = self.identity.for_page(request, browser_id)
             self.assistant.feedback(user, item_id, kind)
             fresh = self.assistant.recommend(user)
         except Exception as exc:
-            return gr.skip(), gr.skip(), chat_warning(exc, f"a {kind}")
+            return gr.skip(), gr.skip(), gr.skip(), chat_warning(exc, f"a {kind}")
         note = f"Thanks — noted that you {kind}d it."
-        return gr.Radio(choices=_choices(fresh), value=None), _gallery(fresh)[0], note
+        pictures, picks = _gallery(fresh)
+        return gr.Radio(choices=_choices(fresh), value=None), pictures, picks, note
 
     def like(
         self, item_id: str | None, browser_id: str, request: gr.Request
-    ) -> tuple[Any, Any, str]:
+    ) -> tuple[Any, Any, Any, str]:
         """Like button."""
         return self.rate(item_id, "like", browser_id, request)
 
     def dislike(
         self, item_id: str | None, browser_id: str, request: gr.Request
-    ) -> tuple[Any, Any, str]:
+    ) -> tuple[Any, Any, Any, str]:
         """Dislike button."""
         return self.rate(item_id, "dislike", browser_id, request)
 
@@ -263,7 +310,8 @@ def build_app(
     with gr.Blocks(title="crossmedia", analytics_enabled=False, delete_cache=delete_cache) as demo:
         session = gr.State("")
         browser_id = gr.BrowserState("", storage_key="crossmedia-user", secret=secret)
-        result_numbers = gr.State([])  # each thumbnail's number among the turn's results
+        result_picks = gr.State([])  # each thumbnail's (number among the results, item id)
+        rec_picks = gr.State([])  # each recommended picture's (number, item id)
         gr.Markdown("## crossmedia — ask by text, picture or voice")
         with gr.Row():
             with gr.Column(scale=3):
@@ -275,6 +323,7 @@ def build_app(
                     placeholder="Ask about the library, drop a picture, or record a question",
                     show_label=False,
                     elem_id="message",
+                    interactive=False,  # enabled by the page load, once the user is known
                 )
             with gr.Column(scale=2):
                 results = gr.Gallery(
@@ -284,20 +333,29 @@ def build_app(
                     elem_id="results",
                 )
                 rec_pictures = gr.Gallery(
-                    label="Recommended for you", columns=GALLERY_COLUMNS, height=160
+                    label="Recommended for you (click one to see more like it)",
+                    columns=GALLERY_COLUMNS,
+                    height=160,
+                    elem_id="recommended",
                 )
                 recs = gr.Radio(choices=[], label="Recommendations", elem_id="recommendations")
                 with gr.Row():
                     like = gr.Button("Like", elem_id="like")
                     dislike = gr.Button("Dislike", elem_id="dislike")
                 feedback_note = gr.Markdown(elem_id="feedback-note")
-        outputs = [chatbot, box, results, result_numbers, recs, rec_pictures]
+        outputs = [chatbot, box, results, result_picks, recs, rec_pictures, rec_picks, session]
         box.submit(
             handlers.respond, [box, chatbot, browser_id, session], outputs, api_visibility="private"
         )
         results.select(
             handlers.more_like,
-            [result_numbers, chatbot, browser_id, session],
+            [result_picks, chatbot, browser_id, session],
+            outputs,
+            api_visibility="private",
+        )
+        rec_pictures.select(
+            handlers.open_recommendation,
+            [rec_picks, chatbot, browser_id, session],
             outputs,
             api_visibility="private",
         )
@@ -305,11 +363,11 @@ def build_app(
             button.click(
                 handler,
                 [recs, browser_id],
-                [recs, rec_pictures, feedback_note],
+                [recs, rec_pictures, rec_picks, feedback_note],
                 api_visibility="private",
             )
         _api_endpoints(handlers)
-        demo.load(handlers.start, browser_id, [browser_id, session], api_visibility="private")
+        demo.load(handlers.start, browser_id, [browser_id, session, box], api_visibility="private")
     return demo
 
 
