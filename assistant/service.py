@@ -36,7 +36,9 @@ from assistant.reply import Citation, Reply, Result, Suggestion
 from assistant.retriever import LibraryRetriever
 from assistant.router import category_of, referenced_result, search_phrase
 from recsys.events import Event, EventKind
-from recsys.service import RecommendationService
+from recsys.hybrid import BlendSettings
+from recsys.service import LIVE_BLEND, RecommendationService
+from recsys.signals import DEFAULT_SIGNALS, SignalWeights
 from recsys.store import InteractionStore
 from retrieval.encoders.base import l2_normalise
 from retrieval.errors import EmptyQueryError
@@ -63,6 +65,8 @@ class AssistantConfig:
     relevance_threshold: float = DEFAULT_RELEVANCE_THRESHOLD
     category_threshold: float = DEFAULT_CATEGORY_THRESHOLD
     history_turns: int = 3
+    blend: BlendSettings = LIVE_BLEND  # taste vs this session's likes vs the question
+    signals: SignalWeights = DEFAULT_SIGNALS  # how much a like, click, play or view counts
 
 
 @dataclass
@@ -145,7 +149,13 @@ class Assistant:
             size = self.library.index.count()
             if self._recommender is None or size != self._catalogue_size:
                 ids, vectors = self.library.index.vectors("content")
-                self._recommender = RecommendationService(self.store, ids, vectors)
+                self._recommender = RecommendationService(
+                    self.store,
+                    ids,
+                    vectors,
+                    settings=self.config.blend,
+                    signals=self.config.signals,
+                )
                 self._catalogue_size = size
                 log.info("recommender built over %d items", size)
             return self._recommender
@@ -306,10 +316,15 @@ class Assistant:
     # -- recommendations and feedback ----------------------------------------------------
 
     def recommend(
-        self, user: str, k: int | None = None, session_vector: np.ndarray | None = None
+        self,
+        user: str,
+        k: int | None = None,
+        session_vector: np.ndarray | None = None,
+        exclude: Sequence[str] = (),
     ) -> list[Suggestion]:
-        """Recommendations for a user (session vector: what the user is looking at now)."""
-        return self._suggest(_identifier(user, "user"), session_vector, (), k)
+        """Recommendations for a user (session vector: what the user is looking at now;
+        ``exclude``: items not to recommend, such as the results on screen)."""
+        return self._suggest(_identifier(user, "user"), session_vector, exclude, k)
 
     def _suggest(
         self,

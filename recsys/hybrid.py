@@ -33,6 +33,9 @@ class BlendSettings:
     session_weight: float = 0.5  # the current query's share of the profile
     recent_weight: float = 0.0  # this session's likes' share of the taste (the rest: long-term)
     diversity: float = 0.0  # MMR: 0 = pure relevance, 1 = pure novelty
+    # "mean": closeness to the mean of the user's items; "nearest": to the closest one of them
+    # (keeps several interests apart instead of averaging them into none)
+    taste_match: str = "mean"
 
 
 @dataclass
@@ -195,12 +198,36 @@ class HybridRecommender:
                 weights[n] = self.cf_weight(history) if known_to_cf else 0.0
                 cf_part[n] = weights[n] * _minmax(cf_raw[n], candidates)
                 if profile is not None:
-                    content_part[n] = (1 - weights[n]) * _minmax(self.content @ profile, candidates)
+                    closeness = self._closeness(rows[n], user, profile)
+                    content_part[n] = (1 - weights[n]) * _minmax(closeness, candidates)
             blended[n] = cf_part[n] + content_part[n]
             if user.penalty is not None:
                 blended[n] -= user.penalty
             blended[n, ~candidates] = -np.inf
         return blended, cf_part, content_part, weights
+
+    def _closeness(self, row: csr_matrix, user: UserContext, profile: np.ndarray) -> np.ndarray:
+        """Each item's content closeness to the user: to their profile ("mean"), or to the
+        nearest of their items, blended like the profile ("nearest")."""
+        if self.settings.taste_match != "nearest" or not row.nnz:
+            return self.content @ profile
+        s = self.settings
+
+        def nearest(part: csr_matrix | None) -> np.ndarray | None:
+            if part is None or not part.nnz:
+                return None
+            chosen = part.indices[part.data > 0]
+            return (self.content[chosen] @ self.content.T).max(axis=0) if chosen.size else None
+
+        taste, recent = nearest(row), nearest(user.recent)
+        if taste is None:
+            return self.content @ profile
+        if recent is not None and s.recent_weight > 0:
+            taste = (1 - s.recent_weight) * taste + s.recent_weight * recent
+        if user.session is None:
+            return taste
+        query = _unit(np.asarray(user.session, dtype=np.float32).reshape(1, -1))[0]
+        return (1 - s.session_weight) * taste + s.session_weight * (self.content @ query)
 
     # -- recommending ------------------------------------------------------------------------
 
