@@ -43,6 +43,7 @@ from recsys.store import InteractionStore
 from retrieval.encoders.base import l2_normalise
 from retrieval.errors import EmptyQueryError
 from retrieval.images import load_image
+from retrieval.items import MediaItem, label_from_filename
 from retrieval.library import Library, LibraryConfig
 
 log = logging.getLogger(__name__)
@@ -301,7 +302,7 @@ class Assistant:
         vector = self.library.index.vector_of(item_id)
         if item is None or vector is None:
             raise TurnError("that item is no longer in the library; ask about something else")
-        question = text or f"More like “{item.caption.rstrip('.')}”"
+        question = text or f"More like “{display_name(item)}”"
         return _Query("follow_up", question, item_id, vector, exclude=(item_id,))
 
     def _compose(self, image_vector: np.ndarray, text: str) -> np.ndarray:
@@ -349,7 +350,7 @@ class Assistant:
             because = rec.because
             similar = self.library.index.get(rec.similar_to) if rec.similar_to else None
             if similar is not None:  # the recommender speaks in ids; people read captions
-                because = because.replace(rec.similar_to, f"“{similar.caption.rstrip('.')}”")
+                because = because.replace(rec.similar_to, f"“{display_name(similar)}”")
             out.append(
                 Suggestion(rec.item, item.caption, item.uri, item.modality, rec.score, because)
             )
@@ -370,6 +371,13 @@ def _identifier(value: str, what: str) -> str:
     if not value or len(value) > MAX_ID_CHARS:
         raise TurnError(f"a {what} id is needed (1 to {MAX_ID_CHARS} characters)")
     return value
+
+
+def display_name(item: MediaItem) -> str:
+    """How an item is named to people: its caption, else its file name, else its kind."""
+    if item.caption.strip():
+        return item.caption.strip().rstrip(".")
+    return label_from_filename(Path(item.uri)) if item.uri else f"a {item.modality}"
 
 
 def _caption_key(caption: str) -> str:

@@ -49,13 +49,21 @@ def variants() -> dict[str, tuple[SignalWeights, BlendSettings]]:
     """Name -> (signals, blend): before, a small grid, and the shipped default."""
     found = {"before (issue 13)": (LEGACY_SIGNALS, BlendSettings())}
     for recent in (0.0, 0.5):
-        for query in (0.2, 0.4):
-            for diversity in (0.0, 0.2):
-                name = f"grid recent={recent} query={query} diversity={diversity}"
+        for diversity in (0.0, 0.2):
+            for cf in (0.3, 0.8):
+                name = f"grid nearest recent={recent} diversity={diversity} max_cf={cf}"
                 blend = BlendSettings(
-                    session_weight=query, recent_weight=recent, diversity=diversity
+                    max_cf_weight=cf,
+                    session_weight=0.4,
+                    recent_weight=recent,
+                    diversity=diversity,
+                    taste_match="nearest",
                 )
                 found[name] = (DEFAULT_SIGNALS, blend)
+    found["grid mean-of-items taste (as before)"] = (
+        DEFAULT_SIGNALS,
+        dataclasses.replace(LIVE_BLEND, taste_match="mean"),
+    )
     found["grid no ignore penalty"] = (
         dataclasses.replace(DEFAULT_SIGNALS, ignored_penalty=0.0),
         LIVE_BLEND,
@@ -80,11 +88,14 @@ class Catalogue:
     """Item ids, content vectors, captions and kinds (folders) of the library."""
 
     def __init__(self, library):
+        from assistant.service import display_name
+
         self.ids, vectors = library.index.vectors("content")
         self.vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
         self.items = {i: library.index.get(i) for i in self.ids}
         self.kind = {i: str(self.items[i].metadata.get("folder", "")) for i in self.ids}
         self.caption = {i: self.items[i].caption for i in self.ids}
+        self.name = {i: display_name(self.items[i]) for i in self.ids}  # as reasons name them
         sizes = Counter(self.kind.values())
         self.kinds = sorted(k for k, n in sizes.items() if n >= MIN_KIND_SIZE and k)
         self.position = {i: n for n, i in enumerate(self.ids)}
@@ -114,9 +125,7 @@ def reason_is_true(because: str, item: str, user: str, events, catalogue, asked:
             candidates = {
                 e.item
                 for e in mine
-                if e.kind in kinds
-                and e.item != item
-                and catalogue.caption[e.item].rstrip(".") == caption
+                if e.kind in kinds and e.item != item and catalogue.name[e.item] == caption
             }
             if not candidates - disliked:
                 return False
@@ -217,12 +226,28 @@ def simulate(library, catalogue, queries, signals, blend, seeds) -> dict:
     }
 
 
+def movielens_tables(library) -> dict:
+    """The offline MovieLens-100k warm and cold nDCG/recall (docs/recsys.md protocol), run here
+    so that the live loop's changes are checked against them in the same run."""
+    from recsys.datasets import load_movielens_100k
+    from recsys.evaluation import Protocol, evaluate
+
+    report = evaluate(load_movielens_100k(), library.encoder.encode_texts, Protocol(seed=0))
+    return {
+        split: {
+            model: {m: report[split][model][m] for m in ("ndcg@10", "recall@10")}
+            for model in report[split]
+        }
+        for split in ("warm", "cold_items")
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--data-dir", default=str(Path.home() / ".cache" / "crossmedia-bench" / "session-sim")
     )
-    parser.add_argument("--people", type=int, default=20, help="simulated people per split")
+    parser.add_argument("--people", type=int, default=40, help="simulated people per split")
     args = parser.parse_args()
     started = time.perf_counter()
     library = open_library(Path(args.data_dir))
@@ -243,7 +268,9 @@ def main() -> int:
     for name in ("before (issue 13)", best, "shipped default"):
         signals, blend = variants()[name]
         rows[name]["test"] = simulate(library, catalogue, queries, signals, blend, test)
+    movielens = movielens_tables(library)
     report = {
+        "movielens_100k_same_run": movielens,
         "protocol": {
             "library": f"Tux Paint pictures ({len(catalogue.ids)} items), kinds = folders with "
             f">= {MIN_KIND_SIZE} items ({len(catalogue.kinds)})",
@@ -280,6 +307,7 @@ def main() -> int:
     figure.savefig(RESULTS / "session_sim.png", dpi=120)
     for name in ("before (issue 13)", best, "shipped default"):
         print(name, json.dumps(rows[name]["test"]))
+    print("MovieLens-100k hybrid", json.dumps({k: v["hybrid"] for k, v in movielens.items()}))
     return 0
 
 

@@ -26,7 +26,9 @@ from recsys.store import InteractionStore
 log = logging.getLogger(__name__)
 # The live loop's blend (the offline MovieLens protocol keeps BlendSettings' defaults): chosen
 # with bench/session_sim.py, see docs/recsys.md.
-LIVE_BLEND = BlendSettings(session_weight=0.4, recent_weight=0.5, diversity=0.2)
+LIVE_BLEND = BlendSettings(
+    max_cf_weight=0.3, session_weight=0.4, recent_weight=0.0, diversity=0.2, taste_match="nearest"
+)
 SHOWN_AS = {
     EventKind.LIKE: "liked",
     EventKind.RATING: "rated highly",

@@ -3,13 +3,14 @@ counts at once, ignored items sink, and every reason is true when recomputed fro
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
 import pytest
 
 from recsys.events import Event
-from recsys.service import RecommendationService
+from recsys.service import LIVE_BLEND, RecommendationService
 from recsys.signals import DEFAULT_SIGNALS
 from recsys.store import InteractionStore
 from tests.test_recsys_models import CLUSTER, content_vectors
@@ -29,8 +30,11 @@ def store(tmp_path):
     return store
 
 
-def service_over(store: InteractionStore) -> RecommendationService:
-    return RecommendationService(store, CATALOGUE, content_vectors(CATALOGUE), refit_after=1000)
+def service_over(store: InteractionStore, **blend) -> RecommendationService:
+    settings = dataclasses.replace(LIVE_BLEND, **blend)
+    return RecommendationService(
+        store, CATALOGUE, content_vectors(CATALOGUE), settings=settings, refit_after=1000
+    )
 
 
 def test_one_like_outweighs_fifty_views(store):
@@ -101,7 +105,7 @@ def _reason_is_true(reason: str, item: str, user: str, events: list[Event]) -> b
 
 
 def test_every_reason_is_true_when_recomputed_from_the_events(store):
-    service = service_over(store)
+    service = service_over(store, max_cf_weight=0.8)  # CF weighs enough to give its reasons
     service.feedback("mixed", "a0", "like")
     service.feedback("mixed", "a1", "click")
     service.feedback("mixed", "b2", "play")

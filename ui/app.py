@@ -18,7 +18,7 @@ import gradio as gr
 from PIL import Image
 
 from assistant.reply import Reply, Result, Suggestion
-from assistant.service import Assistant
+from assistant.service import Assistant, display_name
 from retrieval.errors import MediaError
 from retrieval.images import load_image
 from retrieval.items import is_audio_path
@@ -204,7 +204,7 @@ class ChatApp:
         _, item_id = picks[event.index]
         self._clicked(item_id, browser_id, request)
         item = self.assistant.library.index.get(item_id)
-        text = f"More like “{item.caption.rstrip('.')}”" if item else ""
+        text = f"More like “{display_name(item)}”" if item else ""
         yield from self._turn(history, text, [], browser_id, session, request, about=item_id)
 
     # -- recommendations -------------------------------------------------------------------
