@@ -343,7 +343,8 @@ class Assistant:
             item = self.library.index.get(rec.item)
             if item is None:
                 continue
-            keys = {_caption_key(item.caption), item.uri} - {""}
+            name = item.caption or display_name(item)  # an uncaptioned item by its file name
+            keys = {_caption_key(name), item.uri} - {""}
             if keys & seen:
                 continue
             seen |= keys
@@ -351,9 +352,7 @@ class Assistant:
             similar = self.library.index.get(rec.similar_to) if rec.similar_to else None
             if similar is not None:  # the recommender speaks in ids; people read captions
                 because = because.replace(rec.similar_to, f"“{display_name(similar)}”")
-            out.append(
-                Suggestion(rec.item, item.caption, item.uri, item.modality, rec.score, because)
-            )
+            out.append(Suggestion(rec.item, name, item.uri, item.modality, rec.score, because))
             if len(out) == k:
                 break
         return out
