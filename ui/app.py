@@ -24,7 +24,7 @@ from retrieval.images import load_image
 from retrieval.items import is_audio_path
 from ui.public import public_item, public_reply
 from ui.security.identity import Identity, new_anonymous_id
-from ui.security.messages import api_endpoint, chat_warning
+from ui.security.messages import api_endpoint, chat_warning, sentence_for
 from ui.security.uploads import require_upload
 
 log = logging.getLogger(__name__)
@@ -173,7 +173,7 @@ class ChatApp:
         try:
             self.assistant.feedback(self.identity.for_page(request, browser_id), item_id, "click")
         except Exception as exc:  # the turn still runs; the log says why nothing was recorded
-            chat_warning(exc, "recording a click")
+            sentence_for(exc, "recording a click")
 
     def more_like(
         self,

@@ -91,9 +91,11 @@ class Identity:
         """The user of an API call. A key holder (a site's own backend) may name any user;
         an authenticated caller is that user (naming another is refused); on a server without
         logins or keys the caller names its own (anonymous) user."""
-        self.check_api_key(request)
+        keyed = self.has_valid_key(request)
+        if not keyed:
+            self.check_api_key(request)
         claimed = (claimed or "").strip()
-        if claimed and self.has_valid_key(request):
+        if claimed and keyed:
             return claimed
         name = self._authenticated(request)
         if name:

@@ -41,13 +41,19 @@ def unexpected(exc: BaseException, what: str) -> str:
     )
 
 
-def as_gradio_error(exc: BaseException, what: str) -> gr.Error:
-    """A gr.Error for an exception raised while serving ``what`` (logged as described above)."""
+def sentence_for(exc: BaseException, what: str) -> str:
+    """What to tell the person about an exception raised while serving ``what``: a user error's
+    own message (one INFO log line), else a reference id (traceback in the log)."""
     if isinstance(exc, USER_ERRORS):
         message = public_message(exc)
         log.info("%s refused: %s", what, message)
-        return gr.Error(message, print_exception=False)
-    return gr.Error(unexpected(exc, what), print_exception=False)
+        return message
+    return unexpected(exc, what)
+
+
+def as_gradio_error(exc: BaseException, what: str) -> gr.Error:
+    """A gr.Error for an exception raised while serving ``what``."""
+    return gr.Error(sentence_for(exc, what), print_exception=False)
 
 
 def api_endpoint(what: str) -> Callable[[F], F]:
@@ -69,9 +75,5 @@ def api_endpoint(what: str) -> Callable[[F], F]:
 
 
 def chat_warning(exc: BaseException, what: str) -> str:
-    """The chat bubble for an exception raised during a turn (logged as described above)."""
-    if isinstance(exc, USER_ERRORS):
-        message = public_message(exc)
-        log.info("%s refused: %s", what, message)
-        return f"⚠️ {message}"
-    return f"⚠️ {unexpected(exc, what)}"
+    """The chat bubble for an exception raised during a turn."""
+    return f"⚠️ {sentence_for(exc, what)}"

@@ -2,7 +2,8 @@
 one client may ask of it (requests per minute, uploads per window, upload bytes in total).
 
 Refusals are JSON ``{"detail": ...}`` with the HTTP status a client expects (403, 411, 413,
-429 with ``Retry-After``, 507) and a sentence that says what to do."""
+429 with ``Retry-After``, 507) and a sentence that says what to do. A single file over the size
+limit is refused by Gradio itself (``max_file_size``), per file, not here."""
 
 from __future__ import annotations
 
@@ -201,8 +202,6 @@ class ClientLimits:
         except (KeyError, ValueError):
             return 411, "an upload must state its size (Content-Length)", {}
         minutes = max(1, s.window_seconds // 60)
-        if s.max_file_bytes and size > s.max_file_bytes + 64 * 1024:  # multipart framing
-            return 413, f"the upload is over the {s.max_file_bytes // 2**20} MB limit", {}
         if s.uploads_per_window and self.upload_files[client].total(now, span) >= (
             s.uploads_per_window
         ):
