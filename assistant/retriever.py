@@ -11,7 +11,7 @@ import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from retrieval.index import SearchHit
 
@@ -33,16 +33,20 @@ def hit_document(hit: SearchHit) -> Document:
 
 
 class LibraryRetriever(BaseRetriever):
-    """Top-``k`` items of a ``retrieval.library.Library`` for a query."""
+    """Top-``k`` items of a ``retrieval.library.Library`` for a query; ``invoke(query, k=n)``
+    asks for ``n`` items this once."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
     library: Any
-    k: int = 6
+    k: int = Field(default=6, ge=1)
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
     ) -> list[Document]:
-        return [hit_document(h) for h in self.library.search(text=query, k=self.k)]
+        count = self.k if k is None else k
+        if count < 1:
+            raise ValueError(f"k must be at least 1, not {count}")
+        return [hit_document(h) for h in self.library.search(text=query, k=count)]
 
     def from_vector(self, vector: np.ndarray, exclude: Collection[str] = ()) -> list[Document]:
         """Top-``k`` items for a query vector, leaving out ``exclude`` (e.g. the item itself)."""
