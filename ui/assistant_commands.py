@@ -21,10 +21,17 @@ def add_llm_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--llm",
         default=os.environ.get(LLM_ENV, "packaged"),
-        help="packaged (SmolLM2-135M, offline), hf:<hub id or folder>, or "
-        "openai:<model>@<base url> for an OpenAI-compatible server ($CROSSMEDIA_LLM)",
+        help="packaged (SmolLM2-135M in llama.cpp, offline), gguf:<file.gguf>, "
+        "hf:<hub id or folder>, or openai:<model>@<base url> for an OpenAI-compatible server "
+        "($CROSSMEDIA_LLM)",
     )
-    parser.add_argument("--max-new-tokens", type=int, default=40)
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument(
+        "--llm-threads",
+        type=int,
+        default=None,
+        help="llama.cpp threads for GGUF models (default: half the CPUs; 1 on 2 cores)",
+    )
 
 
 def build_assistant(args: argparse.Namespace, library: Library | None = None) -> Assistant:
@@ -37,7 +44,10 @@ def build_assistant(args: argparse.Namespace, library: Library | None = None) ->
     config = AssistantConfig(
         library=library.config if library else library_config(args),
         llm=parse_llm_setting(
-            args.llm, api_key=os.environ.get(LLM_API_KEY_ENV), max_new_tokens=args.max_new_tokens
+            args.llm,
+            api_key=os.environ.get(LLM_API_KEY_ENV),
+            max_new_tokens=args.max_new_tokens,
+            threads=args.llm_threads,
         ),
         speech_engine=args.speech_engine,
         speech_model=args.speech_model,

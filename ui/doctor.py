@@ -113,10 +113,12 @@ def _multilingual_speech() -> str:
 
 
 def _llm() -> str:
+    from assistant.llamacpp import start_server
     from assistant.llm import packaged_gguf
 
     path = packaged_gguf()
-    return f"SmolLM2-135M-Instruct GGUF ({path.stat().st_size / 1e6:.0f} MB)"
+    start_server(path)  # raises LLMError if llama.cpp cannot load it
+    return f"SmolLM2-135M-Instruct GGUF ({path.stat().st_size / 1e6:.0f} MB), loads in llama.cpp"
 
 
 def _stamps() -> str:
