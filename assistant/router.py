@@ -7,14 +7,26 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+_MEDIA = r"(pictures?|images?|photos?|photographs?|drawings?|sounds?|clips?|recordings?|stamps?)"
 _REQUEST = re.compile(
     r"^\s*(please\s+)?((can|could|would) you\s+)?(please\s+)?"
-    r"(show me|find( me)?|search( for)?|look for|get me|give me|i('d| would) like|i want"
-    r"|do you have|have you got|is there|are there|what about)\s+"
-    r"((any|some|a few|more|an?|the)\s+)?"
-    r"((pictures?|images?|photos?|drawings?|sounds?|clips?|recordings?|stamps?)\s+(of|with)\s+)?",
+    r"(show me|find( me)?|search( for)?|look(ing)? for|get me|give me|i('d| would) (like|love)"
+    r"( to see)?|i want( to see)?|(can|could|may) i (see|have|hear)|let me see|i'?m looking for"
+    r"|i am looking for|i need|do you (have|know)|have you got|is there|are there|what about"
+    r"|how about|tell me (more )?about|what (is|are)|who is|describe|play( me)?)\s+"
+    r"((any|some|a few|more)\s+)?"
+    r"((anything|something|things?|stuff)\s+(about|with|on|of|related to|like)\s+)?"
+    r"((an?\s+)?" + _MEDIA + r"\s+(of|with|showing|about)\s+((some)\s+)?)?",
     re.I,
 )
+_ANYTHING = re.compile(
+    r"^\s*(anything|something|things?|stuff)\s+(about|with|on|of|related to|like|that is|that's)?"
+    r"\s*(?!that\b|which\b|who\b)",
+    re.I,
+)
+_MEDIA_PREFIX = re.compile(r"^\s*((an?|some|the)\s+)?" + _MEDIA + r"\s+(of|with|showing)\s+", re.I)
+_MEDIA_SUFFIX = re.compile(r"\s+" + _MEDIA + r"(\s+please)?\s*$", re.I)
+_POLITE = re.compile(r"[\s,]+(please|pls|thanks|thank you)\s*$", re.I)
 _ORDINALS = {
     "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2,
     "fourth": 3, "4th": 3, "fifth": 4, "5th": 4, "sixth": 5, "6th": 5,
@@ -73,11 +85,35 @@ def search_phrase(question: str) -> str:
     sentences = [s for s in re.split(r"(?<=[.?!])\s+", question.strip()) if s.strip(" ?!.")]
     for sentence in sentences:
         if _REQUEST.match(sentence):
-            stripped = _REQUEST.sub("", sentence).strip(" ?!.")
+            stripped = _tidy(_REQUEST.sub("", sentence))
             if stripped:
                 return stripped
-    stripped = _REQUEST.sub("", question.strip()).strip(" ?!.")
+    stripped = _tidy(_REQUEST.sub("", question.strip()))
     return stripped or question.strip()
+
+
+def _tidy(phrase: str) -> str:
+    """A search phrase without courtesy, media words and filler: "something red" -> "red",
+    "guitar pictures please" -> "guitar"."""
+    phrase = _POLITE.sub("", phrase.strip(" ?!.,"))
+    phrase = _MEDIA_PREFIX.sub("", phrase)
+    if not re.match(r"^\s*(something|anything)\s+(that|which)\b", phrase, re.I):
+        phrase = _ANYTHING.sub("", phrase)
+    phrase = phrase.strip(" ?!.,")
+    without_media = _MEDIA_SUFFIX.sub("", phrase).strip()
+    return _as_instance((without_media or phrase).strip(" ?!.,"))
+
+
+def _as_instance(phrase: str) -> str:
+    """A bare plural as one instance ("guitars" -> "a guitar", "red cars" -> "a red car"):
+    captions name single things. Names ("Jupiter"), mass nouns and longer phrases stay."""
+    words = phrase.split()
+    if not 1 <= len(words) <= 3 or not phrase[:1].islower() or not words[-1].isalpha():
+        return phrase
+    last = words[-1].lower()
+    if last in _IRREGULAR or (last.endswith("s") and not last.endswith(("ss", "us", "is"))):
+        return one_of(phrase)
+    return phrase
 
 
 def referenced_result(text: str, previous_results: Sequence[str]) -> str | None:
@@ -96,3 +132,17 @@ def referenced_result(text: str, previous_results: Sequence[str]) -> str | None:
     else:
         position = 0
     return previous_results[position] if position < len(previous_results) else None
+
+
+_ABOUT_PICTURE = re.compile(
+    r"^\s*(what|which|who)('s| is| are)?\s+(is\s+)?(this|that|it|these|those|in (this|the) "
+    r"(picture|photo|image))\b|^\s*(what|which) (colou?r|kind|sort|type|animal|thing)\b"
+    r"|^\s*(identify|describe|name) (this|it)\b|^\s*(do you (have|know) )?(this|it)\s*\?*$",
+    re.I,
+)
+
+
+def about_the_picture(text: str) -> bool:
+    """Whether text sent with a picture asks about the picture itself ("what is this?", "what
+    colour is it?") rather than modifying it ("more like this but red")."""
+    return bool(_ABOUT_PICTURE.match(text))

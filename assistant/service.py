@@ -12,6 +12,7 @@ context; every item shown is logged as a view.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -23,18 +24,16 @@ import numpy as np
 from langchain_core.documents import Document
 from PIL import Image
 
+from assistant.answers import plan_answer
+from assistant.calibration import Calibration, load_or_calibrate
+from assistant.chitchat import chat_reply
 from assistant.errors import TurnError
 from assistant.llm import LLMSettings, load_llm
 from assistant.memory import SessionMemory, TurnRecord
-from assistant.qa import (
-    DEFAULT_CATEGORY_THRESHOLD,
-    DEFAULT_RELEVANCE_THRESHOLD,
-    CitedAnswer,
-    QAChain,
-)
+from assistant.qa import CitedAnswer, QAChain
 from assistant.reply import Citation, Reply, Result, Suggestion
 from assistant.retriever import LibraryRetriever
-from assistant.router import category_of, referenced_result, search_phrase
+from assistant.router import about_the_picture, category_of, referenced_result, search_phrase
 from recsys.events import Event, EventKind
 from recsys.hybrid import BlendSettings
 from recsys.service import LIVE_BLEND, RecommendationService
@@ -63,8 +62,6 @@ class AssistantConfig:
     max_audio_seconds: float = 600.0
     k: int = 6
     recommendations: int = 5
-    relevance_threshold: float = DEFAULT_RELEVANCE_THRESHOLD
-    category_threshold: float = DEFAULT_CATEGORY_THRESHOLD
     history_turns: int = 3
     blend: BlendSettings = LIVE_BLEND  # taste vs this session's likes vs the question
     signals: SignalWeights = DEFAULT_SIGNALS  # how much a like, click, play or view counts
@@ -87,6 +84,7 @@ class _Query:
     vector: np.ndarray
     exclude: tuple[str, ...] = ()
     labels: list[str] = field(default_factory=list)
+    about: str = ""  # a follow-up: how the earlier item it takes is named
 
 
 class Assistant:
@@ -105,6 +103,7 @@ class Assistant:
         self.store = store or InteractionStore.in_data_dir(config.library.data_dir)
         self.memory = SessionMemory(turns=config.history_turns)
         self._qa: QAChain | None = None
+        self._calibration: Calibration | None = None
         self._transcriber = None
         self._recommender: RecommendationService | None = None
         self._catalogue_size = -1
@@ -118,8 +117,19 @@ class Assistant:
         with self._lock:
             if self._qa is None:
                 llm = load_llm(self.config.llm, self.config.library.cache_dir)
-                self._qa = QAChain(llm, self.config.relevance_threshold)
+                self._qa = QAChain(llm)
             return self._qa
+
+    def calibration(self) -> Calibration:
+        """When a score means found, closest or not found, for this library and encoder
+        (assistant.calibration; measured once, cached beside the index, redone on change)."""
+        with self._lock:
+            size = self.library.index.count()
+            current = self._calibration
+            if current is None or abs(current.items - size) > max(5, 0.1 * current.items):
+                path = self.config.library.data_dir / "answer-calibration.json"
+                self._calibration = load_or_calibrate(self.library, path)
+            return self._calibration
 
     def transcriber(self):
         """The speech model (loaded on first use, once)."""
@@ -139,6 +149,7 @@ class Assistant:
         """Load every model now (a server does this at start, so no user waits for it)."""
         started = time.perf_counter()
         _ = self.qa
+        self.calibration()
         if speech:
             self.transcriber()
         self.recommender()
@@ -209,6 +220,10 @@ class Assistant:
             if not transcript and not (text and text.strip()) and not images:
                 raise TurnError("no speech was heard in the recording: try again, or type")
         text = " ".join(filter(None, [(text or "").strip(), transcript or ""]))
+        small_talk = chat_reply(text) if text and not images and item is None else None
+        if small_talk is not None:
+            yield from self._chat(user, session, text, small_talk, transcript, started)
+            return
         if len(text) > MAX_MESSAGE_CHARS:
             raise TurnError(
                 f"the recording holds {len(text):,} characters of speech; ask one question at a "
@@ -231,9 +246,11 @@ class Assistant:
         clock = time.perf_counter()
         history = [(t.question, t.answer) for t in self.memory.history(user, session)]
         answer: CitedAnswer | None = None
-        subject = query.search_text if query.kind in ("text", "image", "category") else None
-        threshold = self.config.category_threshold if query.kind == "category" else None
-        for chunk in self.qa.stream(query.question, documents, history, subject, threshold):
+        kind = "voice" if transcript and query.kind == "text" else query.kind
+        plan = plan_answer(
+            kind, query.search_text, query.question, documents, self.calibration(), query.about
+        )
+        for chunk in self.qa.stream(query.question, documents, plan, history):
             if isinstance(chunk, CitedAnswer):
                 answer = chunk
             else:
@@ -261,7 +278,7 @@ class Assistant:
                 recommendations=suggestions,
                 transcript=transcript,
                 image_labels=query.labels,
-                query_kind=query.kind,
+                query_kind=kind,
                 search_text=query.search_text,
                 grounding=answer.grounding,
                 timings={k: round(v, 4) for k, v in timings.items()},
@@ -278,6 +295,8 @@ class Assistant:
             else:
                 vectors, labels = encoder.encode_images(images), []
             image_vector = l2_normalise(vectors.mean(axis=0))
+            if text and about_the_picture(text):  # "what is this?": the picture is the query
+                return _Query("image", text, ", ".join(labels), image_vector, labels=labels)
             if text:
                 return _Query(
                     "composed", text, text, self._compose(image_vector, text), labels=labels
@@ -290,8 +309,11 @@ class Assistant:
         item = referenced_result(text, previous[-1].result_ids) if previous else None
         if item is not None:
             vector = self.library.index.vector_of(item)
-            if vector is not None:
-                return _Query("follow_up", text, item, vector, exclude=(item,))
+            stored = self.library.index.get(item)
+            if vector is not None and stored is not None:
+                position = previous[-1].result_ids.index(item) + 1
+                about = f"“{display_name(stored)}” (result {position})"
+                return _Query("follow_up", text, item, vector, exclude=(item,), about=about)
         phrase = search_phrase(text)
         kind = "category" if category_of(text) else "text"
         return _Query(kind, text, phrase, self.library.query_vector(phrase))
@@ -303,7 +325,34 @@ class Assistant:
         if item is None or vector is None:
             raise TurnError("that item is no longer in the library; ask about something else")
         question = text or f"More like “{display_name(item)}”"
-        return _Query("follow_up", question, item_id, vector, exclude=(item_id,))
+        return _Query(
+            "follow_up",
+            question,
+            item_id,
+            vector,
+            exclude=(item_id,),
+            about=f"“{display_name(item)}”",
+        )
+
+    def _chat(
+        self, user: str, session: str, text: str, reply: str, transcript: str | None, started: float
+    ) -> Iterator[TurnUpdate]:
+        """A message that is not a search (thanks, hello, "what can you do?"): a short reply,
+        no results, nothing logged as seen."""
+        for piece in re.findall(r"\S+\s*", reply):
+            yield TurnUpdate("token", piece)
+        self.memory.remember(user, session, TurnRecord(text, reply, []))
+        timings = {"total": round(time.perf_counter() - started, 4)}
+        yield TurnUpdate(
+            "reply",
+            Reply(
+                reply, transcript=transcript, query_kind="chat", grounding="chat", timings=timings
+            ),
+        )
+
+    def forget(self, user: str, session: str) -> None:
+        """Forget a session's conversation (the chat was cleared or a new one started)."""
+        self.memory.forget(_identifier(user, "user"), _identifier(session, "session"))
 
     def _compose(self, image_vector: np.ndarray, text: str) -> np.ndarray:
         """An image plus a text modifier as one vector (the encoder's fusion, else the mean)."""

@@ -240,13 +240,28 @@ class MediaIndex:
 
     def get(self, item_id: str) -> MediaItem | None:
         """The stored item with this id, or None."""
-        found = self._read(
-            lambda: self.collections["content"].get(ids=[item_id], include=["metadatas"])
-        )
-        if not found["ids"]:
-            return None
-        hit = _hit(item_id, found["metadatas"][0], 1.0, "content")
-        return MediaItem(hit.item_id, hit.modality, hit.uri, hit.caption, hit.source, hit.metadata)  # type: ignore[arg-type]
+        return self.get_many([item_id]).get(item_id)
+
+    def get_many(self, item_ids: Sequence[str]) -> dict[str, MediaItem]:
+        """The stored items with these ids (unknown ids are left out), read in pages."""
+        items: dict[str, MediaItem] = {}
+        ids = list(dict.fromkeys(item_ids))
+        for start in range(0, len(ids), WRITE_BATCH):
+            page = ids[start : start + WRITE_BATCH]
+            found = self._read(
+                lambda page=page: self.collections["content"].get(ids=page, include=["metadatas"])
+            )
+            for item_id, meta in zip(found["ids"], found["metadatas"], strict=True):
+                hit = _hit(item_id, meta, 1.0, "content")
+                items[item_id] = MediaItem(
+                    hit.item_id,
+                    hit.modality,
+                    hit.uri,
+                    hit.caption,
+                    hit.source,
+                    hit.metadata,  # type: ignore[arg-type]
+                )
+        return items
 
     def exact_vectors(self, kind: VectorKind) -> ExactVectors | None:
         """The in-memory copy of one collection for exact search, or None above ``exact_limit``.

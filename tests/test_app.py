@@ -52,7 +52,7 @@ def test_api_endpoints_with_gradio_client(server, library):
 
     client = Client(server + "/", verbose=False)
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/chat", "/search", "/recommend", "/feedback"} <= set(endpoints)
+    assert {"/chat", "/search", "/recommend", "/feedback", "/clear"} <= set(endpoints)
 
     reply = client.predict("api-user", "s1", "Do you have a picture of a frog?", None, None,
                            api_name="/chat")  # fmt: skip
@@ -60,6 +60,14 @@ def test_api_endpoints_with_gradio_client(server, library):
     frog = next(library.glob("*.png"))
     by_image = client.predict("api-user", "s1", "", handle_file(str(frog)), None, api_name="/chat")
     assert by_image["query_kind"] == "image" and by_image["image_labels"]
+
+    follow = client.predict("api-user", "s1", "more like the second one", None, None,
+                            api_name="/chat")  # fmt: skip
+    assert follow["query_kind"] == "follow_up" and "“" in follow["answer"].split(":")[0]
+    assert client.predict("api-user", "s1", api_name="/clear")["cleared"] is True
+    forgotten = client.predict("api-user", "s1", "more like the second one", None, None,
+                               api_name="/chat")  # fmt: skip
+    assert forgotten["query_kind"] != "follow_up"
 
     hits = client.predict("a banana", 3, api_name="/search")
     assert len(hits) == 3 and "banana" in hits[0]["caption"].lower()
@@ -194,7 +202,17 @@ def test_a_person_chats_by_text_picture_and_voice_and_rates(server, library, bro
     count = len(_assistant_messages(page))
     page.locator("#results img").first.click()  # more like this
     answer = _wait_for_new_answer(page, count)
+    assert answer.startswith(("More like “", "Similar to “")), answer  # names the item it took
     page.screenshot(path=shots / "6-more-like-this.png")
+
+    page.locator("#chat").get_by_label("Clear").first.click()  # the trash icon
+    page.wait_for_function("document.querySelectorAll('#chat .bot').length === 0")
+    page.locator("#message textarea").fill("more like the second one")
+    page.locator("#message textarea").press("Enter")
+    answer = _wait_for_new_answer(page, 0)
+    assert not answer.startswith(("More like", "Similar to")), (
+        answer
+    )  # the cleared turns are forgotten
     assert not outside, f"requests left the machine: {outside[:5]}"
     page.close()
 

@@ -166,3 +166,101 @@ def test_ask_command_prints_json(run, library_dir):
     assert reply["citations"] and reply["recommendations"]
     empty = run("ask", "", check=False)
     assert empty.returncode == 2 and "empty" in empty.stderr
+
+
+# -- issue 12: a conversation a person can trust ------------------------------------------
+
+
+def test_answers_are_graded_by_the_libraries_own_calibration(assistant):
+    calibration = assistant.calibration()
+    assert calibration.encoder == assistant.library.encoder.name
+    for kind in ("text", "category", "image", "composed"):
+        cuts = calibration.cuts[kind]
+        assert cuts.plausible <= cuts.confident
+    found = assistant.turn("dana", "g1", "Do you have a picture of a frog?")
+    assert found.answer.startswith(("Yes", "Here", "I have")) and found.citations
+    assert "frog" in found.citations[0].caption.lower()
+    absent = assistant.turn("dana", "g2", "Do you have a submarine?")
+    assert absent.grounding == "not_found" and "“a submarine”" in absent.answer
+    # never "not found" while the asked thing is among the results shown
+    for question in (
+        "guitars",
+        "a picture of a banana",
+        "Tell me about Saturn",
+        "tractor pictures",
+    ):
+        reply = assistant.turn("dana", "g3", question)
+        assert reply.grounding != "not_found", (question, reply.answer)
+        assert reply.citations and all(f"[{c.number}]" in reply.answer for c in reply.citations)
+
+
+def test_a_weaker_match_is_offered_as_the_closest_thing(assistant):
+    from assistant.answers import plan_answer, template_answer
+    from assistant.calibration import Calibration, KindCuts
+
+    documents = assistant.retriever.from_vector(assistant.library.query_vector("a toad"))
+    top = documents[0].metadata["score"]
+    cuts = KindCuts(confident=top + 0.05, plausible=top - 0.05)
+    calibration = Calibration("x", 9, {k: cuts for k in ("text", "category")}, {})
+    plan = plan_answer("text", "a wolf", "Do you have a wolf?", documents, calibration)
+    assert plan.grade == "closest" and plan.lead == [1]
+    assert template_answer(plan, documents).startswith("I have nothing exactly like “a wolf”")
+    strict = Calibration("x", 9, {"text": KindCuts(top + 0.2, top + 0.1)}, {})
+    assert plan_answer("text", "a wolf", "a wolf", documents, strict).grade == "none"
+
+
+def test_each_encoder_gets_its_own_calibration_cached_until_the_library_changes(
+    assistant, tmp_path, library_dir, model_cache
+):
+    from assistant.calibration import calibrate, load_or_calibrate
+
+    path = tmp_path / "calibration.json"
+    first = load_or_calibrate(assistant.library, path)
+    assert path.exists() and load_or_calibrate(assistant.library, path) == first
+    conse = Library(LibraryConfig(tmp_path / "conse-home", "conse", None, model_cache))
+    conse.ingest(library_dir / "manifest.jsonl", progress=False)
+    other = load_or_calibrate(conse, path)  # another encoder: measured anew, not reused
+    assert other.encoder == conse.encoder.name != first.encoder
+    assert other.cuts["text"] != first.cuts["text"]
+    assert other == calibrate(conse)
+
+
+def test_small_talk_is_answered_without_a_search(assistant):
+    before = assistant.store.count()
+    reply = assistant.turn("erin", "t1", "thanks!")
+    assert reply.query_kind == "chat" and not reply.results and not reply.recommendations
+    assert "welcome" in reply.answer.lower()
+    assert assistant.store.count() == before  # nothing was shown, nothing logged
+    capabilities = assistant.turn("erin", "t1", "what can you do?")
+    assert "picture" in capabilities.answer and not capabilities.results
+
+
+def test_streamed_text_is_never_withdrawn(assistant):
+    for question in ("Tell me about Saturn", "Do you have a submarine?", "guitars", "hello"):
+        tokens, reply = [], None
+        for update in assistant.stream_turn("fay", "stream", question):
+            if update.kind == "token":
+                tokens.append(update.value)
+            elif update.kind == "reply":
+                reply = update.value
+        assert reply is not None and "".join(tokens) == reply.answer, question
+
+
+def test_a_picture_with_what_is_this_is_answered_about_the_picture(assistant, library_dir):
+    frog = next(library_dir.glob("*.png"))
+    reply = assistant.turn("gus", "p1", "what is this?", images=[frog])
+    assert reply.query_kind == "image" and reply.citations
+    assert reply.answer.startswith(("This looks like", "It looks like", "Nothing in the library"))
+    assert reply.citations[0].item_id == reply.results[0].item_id
+    modified = assistant.turn("gus", "p2", "more like this but red", images=[frog])
+    assert modified.query_kind == "composed"
+
+
+def test_follow_ups_name_the_item_and_clearing_the_chat_forgets_it(assistant):
+    first = assistant.turn("hal", "c1", "Show me a badger")
+    follow = assistant.turn("hal", "c1", "more like the second one")
+    name = first.results[1].caption.strip().rstrip(".")
+    assert follow.answer.startswith(f"More like “{name}” (result 2)"), follow.answer
+    assistant.forget("hal", "c1")
+    after = assistant.turn("hal", "c1", "more like the second one")
+    assert after.query_kind != "follow_up"

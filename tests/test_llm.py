@@ -12,9 +12,10 @@ from typing import ClassVar
 import pytest
 from langchain_core.documents import Document
 
+from assistant.answers import AnswerPlan, check_answer
 from assistant.errors import LLMError
 from assistant.llm import LLMSettings, _cut_at_stop, load_llm, packaged_gguf, parse_llm_setting
-from assistant.qa import QAChain, parse_answer
+from assistant.qa import QAChain
 
 
 def test_settings_parse_and_refuse_clearly():
@@ -122,29 +123,36 @@ def test_openai_compatible_endpoint_answers_through_the_qa_chain(tmp_path):
             Document(page_content="A green frog.", metadata={"score": 0.9, "modality": "image"}),
             Document(page_content="A red kite.", metadata={"score": 0.2, "modality": "image"}),
         ]
-        chain = QAChain(llm, threshold=0.5)
-        answer = chain.answer("Do you have a frog?", docs)
-        assert answer.citations == [1] and answer.dropped_citations == [9]
-        assert answer.grounding == "model" and "[9]" not in answer.text
+        chain = QAChain(llm)
+        plan = AnswerPlan("confident", "text", "a frog", lead=[1])
+        answer = chain.answer("Do you have a frog?", docs, plan)
+        # "a kite [9]" cites an item that is not in the context: the template answers instead
+        assert answer.grounding == "template" and answer.citations == [1]
+        assert answer.text == "Yes, I have a green frog [1]." and "[9]" in answer.rejected
         prompt = _ChatServer.requests[-1]["messages"][-1]["content"]
         assert "[1] A green frog. (image)" in prompt and "Do you have a frog?" in prompt
-        streamed = [c for c in chain.stream("Do you have a frog?", docs) if isinstance(c, str)]
-        assert len(streamed) > 1 and _ChatServer.requests[-1]["stream"] is True
+        _ChatServer.answer = "Yes, a green frog [1]."
+        assert chain.answer("Do you have a frog?", docs, plan).grounding == "model"
     finally:
         server.shutdown()
 
 
-def test_parser_keeps_only_supported_relevant_citations():
+def test_the_check_keeps_grounded_answers_and_refuses_the_rest():
     docs = [
-        Document(page_content=c, metadata={"score": s})
-        for c, s in [("A badger.", 0.9), ("A brown bear.", 0.6), ("A bunch of grapes.", 0.2)]
+        Document(page_content=c, metadata={"score": sc})
+        for c, sc in [("A badger.", 0.9), ("A brown bear.", 0.8), ("A bunch of grapes.", 0.2)]
     ]
-    kept = parse_answer("Yes, a badger [1] and a bear [2].", docs, 0.5)
-    assert (kept.citations, kept.grounding) == ([1, 2], "model")
-    wrong_words = parse_answer("No, a banana [1].", docs, 0.5)  # cites [1] for the wrong thing
-    assert wrong_words.grounding == "extractive" and wrong_words.citations == [1, 2]
-    assert wrong_words.text == "I found: a badger [1], a brown bear [2]."
-    invented = parse_answer("There is a badger [7] and grapes [3].", docs, 0.5)
-    assert invented.dropped_citations == [3, 7] and invented.grounding == "extractive"
-    nothing = parse_answer("Anything", [docs[2]], 0.5)
-    assert nothing.grounding == "not_found"
+    plan = AnswerPlan("confident", "text", "a badger", lead=[1], also=[2])
+    question = "Do you have a badger?"
+    kept = check_answer("Yes, a badger [1] and a brown bear [2].", plan, docs, question)
+    assert kept == ("Yes, a badger [1] and a brown bear [2].", [1, 2])
+    assert check_answer("Yes, a banana [1].", plan, docs, question) is None  # wrong words
+    assert check_answer("A badger [3].", plan, docs, question) is None  # not in the plan
+    assert check_answer("A badger [7].", plan, docs, question) is None  # not in the context
+    assert check_answer("A badger [1] and a badger [1].", plan, docs, question) is None
+    assert (
+        check_answer("Badgers live in large underground setts [1].", plan, docs, question) is None
+    )
+    assert check_answer("Yes, I have them.", plan, docs, question) is None  # no citation
+    closest = AnswerPlan("closest", "text", "a wolf", lead=[1])
+    assert check_answer("Yes, a badger [1].", closest, docs, "a wolf") is None  # claims too much

@@ -2,8 +2,9 @@
 
 import pytest
 
+from assistant.chitchat import chat_reply
 from assistant.memory import SessionMemory, TurnRecord
-from assistant.router import category_of, referenced_result, search_phrase
+from assistant.router import about_the_picture, category_of, referenced_result, search_phrase
 
 
 @pytest.mark.parametrize(
@@ -11,13 +12,32 @@ from assistant.router import category_of, referenced_result, search_phrase
     [
         ("Do you have a picture of a badger?", "a badger"),
         ("Do you have a picture of a badger? I would like to see one.", "a badger"),
-        ("Could you please show me some photos of red birds", "red birds"),
+        ("Could you please show me some photos of red birds", "a red bird"),
         ("Is there an image of the moon?", "the moon"),
         ("a frog", "a frog"),
         ("show me", "show me"),  # nothing left after the request: keep what was said
         ("What animals do you have?", "an animal"),
         ("Which kinds of berries are there?", "a berry"),
         ("What people do you have?", "a person"),
+        # the ways people ask (issue 12): request phrasing, media words, plurals, attributes
+        ("show me some animals", "an animal"),
+        ("X pictures".replace("X", "dog"), "dog"),
+        ("guitar pictures please", "guitar"),
+        ("pictures of the sea", "the sea"),
+        ("a picture of a cat", "a cat"),
+        ("I'm looking for a tractor", "a tractor"),
+        ("I am looking for red apples", "a red apple"),
+        ("anything about frogs?", "a frog"),
+        ("do you have anything about space?", "space"),
+        ("Tell me about the moon", "the moon"),
+        ("Tell me about Jupiter", "Jupiter"),
+        ("do you have guitars?", "a guitar"),
+        ("guitars", "a guitar"),
+        ("I want something red", "red"),
+        ("show me something that makes music", "something that makes music"),
+        ("What does a cow say? Tell me about cows.", "a cow"),
+        ("Is there a red car?", "a red car"),
+        ("Can I see photos of horses please", "a horse"),
     ],
 )
 def test_search_phrase_drops_the_request_wording(question, phrase):
@@ -54,3 +74,51 @@ def test_broad_questions_name_a_kind_of_thing():
     assert category_of("what other birds have you got") == "birds"
     assert category_of("Do you have a picture of a badger?") is None
     assert category_of("What is this?") is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "thanks!",
+        "Thank you so much",
+        "ok thanks",
+        "hello",
+        "Hi there!",
+        "bye",
+        "what can you do?",
+        "help",
+        "What's the weather like tomorrow?",
+        "great!",
+    ],
+)
+def test_small_talk_and_out_of_scope_get_a_reply_not_a_search(message):
+    assert chat_reply(message)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "a frog",
+        "thanks for the frog pictures, now show me cats",
+        "show me a hello kitty",
+        "Tell me about the moon",
+        "help me find a dog",
+    ],
+)
+def test_searches_are_not_mistaken_for_small_talk(message):
+    assert chat_reply(message) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "about_picture"),
+    [
+        ("what is this?", True),
+        ("What's this", True),
+        ("what colour is it?", True),
+        ("what animal is this", True),
+        ("more like this but red", False),
+        ("in blue", False),
+    ],
+)
+def test_text_with_a_picture_asks_about_it_or_changes_it(text, about_picture):
+    assert about_the_picture(text) is about_picture

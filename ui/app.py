@@ -19,7 +19,7 @@ from PIL import Image
 
 from assistant.reply import Reply, Result, Suggestion
 from assistant.service import Assistant, display_name
-from retrieval.errors import MediaError
+from retrieval.errors import CrossmediaError, MediaError
 from retrieval.images import load_image
 from retrieval.items import is_audio_path
 from ui.public import public_item, public_reply
@@ -237,7 +237,26 @@ class ChatApp:
         """Dislike button."""
         return self.rate(item_id, "dislike", browser_id, request)
 
+    def clear_chat(
+        self, browser_id: str, session: str, request: gr.Request | None
+    ) -> tuple[str, list, list, Any, list, list]:
+        """The chat was cleared (trash icon): the server forgets that conversation too, and
+        the page starts a new session with empty results."""
+        if session:
+            try:
+                self.assistant.forget(self.identity.for_page(request, browser_id), session)
+            except CrossmediaError as exc:  # nothing to forget for an unknown visitor
+                log.info("clear chat: %s", exc)
+        return uuid.uuid4().hex, [], [], gr.Radio(choices=[], value=None), [], []
+
     # -- the API ---------------------------------------------------------------------------
+
+    @api_endpoint("/clear")
+    def api_clear(self, user: str, session: str, request: gr.Request) -> dict:
+        """Forget a conversation (the chat's follow-ups no longer refer to it)."""
+        who = self.identity.for_api(request, user)
+        self.assistant.forget(who, session or "api")
+        return {"cleared": True, "session": session or "api"}
 
     @api_endpoint("/chat")
     def api_chat(
@@ -366,6 +385,12 @@ def build_app(
                 [recs, rec_pictures, rec_picks, feedback_note],
                 api_visibility="private",
             )
+        chatbot.clear(
+            handlers.clear_chat,
+            [browser_id, session],
+            [session, results, result_picks, recs, rec_pictures, rec_picks],
+            api_visibility="private",
+        )
         _api_endpoints(handlers)
         demo.load(handlers.start, browser_id, [browser_id, session, box], api_visibility="private")
     return demo
@@ -384,3 +409,4 @@ def _api_endpoints(handlers: ChatApp) -> None:
         gr.Button().click(handlers.api_search, [text, k], out, api_name="search")
         gr.Button().click(handlers.api_recommend, [user, k], out, api_name="recommend")
         gr.Button().click(handlers.api_feedback, [user, item, kind], out, api_name="feedback")
+        gr.Button().click(handlers.api_clear, [user, session], out, api_name="clear")

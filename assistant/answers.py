@@ -1,0 +1,257 @@
+"""What an answer may say, decided before any model writes a word: the grade of the best match
+(calibrated per library, encoder and query kind), the items the answer may cite, and the
+sentence shapes that fit. The model then writes within those shapes (a llama.cpp grammar admits
+only the listed openings and the retrieved items' own names, each with its number); any model's
+text is checked against the same plan, and a template answer takes its place if it fails. So
+the answer and the results never disagree, and nothing shown is withdrawn later.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from langchain_core.documents import Document
+
+from assistant.calibration import Calibration, Grade, words_of
+
+MAX_CAPTION_CHARS = 160
+MAX_CITED = 3
+MAX_CANDIDATES = 4  # items the model may choose from (the grammar lists their orders)
+_INSTRUCTION_LIKE = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompt|rules|above|previous)"
+    r"|\b(system prompt|you are now|new instructions|act as|jailbreak)\b",
+    re.I,
+)
+WITHHELD = "(caption withheld: it contains instructions)"
+_ABOUT = re.compile(r"^\s*(tell me (more )?about|what is|what's|who is|describe|explain)\b", re.I)
+_CITATION = re.compile(r"\[(\d{1,2})\]")
+# Words an answer may use besides the question's and the cited captions' own.
+_LINKING = frozenset(
+    "yes no i have here is are a an the and or of this that these those some one two three "  # noqa: SIM905
+    "closest thing things nothing exactly like looks look more found library picture pictures "
+    "image images sound sounds photo photos drawing drawings about it its with in on for to as "
+    "also there what which you can see hear".split()
+)
+
+
+@dataclass(frozen=True)
+class AnswerPlan:
+    """The grade, what was asked for, and the context items (1-based) the answer may cite:
+    ``lead`` first (the ones a template names), then ``also`` (the model may pick these too)."""
+
+    grade: Grade
+    kind: str
+    subject: str
+    lead: list[int] = field(default_factory=list)
+    also: list[int] = field(default_factory=list)
+    about: str = ""  # a follow-up: the earlier item it takes, quoted ("“A frog” (result 2)")
+    describe: bool = False  # "Tell me about X": name items by their whole caption
+
+    @property
+    def citable(self) -> list[int]:
+        return [*self.lead, *self.also]
+
+
+def safe_caption(caption: str) -> str:
+    """A caption as a model may see it: one line, cut short, withheld if it reads like orders."""
+    line = " ".join(caption.split())[:MAX_CAPTION_CHARS] or "(no caption)"
+    return WITHHELD if _INSTRUCTION_LIKE.search(line) else line
+
+
+def item_phrase(document: Document, whole: bool = False) -> str:
+    """How an answer names an item mid-sentence: "a black cat" from "A black cat.", its first
+    clause unless ``whole`` (then the caption up to its end), else its file name."""
+    caption = safe_caption(document.page_content)
+    if caption == WITHHELD or not document.page_content.strip():
+        name = document.metadata.get("name") or document.metadata.get("item_id", "an item")
+        return str(name)
+    if not whole:
+        caption = re.split(r"[.;:!?]\s|\s[\u2014\u2013-]\s|\u2014", caption + " ", maxsplit=1)[0]
+    caption = caption.strip().rstrip(".!?;:,")
+    first, _, rest = caption.partition(" ")
+    if first in ("A", "An", "The", "Some") and rest:  # mid-sentence article; names keep capitals
+        caption = f"{first.lower()} {rest}"
+    return caption
+
+
+def _mentions(subject: str, documents: Sequence[Document]) -> bool:
+    """Whether the subject's main word is a word of one of the first three captions."""
+    words = [w for w in re.findall(r"[a-z]+", subject.lower()) if w not in _LINKING]
+    if not words:
+        return False
+    head = words[-1]
+    forms = {head, head[:-1] if head.endswith("s") else head}
+    return any(forms & words_of(d.page_content) for d in documents[:3])
+
+
+def plan_answer(
+    kind: str,
+    subject: str,
+    question: str,
+    documents: Sequence[Document],
+    calibration: Calibration,
+    about: str = "",
+) -> AnswerPlan:
+    """The plan for one turn. A text query whose main word is in a top caption is never "not
+    found" (the results show it) and is confident once it is plausible."""
+    if not documents:
+        return AnswerPlan("none", kind, subject)
+    scores = [float(d.metadata.get("score", 0.0)) for d in documents]
+    if kind == "follow_up":
+        grade: Grade = "confident"
+    else:
+        grade = calibration.grade(kind, scores[0])
+        if kind in ("text", "category", "voice") and _mentions(subject, documents):
+            grade = "confident" if grade != "none" else "closest"
+    if grade == "none":
+        return AnswerPlan("none", kind, subject)
+    cuts = calibration.cuts.get(kind) or calibration.cuts["text"]
+    floor = cuts.confident if grade == "confident" and kind != "follow_up" else cuts.plausible
+    numbers = [n for n, s in enumerate(scores, 1) if s >= min(floor, scores[0])]
+    matching = [n for n in range(1, len(documents) + 1) if _mentions(subject, [documents[n - 1]])]
+    if kind in ("text", "voice") and grade == "confident" and matching:
+        numbers = [n for n in numbers if n in matching] or matching[:1]  # the matches, not
+        # their neighbours: "a guitar" is answered with guitars even if a violin is close
+    numbers = _distinct(numbers, documents)
+    lead = numbers[: 1 if grade == "closest" else MAX_CITED]
+    also = [n for n in range(1, min(len(documents), MAX_CITED + 1) + 1) if n not in lead]
+    also = _distinct(lead + [n for n in also if scores[n - 1] >= cuts.plausible], documents)
+    also = [n for n in also if n not in lead][: MAX_CANDIDATES - len(lead)]
+    if kind in ("image", "composed"):  # a picture is answered by its nearest match first
+        also = []
+    elif kind in ("text", "voice") and grade == "confident" and matching:
+        also = [n for n in also if n in matching]
+    describe = bool(_ABOUT.match(question)) and kind in ("text", "voice")
+    return AnswerPlan(grade, kind, subject, lead, also, about, describe)
+
+
+def _distinct(numbers: Sequence[int], documents: Sequence[Document]) -> list[int]:
+    """The numbers of items that read differently (two "A cow." items are named once)."""
+    seen: set[str] = set()
+    kept = []
+    for n in numbers:
+        name = item_phrase(documents[n - 1], whole=True).lower()
+        if name not in seen:
+            seen.add(name)
+            kept.append(n)
+    return kept
+
+
+def openings(plan: AnswerPlan) -> list[str]:
+    """The ways an answer of this plan may begin (the template uses the first)."""
+    quoted = f"“{plan.subject}”"
+    if plan.kind == "follow_up":
+        return [f"More like {plan.about}: ", f"Similar to {plan.about}: "]
+    if plan.kind == "image":
+        if plan.grade == "confident":
+            return ["This looks like ", "It looks like "]
+        return ["Nothing in the library looks quite like this; the closest is "]
+    if plan.grade == "closest":
+        return [f"I have nothing exactly like {quoted}; the closest is "]
+    if plan.describe:
+        return ["", "Here is what I have: "]
+    if plan.kind == "category":
+        return ["I have ", "Here are some: "]
+    return ["Yes, I have ", "Here is ", "I have "]
+
+
+def phrase_with_number(plan: AnswerPlan, documents: Sequence[Document], n: int) -> str:
+    return f"{item_phrase(documents[n - 1], whole=plan.describe)} [{n}]"
+
+
+def join_items(parts: Sequence[str]) -> str:
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def template_answer(plan: AnswerPlan, documents: Sequence[Document]) -> str:
+    """The answer a template writes from the plan (used when no model answer passes)."""
+    if plan.grade == "none":
+        return not_found_answer(plan)
+    opening = openings(plan)[0]
+    items = join_items([phrase_with_number(plan, documents, n) for n in plan.lead])
+    text = opening + items
+    return (text[0].upper() + text[1:]).rstrip(".") + "."
+
+
+def not_found_answer(plan: AnswerPlan) -> str:
+    if plan.kind == "image":
+        return "Nothing in the library looks like this picture; the results are only the nearest."
+    subject = " ".join(plan.subject.split())[:80] or "that"
+    return (
+        f"I could not find anything about “{subject}” in the library; "
+        "the results are only the nearest things I have."
+    )
+
+
+def _gbnf(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def answer_grammar(plan: AnswerPlan, documents: Sequence[Document]) -> str:
+    """A llama.cpp grammar admitting this plan's openings and one to three different items of
+    the plan, each named by its own caption with its own number, then a full stop."""
+    opening = " | ".join(_gbnf(o) for o in openings(plan))
+    names = {n: f"i{n}" for n in plan.citable}
+    most = 1 if plan.grade == "closest" else MAX_CITED
+    lists = [
+        " ".join(_joined([names[n] for n in chosen]))
+        for size in range(1, most + 1)
+        for chosen in itertools.permutations(plan.citable, size)
+        if chosen[0] in plan.lead  # the best match leads; the model chooses what follows
+    ]
+    rules = [
+        'root ::= opening items "."',
+        f"opening ::= {opening}",
+        "items ::= " + " | ".join(f"({option})" for option in lists),
+    ]
+    rules += [f"{names[n]} ::= {_gbnf(phrase_with_number(plan, documents, n))}" for n in names]
+    return "\n".join(rules) + "\n"
+
+
+def _joined(parts: list[str]) -> list[str]:
+    """Grammar symbols of "a, b and c"."""
+    out: list[str] = []
+    for position, part in enumerate(parts):
+        if position:
+            out.append('" and "' if position == len(parts) - 1 else '", "')
+        out.append(part)
+    return out
+
+
+def check_answer(
+    raw: str, plan: AnswerPlan, documents: Sequence[Document], question: str
+) -> tuple[str, list[int]] | None:
+    """A model's text made tidy with the citations it keeps, or None when it does not pass:
+    it must cite only this plan's items, at least one, each where the words before it belong
+    to that item, use no word outside the question, the cited captions and linking words, and
+    for a weaker match keep the plan's opening (it must not claim more than the results show)."""
+    text = " ".join(raw.split()).strip()
+    cited = [int(n) for n in _CITATION.findall(text)]
+    if not cited or not set(cited) <= set(plan.citable) or len(text) < 4:
+        return None
+    if len(set(cited)) < len(cited):  # "a cow [1] and a cow [1]"
+        return None
+    if plan.grade != "confident" and not any(text.startswith(o) for o in openings(plan)):
+        return None
+    linking = words_of(question) | _LINKING | words_of(" ".join(openings(plan)))
+    allowed = set(linking)
+    for n in cited:
+        allowed |= words_of(documents[n - 1].page_content)
+    if not words_of(_CITATION.sub(" ", text)) <= allowed:
+        return None
+    start = 0
+    for match in _CITATION.finditer(text):
+        clause = words_of(text[start : match.start()]) - linking
+        caption = words_of(documents[int(match.group(1)) - 1].page_content)
+        if clause and not clause & caption:
+            return None
+        start = match.end()
+    text = re.sub(r"\s+([.,;!?])", r"\1", text)
+    if not text.endswith((".", "!", "?")):
+        text += "."
+    return text, list(dict.fromkeys(cited))
