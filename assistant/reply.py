@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -60,6 +60,16 @@ class Reply:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reply:
+        """A Reply from its ``to_dict`` form (a saved conversation); unknown keys are ignored."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["citations"] = [Citation(**c) for c in data.get("citations", [])]
+        values["results"] = [Result(**r) for r in data.get("results", [])]
+        values["recommendations"] = [Suggestion(**r) for r in data.get("recommendations", [])]
+        return cls(**values)
 
     def render(self) -> str:
         """The reply as text for a terminal."""

@@ -28,12 +28,14 @@ from assistant.answers import plan_answer
 from assistant.calibration import Calibration, load_or_calibrate
 from assistant.chitchat import chat_reply
 from assistant.errors import TurnError
+from assistant.history import ChatHistory, ConversationSummary, StoredTurn
 from assistant.llm import LLMSettings, load_llm
 from assistant.memory import SessionMemory, TurnRecord
 from assistant.qa import CitedAnswer, QAChain
 from assistant.reply import Citation, Reply, Result, Suggestion
 from assistant.retriever import LibraryRetriever
 from assistant.router import about_the_picture, category_of, referenced_result, search_phrase
+from recsys.errors import StoreError
 from recsys.events import Event, EventKind
 from recsys.hybrid import BlendSettings
 from recsys.service import LIVE_BLEND, RecommendationService
@@ -102,6 +104,7 @@ class Assistant:
         self.retriever = LibraryRetriever(library=self.library, k=config.k)
         self.store = store or InteractionStore.in_data_dir(config.library.data_dir)
         self.memory = SessionMemory(turns=config.history_turns)
+        self.history = ChatHistory.beside(self.store)
         self._qa: QAChain | None = None
         self._calibration: Calibration | None = None
         self._transcriber = None
@@ -244,7 +247,7 @@ class Assistant:
         yield TurnUpdate("results", results)
 
         clock = time.perf_counter()
-        history = [(t.question, t.answer) for t in self.memory.history(user, session)]
+        history = [(t.question, t.answer) for t in self._recent(user, session)]
         answer: CitedAnswer | None = None
         kind = "voice" if transcript and query.kind == "text" else query.kind
         plan = plan_answer(
@@ -269,21 +272,20 @@ class Assistant:
             session,
             TurnRecord(query.question, answer.text, [r.item_id for r in results]),
         )
-        yield TurnUpdate(
-            "reply",
-            Reply(
-                answer=answer.text,
-                citations=[_citation(n, documents[n - 1]) for n in answer.citations],
-                results=results,
-                recommendations=suggestions,
-                transcript=transcript,
-                image_labels=query.labels,
-                query_kind=kind,
-                search_text=query.search_text,
-                grounding=answer.grounding,
-                timings={k: round(v, 4) for k, v in timings.items()},
-            ),
+        reply = Reply(
+            answer=answer.text,
+            citations=[_citation(n, documents[n - 1]) for n in answer.citations],
+            results=results,
+            recommendations=suggestions,
+            transcript=transcript,
+            image_labels=query.labels,
+            query_kind=kind,
+            search_text=query.search_text,
+            grounding=answer.grounding,
+            timings={k: round(v, 4) for k, v in timings.items()},
         )
+        self._save(user, session, text or _wordless(images, audio), reply)
+        yield TurnUpdate("reply", reply)
 
     def _route(self, user: str, session: str, text: str, images: list[Image.Image]) -> _Query:
         encoder = self.library.encoder
@@ -305,7 +307,7 @@ class Assistant:
             return _Query("image", question, ", ".join(labels), image_vector, labels=labels)
         if not text:
             raise EmptyQueryError("the message is empty: type something, send a picture or speak")
-        previous = self.memory.history(user, session)
+        previous = self._recent(user, session)
         item = referenced_result(text, previous[-1].result_ids) if previous else None
         if item is not None:
             vector = self.library.index.vector_of(item)
@@ -343,16 +345,49 @@ class Assistant:
             yield TurnUpdate("token", piece)
         self.memory.remember(user, session, TurnRecord(text, reply, []))
         timings = {"total": round(time.perf_counter() - started, 4)}
-        yield TurnUpdate(
-            "reply",
-            Reply(
-                reply, transcript=transcript, query_kind="chat", grounding="chat", timings=timings
-            ),
+        answer = Reply(
+            reply, transcript=transcript, query_kind="chat", grounding="chat", timings=timings
         )
+        self._save(user, session, text, answer)
+        yield TurnUpdate("reply", answer)
+
+    # -- conversations -------------------------------------------------------------------
+
+    def _recent(self, user: str, session: str) -> list[TurnRecord]:
+        """The session's last turns: from memory, or after a restart from the saved history."""
+        remembered = self.memory.history(user, session)
+        if remembered:
+            return remembered
+        try:
+            stored = self.history.turns(user, session)[-self.config.history_turns :]
+        except StoreError as exc:
+            log.warning("%s", exc)
+            return []
+        for turn in stored:
+            results = [r["item_id"] for r in turn.reply.get("results", [])]
+            self.memory.remember(user, session, TurnRecord(turn.question, turn.answer, results))
+        return self.memory.history(user, session)
+
+    def _save(self, user: str, session: str, question: str, reply: Reply) -> None:
+        try:
+            self.history.append(user, session, question, reply.to_dict())
+        except StoreError as exc:  # the answer still reaches the user; the log says why
+            log.warning("chat history not saved: %s", exc)
+
+    def conversations(self, user: str, limit: int = 50) -> list[ConversationSummary]:
+        """The user's saved conversations, most recently used first."""
+        return self.history.conversations(_identifier(user, "user"), limit)
+
+    def conversation(self, user: str, session: str) -> list[StoredTurn]:
+        """One saved conversation's turns, oldest first (reopening it)."""
+        return self.history.turns(_identifier(user, "user"), _identifier(session, "session"))
 
     def forget(self, user: str, session: str) -> None:
-        """Forget a session's conversation (the chat was cleared or a new one started)."""
-        self.memory.forget(_identifier(user, "user"), _identifier(session, "session"))
+        """Clear a conversation: the session's memory and its saved turns (follow-ups can no
+        longer refer to them, now or after a restart)."""
+        user, session = _identifier(user, "user"), _identifier(session, "session")
+        self.memory.forget(user, session)
+        self.history.delete(user, session)
 
     def _compose(self, image_vector: np.ndarray, text: str) -> np.ndarray:
         """An image plus a text modifier as one vector (the encoder's fusion, else the mean)."""
@@ -426,6 +461,11 @@ def display_name(item: MediaItem) -> str:
     if item.caption.strip():
         return item.caption.strip().rstrip(".")
     return label_from_filename(Path(item.uri)) if item.uri else f"a {item.modality}"
+
+
+def _wordless(images: Sequence[Any], audio: Any) -> str:
+    """How a turn without words is titled in the history."""
+    return "(a picture)" if images else "(a recording)" if audio else "(more like this)"
 
 
 def _caption_key(caption: str) -> str:

@@ -16,7 +16,8 @@ Questions (all English, seeded):
 Measures: citation accuracy (the first cited item names the asked thing), contradiction rate
 ("not found" while an item naming the asked thing is among the top 3 results), absent things
 not claimed (not answered as found) and said "not found", small talk answered without a
-search, picture questions answered with that picture, the share of answers the model wrote,
+search, picture questions answered with that picture, the share of answers the model wrote
+(of those that found something; "not found" needs no model; also given of all answers),
 and text / picture turn latency p50 / p95 (seconds, wall clock, 2 cores).
 
 The baseline runs the same questions from a git worktree of ``--baseline`` (default: main
@@ -204,6 +205,7 @@ def score(questions: list[dict], rows: list[dict], captions: dict[str, str]) -> 
     text_seconds = [r["seconds"] for c in ("item", "broad", "absent") for r in group[c]]
     picture_seconds = [r["seconds"] for r in group["picture"]]
     answered = [r for r in rows if by_id[r["id"]]["class"] != "small_talk"]
+    found = [r for r in answered if r["grounding"] != "not_found"]
     phrasing = {
         ITEM_PHRASINGS[p]: share([r for r in items if by_id[r["id"]]["phrasing"] == p],
                                  cites_right)
@@ -220,7 +222,8 @@ def score(questions: list[dict], rows: list[dict], captions: dict[str, str]) -> 
         "absent_said_not_found": share(group["absent"], lambda r: r["grounding"] == "not_found"),
         "small_talk_without_search": share(group["small_talk"], lambda r: not r["results"]),
         "picture_answered_with_it": share(group["picture"], same_picture),
-        "model_written": share(answered, lambda r: r["grounding"] == "model"),
+        "model_written": share(found, lambda r: r["grounding"] == "model"),
+        "model_written_of_all": share(answered, lambda r: r["grounding"] == "model"),
         "text_turn_p50_s": _quantile(text_seconds, 0.5),
         "text_turn_p95_s": _quantile(text_seconds, 0.95),
         "picture_turn_p50_s": _quantile(picture_seconds, 0.5),
@@ -234,7 +237,10 @@ def _quantile(values: list[float], q: float) -> float | None:
 
 def prepare_libraries(home: Path) -> tuple[Path, Path, dict[str, str]]:
     """The captioned and the uncaptioned library (ingested once, reused), and every file's
-    caption."""
+    caption. The uncaptioned one holds copies named like a camera's (img-0001.png), with no
+    sidecar caption and no telling folder, as a photo folder would."""
+    import shutil
+
     from retrieval.datasets.tuxpaint import captioned_stamps, stamps_dir
     from retrieval.encoders.registry import default_cache_dir
     from retrieval.library import Library, LibraryConfig
@@ -242,12 +248,20 @@ def prepare_libraries(home: Path) -> tuple[Path, Path, dict[str, str]]:
     stamps = captioned_stamps(stamps_dir())
     captions = {str(path): caption for path, caption in stamps}
     captioned, bare = home / "captioned", home / "uncaptioned"
+    files = bare / "files"
+    files.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for n, (path, caption) in enumerate(stamps, start=1):
+        copy = files / f"img-{n:04d}{path.suffix.lower()}"
+        if not copy.exists():
+            shutil.copyfile(path, copy)
+        captions[str(copy)] = caption
+        copies.append(copy)
     manifests = {
         captioned: [{"image": str(p), "caption": c} for p, c in stamps],
-        bare: [{"image": str(p)} for p, _ in stamps],
+        bare: [{"image": str(p)} for p in copies],
     }
     for folder, rows in manifests.items():
-        folder.mkdir(parents=True, exist_ok=True)
         manifest = folder / "manifest.jsonl"
         manifest.write_text("\n".join(json.dumps(r) for r in rows))
         library = Library(LibraryConfig(folder / "data", "default", None, default_cache_dir()))

@@ -409,3 +409,35 @@ def test_gallery_thumbnails_keep_their_result_numbers(library):
     assert picks == [(2, "b"), (4, "d")]
     assert [caption for _, caption in shown] == ["One. · 0.80", "Two. · 0.60"]
     assert all(max(picture.size) <= 256 for picture, _ in shown)
+
+
+def test_a_conversation_survives_a_reload_and_reopens_from_the_side_list(
+    served_app, browser, shots
+):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(served_app.url + "/")
+        page.wait_for_selector("#message textarea", timeout=60_000)
+        page.locator("#message textarea").fill("Do you have a picture of a badger?")
+        page.locator("#message textarea").press("Enter")
+        first_answer = _wait_for_new_answer(page, 0)
+
+        page.reload()  # the same browser (its anonymous id lives in local storage)
+        page.wait_for_selector("#message textarea", timeout=60_000)
+        assert _assistant_messages(page) == []  # a new chat on screen
+        page.get_by_label("Toggle Sidebar").click()
+        saved = page.locator("#conversations label")
+        saved.first.wait_for(timeout=30_000)
+        assert "Do you have a picture of a badger?" in saved.first.inner_text()
+        page.wait_for_timeout(600)  # the sidebar slides in
+        page.screenshot(path=shots / "10-conversations.png")
+        saved.first.click()
+        page.wait_for_function("document.querySelectorAll('#chat .bot').length === 1")
+        assert _assistant_messages(page)[0].split("\n")[0] == first_answer.split("\n")[0]
+        page.locator("#message textarea").fill("more like the second one")
+        page.locator("#message textarea").press("Enter")
+        follow = _wait_for_new_answer(page, 1)
+        assert follow.startswith(("More like “", "Similar to “")), follow  # it continues
+    finally:
+        context.close()

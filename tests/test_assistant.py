@@ -264,3 +264,26 @@ def test_follow_ups_name_the_item_and_clearing_the_chat_forgets_it(assistant):
     assistant.forget("hal", "c1")
     after = assistant.turn("hal", "c1", "more like the second one")
     assert after.query_kind != "follow_up"
+
+
+def test_conversations_are_saved_listed_reopened_and_survive_a_restart(assistant):
+    first = assistant.turn("ivy", "h1", "Show me a badger")
+    assistant.turn("ivy", "h2", "thanks!")
+    listed = assistant.conversations("ivy")
+    assert [c.session for c in listed] == ["h2", "h1"]  # most recently used first
+    assert listed[1].title == "Show me a badger" and listed[1].turns == 1
+    assert assistant.conversations("someone-else") == []
+
+    restarted = Assistant(assistant.config, library=assistant.library)  # a new server process
+    assert restarted.store is not assistant.store
+    turns = restarted.conversation("ivy", "h1")
+    assert [t.question for t in turns] == ["Show me a badger"]
+    assert turns[0].reply["results"][0]["item_id"] == first.results[0].item_id
+    follow = restarted.turn("ivy", "h1", "more like the second one")  # memory from the database
+    assert follow.query_kind == "follow_up" and follow.search_text == first.results[1].item_id
+    assert restarted.conversations("ivy")[0].turns == 2
+
+    restarted.forget("ivy", "h1")  # cleared: gone from the list and from follow-ups
+    assert [c.session for c in restarted.conversations("ivy")] == ["h2"]
+    again = Assistant(assistant.config, library=assistant.library)
+    assert again.turn("ivy", "h1", "more like the second one").query_kind != "follow_up"

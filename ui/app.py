@@ -249,6 +249,45 @@ class ChatApp:
                 log.info("clear chat: %s", exc)
         return uuid.uuid4().hex, [], [], gr.Radio(choices=[], value=None), [], []
 
+    # -- saved conversations -------------------------------------------------------------
+
+    def list_conversations(self, browser_id: str, request: gr.Request | None) -> Any:
+        """The side list: this user's saved conversations, most recent first."""
+        try:
+            user = self.identity.for_page(request, browser_id)
+            saved = self.assistant.conversations(user)
+        except Exception as exc:  # the chat still works; the log says why the list did not
+            sentence_for(exc, "listing conversations")
+            return gr.skip()
+        choices = [(f"{c.title} ({c.turns} turn{'s' * (c.turns != 1)})", c.session) for c in saved]
+        return gr.Radio(choices=choices, value=None)
+
+    def open_conversation(
+        self, session: str | None, browser_id: str, request: gr.Request | None
+    ) -> tuple[Any, ...]:
+        """Reopen a saved conversation: its turns in the chat, its last results beside it,
+        and its session, so follow-ups continue where it was left."""
+        if not session:
+            return (gr.skip(),) * 4
+        try:
+            user = self.identity.for_page(request, browser_id)
+            turns = self.assistant.conversation(user, session)
+        except Exception as exc:
+            sentence_for(exc, "opening a conversation")
+            return (gr.skip(),) * 4
+        history: list[dict] = []
+        last: Reply | None = None
+        for turn in turns:
+            last = Reply.from_dict(turn.reply)
+            history.append({"role": "user", "content": turn.question})
+            history.append({"role": "assistant", "content": _citations_markdown(last)})
+        pictures, picks = _gallery(last.results) if last else ([], [])
+        return history, session, pictures, picks
+
+    def new_chat(self) -> tuple[Any, ...]:
+        """A new conversation; the one on screen stays in the list."""
+        return [], uuid.uuid4().hex, [], [], gr.Radio(value=None)
+
     # -- the API ---------------------------------------------------------------------------
 
     @api_endpoint("/clear")
@@ -332,6 +371,9 @@ def build_app(
         result_picks = gr.State([])  # each thumbnail's (number among the results, item id)
         rec_picks = gr.State([])  # each recommended picture's (number, item id)
         gr.Markdown("## crossmedia — ask by text, picture or voice")
+        with gr.Sidebar(open=False, elem_id="sidebar"):
+            new_chat = gr.Button("New chat", elem_id="new-chat")
+            saved = gr.Radio(choices=[], label="Your conversations", elem_id="conversations")
         with gr.Row():
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(label="Chat", height=460, elem_id="chat")
@@ -363,21 +405,34 @@ def build_app(
                     dislike = gr.Button("Dislike", elem_id="dislike")
                 feedback_note = gr.Markdown(elem_id="feedback-note")
         outputs = [chatbot, box, results, result_picks, recs, rec_pictures, rec_picks, session]
+        listed = {"fn": handlers.list_conversations, "inputs": [browser_id], "outputs": saved}
         box.submit(
             handlers.respond, [box, chatbot, browser_id, session], outputs, api_visibility="private"
+        ).then(**listed, api_visibility="private")
+        saved.select(
+            handlers.open_conversation,
+            [saved, browser_id],
+            [chatbot, session, results, result_picks],
+            api_visibility="private",
+        )
+        new_chat.click(
+            handlers.new_chat,
+            None,
+            [chatbot, session, results, result_picks, saved],
+            api_visibility="private",
         )
         results.select(
             handlers.more_like,
             [result_picks, chatbot, browser_id, session],
             outputs,
             api_visibility="private",
-        )
+        ).then(**listed, api_visibility="private")
         rec_pictures.select(
             handlers.open_recommendation,
             [rec_picks, chatbot, browser_id, session],
             outputs,
             api_visibility="private",
-        )
+        ).then(**listed, api_visibility="private")
         for button, handler in ((like, handlers.like), (dislike, handlers.dislike)):
             button.click(
                 handler,
@@ -390,9 +445,11 @@ def build_app(
             [browser_id, session],
             [session, results, result_picks, recs, rec_pictures, rec_picks],
             api_visibility="private",
-        )
+        ).then(**listed, api_visibility="private")
         _api_endpoints(handlers)
-        demo.load(handlers.start, browser_id, [browser_id, session, box], api_visibility="private")
+        demo.load(
+            handlers.start, browser_id, [browser_id, session, box], api_visibility="private"
+        ).then(**listed, api_visibility="private")
     return demo
 
 
