@@ -12,6 +12,7 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from langchain_core.documents import Document
 
@@ -66,8 +67,7 @@ def item_phrase(document: Document, whole: bool = False) -> str:
     clause unless ``whole`` (then the caption up to its end), else its file name."""
     caption = safe_caption(document.page_content)
     if caption == WITHHELD or not document.page_content.strip():
-        name = document.metadata.get("name") or document.metadata.get("item_id", "an item")
-        return str(name)
+        return unnamed_phrase(document)
     if not whole:
         caption = re.split(r"[.;:!?]\s|\s[\u2014\u2013-]\s|\u2014", caption + " ", maxsplit=1)[0]
     caption = caption.strip().rstrip(".!?;:,")
@@ -75,6 +75,23 @@ def item_phrase(document: Document, whole: bool = False) -> str:
     if first in ("A", "An", "The", "Some") and rest:  # mid-sentence article; names keep capitals
         caption = f"{first.lower()} {rest}"
     return caption
+
+
+def unnamed_phrase(document: Document) -> str:
+    """An item without a usable caption, by its kind and file name ("the picture
+    img-0042.png"): never a made-up description."""
+    uri = str(document.metadata.get("uri") or "")
+    name = Path(uri).name if uri else str(document.metadata.get("item_id", "an item"))
+    kind = {"image": "picture", "audio": "sound"}.get(document.metadata.get("modality"), "item")
+    return f"the {kind} {name}"
+
+
+def item_words(document: Document) -> set[str]:
+    """The words an answer may use for an item: its caption's, else its name's."""
+    text = document.page_content
+    if not text.strip() or safe_caption(text) == WITHHELD:
+        text = unnamed_phrase(document)
+    return words_of(text)
 
 
 def _mentions(subject: str, documents: Sequence[Document]) -> bool:
@@ -241,13 +258,13 @@ def check_answer(
     linking = words_of(question) | _LINKING | words_of(" ".join(openings(plan)))
     allowed = set(linking)
     for n in cited:
-        allowed |= words_of(documents[n - 1].page_content)
+        allowed |= item_words(documents[n - 1])
     if not words_of(_CITATION.sub(" ", text)) <= allowed:
         return None
     start = 0
     for match in _CITATION.finditer(text):
         clause = words_of(text[start : match.start()]) - linking
-        caption = words_of(documents[int(match.group(1)) - 1].page_content)
+        caption = item_words(documents[int(match.group(1)) - 1])
         if clause and not clause & caption:
             return None
         start = match.end()

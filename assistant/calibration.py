@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 Grade = Literal["confident", "closest", "none"]
 QueryKind = Literal["text", "category", "image", "composed"]
 CONFIDENT_QUANTILE = 0.95  # only 5% of absent things score as high as a confident answer
-TEXT_PLAUSIBLE = 0.75  # used where the library has too few captions to find the cut
+TEXT_PLAUSIBLE = 0.25  # where too few captions tell present from absent (a photo folder):
+# text finds pictures only by what they show, so the nearest is offered as the closest
 CATEGORY_PLAUSIBLE = 0.25  # broad questions score low even when the library is full of them
 PICTURE_PLAUSIBLE = 0.05  # a picture farther than 95% of the library's nearest other things
 SAMPLE = 300

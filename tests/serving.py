@@ -29,12 +29,13 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """A running server: its URL, data directory, Gradio upload folder and log file."""
+    """A running server: its URL, data directory, Gradio upload folder, log file and process."""
 
     url: str
     home: Path
     uploads: Path
     log: Path
+    process: subprocess.Popen | None = None
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -72,7 +73,7 @@ def served(
                 raise AssertionError("server did not start:\n" + log_path.read_text()) from None
             time.sleep(1)
     try:
-        yield Server(url, home, uploads, log_path)
+        yield Server(url, home, uploads, log_path, process)
     finally:
         process.terminate()
         try:

@@ -441,3 +441,46 @@ def test_a_conversation_survives_a_reload_and_reopens_from_the_side_list(
         assert follow.startswith(("More like “", "Similar to “")), follow  # it continues
     finally:
         context.close()
+
+
+def test_sigterm_stops_the_server_within_seconds_with_a_tab_open(
+    tmp_path, library, model_cache, browser
+):
+    import signal
+    import time
+
+    with served(tmp_path, library, model_cache) as server:
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        page.wait_for_selector("#message textarea", timeout=60_000)
+        page.locator("#message textarea").fill("Do you have a picture of a frog?")
+        page.locator("#message textarea").press("Enter")
+        _wait_for_new_answer(page, 0)  # the tab holds its open streams to the server
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=30)
+        stopped_after = time.monotonic() - started
+        page.close()
+    assert stopped_after <= 5, f"the server took {stopped_after:.1f} s to stop"
+    assert "closing the queue and open streams" in server.log_text()
+    # uvicorn re-raises the signal once it has shut down: the exit status says SIGTERM
+    assert server.process.returncode in (0, -signal.SIGTERM)
+
+
+def test_an_empty_message_gets_a_notice_outside_the_chat(server, browser):
+    page = browser.new_page()
+    try:
+        page.goto(server + "/")
+        page.wait_for_selector("#message textarea", timeout=60_000)
+        page.locator("#message textarea").fill("a banana")
+        page.locator("#message textarea").press("Enter")
+        _wait_for_new_answer(page, 0)
+        before = _assistant_messages(page)
+        page.locator("#message textarea").press("Enter")  # nothing typed
+        notice = page.locator(".toast-body")
+        notice.first.wait_for(timeout=10_000)
+        assert "The message is empty" in notice.first.inner_text()
+        page.wait_for_timeout(500)
+        assert _assistant_messages(page) == before  # no bubble was added or changed
+    finally:
+        page.close()

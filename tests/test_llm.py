@@ -156,3 +156,19 @@ def test_the_check_keeps_grounded_answers_and_refuses_the_rest():
     assert check_answer("Yes, I have them.", plan, docs, question) is None  # no citation
     closest = AnswerPlan("closest", "text", "a wolf", lead=[1])
     assert check_answer("Yes, a badger [1].", closest, docs, "a wolf") is None  # claims too much
+
+
+def test_an_uncaptioned_item_is_named_by_its_file_never_described():
+    from assistant.answers import template_answer
+
+    docs = [
+        Document(page_content="", metadata={"score": 0.5, "modality": "image",
+                                            "uri": "/photos/IMG_2031.jpg", "item_id": "a1"}),
+    ]  # fmt: skip
+    plan = AnswerPlan("closest", "text", "a badger", lead=[1])
+    answer = template_answer(plan, docs)
+    assert (
+        answer
+        == "I have nothing exactly like “a badger”; the closest is the picture IMG_2031.jpg [1]."
+    )
+    assert check_answer(answer, plan, docs, "Do you have a badger?") == (answer, [1])

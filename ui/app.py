@@ -34,6 +34,7 @@ THEME = gr.themes.Default(
     font_mono=["ui-monospace", "monospace"],
 )  # system fonts: the default theme would fetch web fonts from the internet
 GALLERY_COLUMNS = 3
+EMPTY_MESSAGE = "The message is empty: type a question, add a picture or record one."
 THUMBNAIL = (256, 256)
 
 
@@ -112,6 +113,10 @@ class ChatApp:
         message = message or {}
         text = (message.get("text") or "").strip()
         files = [_file_path(f) for f in message.get("files") or []]
+        if not text and not files:  # a notice apart from the chat, not a bubble in it
+            gr.Warning(EMPTY_MESSAGE)
+            yield _chat_only(gr.skip())  # everything on the page stays as it was
+            return
         yield from self._turn(history, text, files, browser_id, session, request)
 
     def _turn(

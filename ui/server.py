@@ -11,6 +11,7 @@ import re
 import time
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 from fastapi import FastAPI, HTTPException, Request
@@ -27,6 +28,7 @@ from ui.security.settings import SecuritySettings
 
 log = logging.getLogger(__name__)
 WIDGET_PAGE = Path(__file__).parent / "widget" / "index.html"
+STOP_GRACE_S = 2  # seconds a running request may finish in after a stop was asked for
 
 
 @functools.cache
@@ -117,7 +119,22 @@ def create_server(
     app.add_middleware(UploadsOnly)
     app.add_middleware(ClientLimits, settings=security)
     app.add_middleware(OriginGuard, allowed_origins=security.allowed_origins)
+    app.state.demo = demo
     return app
+
+
+def stop_gradio(app: FastAPI) -> None:
+    """Close Gradio's queue and end its heartbeat streams, which would otherwise keep every
+    open tab's connection (and so the server) alive long after a stop was asked for."""
+    demo = getattr(app.state, "demo", None)
+    if demo is None:
+        return
+    try:
+        demo._queue.close()
+    except Exception as exc:  # stopping anyway
+        log.debug("closing the queue: %s", exc)
+    demo.is_running = False
+    _gradio_app(app).stop_event.set()
 
 
 def _require_signed_in(
@@ -151,4 +168,14 @@ def serve(
 
     app = create_server(assistant, concurrency=concurrency, security=security)
     log.info("serving the chat on http://%s:%d/ (widget host page: /widget/)", host, port)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            log.info("stopping (signal %d): closing the queue and open streams", sig)
+            stop_gradio(app)
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=STOP_GRACE_S
+    )
+    Server(config).run()
