@@ -336,10 +336,13 @@ def main() -> None:
         "--llm", default="", help="measure another LLM (e.g. packaged:qwen2.5-coder-1.5b) on the "
         "captioned library only; writes conversation-<llm>.json"
     )  # fmt: skip
+    parser.add_argument("--llm-sample", type=int, default=60, help="questions for --llm")
     args = parser.parse_args()
     if args.llm:
         captioned, _, captions = prepare_libraries(args.home)
         questions = build_questions(args.items, args.pictures)
+        order = np.random.default_rng(2).permutation(len(questions))[: args.llm_sample]
+        questions = [questions[i] for i in sorted(order)]
         rows = run_questions(captioned, questions, args.llm)
         report = {"llm": args.llm, "captioned": score(questions, rows, captions)}
         name = re.sub(r"[^a-z0-9.]+", "-", args.llm.lower())
