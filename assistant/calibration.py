@@ -44,7 +44,7 @@ CATEGORY_PLAUSIBLE = 0.25  # broad questions score low even when the library is 
 PICTURE_PLAUSIBLE = 0.05  # a picture farther than 95% of the library's nearest other things
 SAMPLE = 300
 RESIZE_TOLERANCE = 0.1  # recalibrate when the library grew or shrank by more than this
-FORMAT = 1
+FORMAT = 2  # bumped whenever the measurement changes: older files are measured anew
 
 # Everyday things and kinds of things; those the library's captions mention are left out.
 ABSENT_THINGS = """laptop computer; submarine; skyscraper; toaster; vacuum cleaner; smartphone;

@@ -382,6 +382,27 @@ class Assistant:
         """One saved conversation's turns, oldest first (reopening it)."""
         return self.history.turns(_identifier(user, "user"), _identifier(session, "session"))
 
+    def example_questions(self, count: int = 4, seed: int = 0) -> list[str]:
+        """Questions this library answers with a confident match (the first screen's examples):
+        about the subjects of some captioned items, checked by searching them."""
+        from assistant.calibration import subject_of
+
+        ids, _ = self.library.index.vectors("content")
+        order = np.random.default_rng(seed).permutation(len(ids))[: 40 * count]
+        items = self.library.index.get_many([ids[i] for i in order])
+        subjects = dict.fromkeys(
+            s for s in (subject_of(item.caption) for item in items.values()) if " " in s
+        )
+        questions: list[str] = []
+        for subject in subjects:
+            documents = self.retriever.from_vector(self.library.query_vector(subject))
+            plan = plan_answer("text", subject, subject, documents, self.calibration())
+            if plan.grade == "confident":
+                questions.append(f"Do you have a picture of {subject}?")
+            if len(questions) == count:
+                break
+        return questions
+
     def forget(self, user: str, session: str) -> None:
         """Clear a conversation: the session's memory and its saved turns (follow-ups can no
         longer refer to them, now or after a restart)."""
@@ -441,9 +462,10 @@ class Assistant:
                 break
         return out
 
-    def feedback(self, user: str, item_id: str, kind: str) -> Event:
-        """Record a like, dislike, click or view of a library item (unknown items refused)."""
-        return self.recommender().feedback(_identifier(user, "user"), item_id, kind)
+    def feedback(self, user: str, item_id: str, kind: str, value: float = 1.0) -> Event:
+        """Record a like, dislike, click, play, view or rating (``value``: 1 to 5) of a library
+        item (unknown items refused)."""
+        return self.recommender().feedback(_identifier(user, "user"), item_id, kind, value)
 
     def _log_views(self, user: str, item_ids: Sequence[str]) -> None:
         self.store.record(Event.create(user, i, EventKind.VIEW) for i in dict.fromkeys(item_ids))

@@ -238,6 +238,21 @@ class MediaIndex:
         """Number of items (not vectors) in the index."""
         return int(self._read(self.collections["content"].count))
 
+    def count_by_modality(self) -> dict[str, int]:
+        """Items per modality ("image", "audio", "text"), read page by page."""
+        counts: dict[str, int] = {}
+        total = self.count()
+        for offset in range(0, total, WRITE_BATCH):
+            page = self._read(
+                lambda offset=offset: self.collections["content"].get(
+                    include=["metadatas"], limit=WRITE_BATCH, offset=offset
+                )
+            )
+            for meta in page["metadatas"]:
+                kind = str(meta.get("modality", "item"))
+                counts[kind] = counts.get(kind, 0) + 1
+        return counts
+
     def get(self, item_id: str) -> MediaItem | None:
         """The stored item with this id, or None."""
         return self.get_many([item_id]).get(item_id)

@@ -26,9 +26,14 @@ fi
 
 active_env="${VIRTUAL_ENV:-${CONDA_PREFIX:-}}"
 apt_packages=(tuxpaint-stamps-default libcairo2)
-# Tests also speak (espeak-ng), drive a real browser (chromium, through Playwright) and the
-# speech bench reads LibriVox clips (pocketsphinx-testdata).
-if [ -n "$extras" ]; then apt_packages+=(espeak-ng pocketsphinx-testdata chromium); fi
+# Tests also speak (espeak-ng), drive a real browser (chromium, through Playwright), run the
+# README's JavaScript client example (Node.js; npm fetches @gradio/client) and the speech bench
+# reads LibriVox clips (pocketsphinx-testdata).
+if [ -n "$extras" ]; then
+  apt_packages+=(espeak-ng pocketsphinx-testdata chromium)
+  command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
+  command -v npm >/dev/null 2>&1 || apt_packages+=(npm)  # NodeSource's nodejs brings its own
+fi
 apt_install() {  # apt_install PACKAGE...: install those not installed yet
   local missing=() pkg sudo=""
   for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done

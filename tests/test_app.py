@@ -52,7 +52,7 @@ def test_api_endpoints_with_gradio_client(server, library):
 
     client = Client(server + "/", verbose=False)
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/chat", "/search", "/recommend", "/feedback", "/clear"} <= set(endpoints)
+    assert {"/chat", "/search", "/recommend", "/feedback", "/rate", "/clear"} <= set(endpoints)
 
     reply = client.predict("api-user", "s1", "Do you have a picture of a frog?", None, None,
                            api_name="/chat")  # fmt: skip
@@ -79,6 +79,9 @@ def test_api_endpoints_with_gradio_client(server, library):
     assert recommendations[0]["item_id"] not in {r["item_id"] for r in after}
     with pytest.raises(Exception, match="unknown item"):
         client.predict("api-user", "no-such-item", "like", api_name="/feedback")
+    rated = client.predict("api-user", after[0]["item_id"], 4, api_name="/rate")
+    assert rated == {"user": "api-user", "item": after[0]["item_id"], "kind": "rating",
+                     "value": 4.0}  # fmt: skip
     huge = library.parent / "huge.png"
     huge.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(26 * 1024 * 1024))  # over the 25 MB limit
     with pytest.raises(Exception, match=r"(?i)size|large|413"):
@@ -360,13 +363,31 @@ def test_the_widget_answers_inside_another_site(server, browser, shots, widget_h
     host = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     threading.Thread(target=host.serve_forever, daemon=True).start()
     try:
-        page = browser.new_page(viewport={"width": 1100, "height": 1600})
+        page = browser.new_page(viewport={"width": 1100, "height": 1000})
         outside: list[str] = []
         _watch_requests(page, outside)
         page.goto(f"http://127.0.0.1:{port}/index.html?server={server}")
+        margin = "() => getComputedStyle(document.body).marginTop"
+        frame = page.frame_locator("#frame")
+        box = frame.locator("#message textarea")
+        box.wait_for(timeout=60_000)
+        box.fill("Do you have a picture of a sheep?")
+        box.press("Enter")
+        answer = frame.locator("#chat .bot").last
+        answer.locator("img").first.wait_for(timeout=120_000)  # the cited picture, in the answer
+        assert "sheep" in answer.inner_text().lower()
+        assert page.evaluate(margin) == "32px"  # the host page's own 2rem: left alone
+        inner = page.frames[1]
+        overflow = inner.evaluate(
+            "() => document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth"
+        )
+        assert overflow <= 0, f"the 720 px iframe scrolls sideways by {overflow} px"
+        page.screenshot(path=shots / "7-widget.png", full_page=True)
+
+        page.goto(f"http://127.0.0.1:{port}/index.html?server={server}&component=1")
         component = page.locator("#component gradio-app")
         box = component.locator("#message textarea")
-        box.wait_for(timeout=60_000)
+        box.wait_for(timeout=60_000)  # the web component works from an allowed origin too
         box.fill("Do you have a picture of a sheep?")
         box.press("Enter")
         page.wait_for_function(
@@ -375,9 +396,6 @@ def test_the_widget_answers_inside_another_site(server, browser, shots, widget_h
             timeout=120_000,
         )
         assert "sheep" in component.locator("#chat").inner_text().lower()
-        frame = page.frame_locator("#frame")
-        frame.locator("#message textarea").wait_for(timeout=60_000)
-        page.screenshot(path=shots / "7-widget.png", full_page=True)
         assert not outside, f"requests left the machine: {outside[:5]}"
         page.close()
     finally:
@@ -407,8 +425,72 @@ def test_gallery_thumbnails_keep_their_result_numbers(library):
     ]
     shown, picks = _gallery(results)
     assert picks == [(2, "b"), (4, "d")]
-    assert [caption for _, caption in shown] == ["One. · 0.80", "Two. · 0.60"]
+    assert [caption for _, caption in shown] == ["[2] One. · 0.80", "[4] Two. · 0.60"]
     assert all(max(picture.size) <= 256 for picture, _ in shown)
+    from ui.app import _sounds_html
+
+    players = _sounds_html(results, [])  # the sound among the results is playable, as [1]
+    assert players.count("<audio") == 1 and "[1] A rooster." in players and "/media/a" in players
+
+
+def test_an_answer_carries_its_cited_media_and_links_its_numbers():
+    from assistant.reply import Citation, Reply
+    from ui.app import _citations_markdown
+
+    reply = Reply(
+        "Yes, I have a frog [1] and a frog croaking [2].",
+        citations=[Citation(1, "f1", "A frog.", "/lib/frog.png", "image", 0.9),
+                   Citation(2, "f2", "A frog <croaking>.", "/lib/frog.ogg", "audio", 0.8)],
+    )  # fmt: skip
+    shown = _citations_markdown(reply)
+    assert "[[1]](/media/f1)" in shown and "[[2]](/media/f2)" in shown
+    assert '<img src="/media/f1" alt="A frog."' in shown
+    assert '<audio controls preload="none" src="/media/f2"' in shown
+    assert "&lt;croaking&gt;" in shown and "/lib/" not in shown  # escaped; no server path
+
+
+def test_the_first_screen_invites_and_an_example_prompt_answers(server, browser, shots):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(server + "/")
+        page.wait_for_selector("#message textarea", timeout=60_000)
+        welcome = page.locator("#chat").inner_text()
+        assert "Welcome" in welcome and "pictures" in welcome, welcome
+        examples = page.locator("#chat .example")
+        examples.first.wait_for(timeout=10_000)
+        assert examples.count() >= 2
+        page.screenshot(path=shots / "0-first-screen.png")
+        examples.first.click()
+        answer = _wait_for_new_answer(page, 0)
+        assert "[1]" in answer, answer
+    finally:
+        page.close()
+
+
+def test_a_stop_button_cancels_a_turn_in_progress(library, model_cache, tmp_path):
+    """The message box turns its send button into a stop button while an answer is made, and
+    stopping cancels every kind of turn (typed, example, result click, recommendation)."""
+    from assistant.service import Assistant, AssistantConfig
+    from retrieval.library import LibraryConfig
+    from ui.app import _box, build_app
+    from ui.security.identity import Identity
+    from ui.security.settings import SecuritySettings
+
+    generating, idle = _box(generating=True), _box(generating=False)
+    assert (generating.stop_btn, generating.submit_btn) == (True, False)
+    assert (idle.stop_btn, idle.submit_btn) == (False, True)
+    config = AssistantConfig(LibraryConfig(tmp_path / "home", "default", None, model_cache))
+    demo = build_app(Assistant(config), Identity(SecuritySettings()), "secret")
+    dependencies = demo.config["dependencies"]
+    box_id = next(c["id"] for c in demo.config["components"]
+                  if c.get("props", {}).get("elem_id") == "message")  # fmt: skip
+    stops = [d for d in dependencies if [box_id, "stop"] in [list(t) for t in d["targets"]]]
+    cancelled = {n for d in stops for n in d.get("cancels") or []}
+    turn_triggers = {"submit", "example_select", "select"}
+    turns = [d["id"] for d in dependencies
+             if any(t[1] in turn_triggers for t in d["targets"]) and d["outputs"]
+             and len(d["outputs"]) == 9]  # fmt: skip
+    assert len(turns) == 4 and set(turns) <= cancelled
 
 
 def test_a_conversation_survives_a_reload_and_reopens_from_the_side_list(
@@ -482,5 +564,57 @@ def test_an_empty_message_gets_a_notice_outside_the_chat(server, browser):
         assert "The message is empty" in notice.first.inner_text()
         page.wait_for_timeout(500)
         assert _assistant_messages(page) == before  # no bubble was added or changed
+    finally:
+        page.close()
+
+
+def test_the_readme_javascript_example_runs_verbatim_and_exits(server, tmp_path):
+    """The ui/README.md JavaScript example, as written (only the address changed), with Node
+    and @gradio/client from npm: it must print the answer and exit by itself."""
+    import re
+    import shutil
+    import subprocess
+
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        pytest.skip("needs Node.js and npm (scripts/setup.sh --test installs them)")
+    readme = (Path(__file__).parent.parent / "ui" / "README.md").read_text()
+    example = re.search(r"```js\n(.*?)```", readme, re.S).group(1)
+    assert "http://127.0.0.1:7860/" in example
+    (tmp_path / "package.json").write_text('{"type": "module", "private": true}')
+    installed = subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "@gradio/client@2"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    (tmp_path / "example.mjs").write_text(example.replace("http://127.0.0.1:7860/", server + "/"))
+    run = subprocess.run(
+        [node, "example.mjs"], cwd=tmp_path, capture_output=True, text=True, timeout=90
+    )  # a process that never exits fails here with TimeoutExpired
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "[1]" in run.stdout or "could not find" in run.stdout, run.stdout
+
+
+def test_an_open_tab_survives_a_server_restart_and_its_conversation_goes_on(
+    tmp_path, library, model_cache, browser
+):
+    port = free_port()
+    page = browser.new_page()
+    try:
+        with served(tmp_path, library, model_cache, port=port) as first:
+            page.goto(first.url + "/")
+            page.wait_for_selector("#message textarea", timeout=60_000)
+            page.locator("#message textarea").fill("Do you have a picture of a frog?")
+            page.locator("#message textarea").press("Enter")
+            _wait_for_new_answer(page, 0)
+        with served(tmp_path, library, model_cache, port=port):  # the same tab, not reloaded
+            page.locator("#message textarea").fill("Do you have a picture of a banana?")
+            page.locator("#message textarea").press("Enter")
+            after = _wait_for_new_answer(page, 1, timeout=180_000)
+            assert "banana" in after.lower() and "⚠" not in after, after
+            page.locator("#message textarea").fill("more like the second one")
+            page.locator("#message textarea").press("Enter")
+            again = _wait_for_new_answer(page, 2)  # the session and its results live on
+            assert again.startswith(("More like “", "Similar to “")), again
     finally:
         page.close()

@@ -8,6 +8,7 @@ Everything is served from this machine: no analytics, no web fonts, no CDN asset
 
 from __future__ import annotations
 
+import html
 import logging
 import uuid
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from assistant.service import Assistant, display_name
 from retrieval.errors import CrossmediaError, MediaError
 from retrieval.images import load_image
 from retrieval.items import is_audio_path
-from ui.public import public_item, public_reply
+from ui.public import media_url, public_item, public_reply
 from ui.security.identity import Identity, new_anonymous_id
 from ui.security.messages import api_endpoint, chat_warning, sentence_for
 from ui.security.uploads import require_upload
@@ -56,14 +57,23 @@ def _gallery(
             continue  # moved or deleted since it was indexed
         picture.thumbnail(THUMBNAIL)
         score = f" · {item.score:.2f}" if isinstance(item, Result) else ""
-        shown.append((picture, f"{item.caption}{score}"))
+        label = f"[{number}] " if isinstance(item, Result) else ""
+        shown.append((picture, f"{label}{item.caption or Path(item.uri).name}{score}"))
         positions.append((number, item.item_id))
     return shown, positions
 
 
-def _chat_only(history: list[dict], box: Any = None) -> tuple[Any, ...]:
+def _chat_only(history: Any, box: Any = None) -> tuple[Any, ...]:
     """Outputs that change the chat (and the input box, if given) and leave the panels."""
-    return history, gr.skip() if box is None else box, *(gr.skip(),) * 6
+    return history, gr.skip() if box is None else box, *(gr.skip(),) * 7
+
+
+def _box(generating: bool) -> Any:
+    """The message box while an answer is generated (emptied, a stop button instead of send)
+    and after (send again; what was typed meanwhile stays)."""
+    if generating:
+        return gr.MultimodalTextbox(value=None, submit_btn=False, stop_btn=True)
+    return gr.MultimodalTextbox(submit_btn=True, stop_btn=False)
 
 
 def _choices(suggestions: list[Suggestion]) -> list[tuple[str, str]]:
@@ -71,13 +81,48 @@ def _choices(suggestions: list[Suggestion]) -> list[tuple[str, str]]:
 
 
 def _citations_markdown(reply: Reply) -> str:
-    lines = [reply.answer]
+    """The answer as the chat shows it: citation numbers link to their items, and each cited
+    item follows with its number: a picture as a thumbnail, a sound as a player."""
+    answer = reply.answer
+    for c in reply.citations:
+        url = media_url(c.item_id, c.uri)
+        if url:
+            answer = answer.replace(f"[{c.number}]", f"[[{c.number}]]({url})")
+    lines = [answer]
     if reply.image_labels:
         lines.insert(0, f"*The picture looks like:* {', '.join(reply.image_labels)}\n")
     if reply.citations:
         lines.append("")
-        lines += [f"[{c.number}] {c.caption} ({c.modality})" for c in reply.citations]
+        lines += [_cited_media(c.number, c.item_id, c.caption, c.uri, c.modality)
+                  for c in reply.citations]  # fmt: skip
     return "\n".join(lines)
+
+
+def _cited_media(number: int, item_id: str, caption: str, uri: str, modality: str) -> str:
+    url = media_url(item_id, uri)
+    name = html.escape(caption.strip() or Path(uri).name or modality)
+    if url and modality == "image":
+        return (f'<span class="cited"><img src="{url}" alt="{name}" height="88">'
+                f"<br>[{number}] {name}</span>")  # fmt: skip
+    if url and modality == "audio":
+        player = f'<audio controls preload="none" src="{url}" aria-label="{name}"></audio>'
+        return f'<span class="cited">[{number}] {name}<br>{player}</span>'
+
+    return f"[{number}] {name} ({modality})"
+
+
+def _sounds_html(results: list[Result], recommended: list[Suggestion]) -> str:
+    """Players for the sounds among the results (with their numbers) and recommendations,
+    which a picture gallery cannot show."""
+    rows = []
+    for number, r in enumerate(results, start=1):
+        if r.modality == "audio" and r.uri:
+            rows.append(_cited_media(number, r.item_id, r.caption, r.uri, "audio"))
+    for s in recommended:
+        if s.modality == "audio" and s.uri:
+            player = _cited_media(0, s.item_id, s.caption, s.uri, "audio")
+            rows.append(player.replace("[0] ", "Recommended: "))
+    return "<div class='sounds'>" + "".join(f"<p>{r}</p>" for r in rows) + "</div>" if rows else ""
 
 
 class ChatApp:
@@ -135,9 +180,8 @@ class ChatApp:
         if text:
             history.append({"role": "user", "content": text})
         history.append({"role": "assistant", "content": "…"})
-        # A tab older than a server restart lost its session: start a new one, not an error.
-        session = session or uuid.uuid4().hex
-        yield (*_chat_only(history, gr.MultimodalTextbox(value=None))[:-1], session)
+        session = session or uuid.uuid4().hex  # a page that never loaded fully
+        yield (history, _box(generating=True), *(gr.skip(),) * 5, session, gr.skip())
         streamed = ""
         try:
             user = self.identity.for_page(request, browser_id)
@@ -161,17 +205,18 @@ class ChatApp:
                     suggested, suggested_picks = _gallery(reply.recommendations)
                     yield (
                         history,
-                        gr.skip(),
+                        _box(generating=False),
                         pictures,
                         picks,
                         gr.Radio(choices=_choices(reply.recommendations), value=None),
                         suggested,
                         suggested_picks,
                         gr.skip(),
+                        _sounds_html(reply.results, reply.recommendations),
                     )
         except Exception as exc:  # a message in the chat; a traceback only for the unexpected
             history[-1] = {"role": "assistant", "content": chat_warning(exc, "a chat turn")}
-            yield _chat_only(history)
+            yield _chat_only(history, _box(generating=False))
 
     def _clicked(self, item_id: str, browser_id: str, request: gr.Request | None) -> None:
         """Record a click (a result or a recommended picture opened) as the page's user."""
@@ -212,6 +257,22 @@ class ChatApp:
         text = f"More like “{display_name(item)}”" if item else ""
         yield from self._turn(history, text, [], browser_id, session, request, about=item_id)
 
+    def example(
+        self,
+        event: gr.SelectData,
+        history: list[dict],
+        browser_id: str,
+        session: str,
+        request: gr.Request | None = None,
+    ) -> Iterator[tuple[Any, ...]]:
+        """An example prompt of the first screen, asked as if typed."""
+        value = event.value if isinstance(event.value, dict) else {"text": str(event.value)}
+        yield from self._turn(history, value.get("text", ""), [], browser_id, session, request)
+
+    def stopped(self) -> Any:
+        """The stop button: the answer stops where it was; the box is ready again."""
+        return _box(generating=False)
+
     # -- recommendations -------------------------------------------------------------------
 
     def rate(
@@ -244,7 +305,7 @@ class ChatApp:
 
     def clear_chat(
         self, browser_id: str, session: str, request: gr.Request | None
-    ) -> tuple[str, list, list, Any, list, list]:
+    ) -> tuple[str, list, list, Any, list, list, str]:
         """The chat was cleared (trash icon): the server forgets that conversation too, and
         the page starts a new session with empty results."""
         if session:
@@ -252,7 +313,7 @@ class ChatApp:
                 self.assistant.forget(self.identity.for_page(request, browser_id), session)
             except CrossmediaError as exc:  # nothing to forget for an unknown visitor
                 log.info("clear chat: %s", exc)
-        return uuid.uuid4().hex, [], [], gr.Radio(choices=[], value=None), [], []
+        return uuid.uuid4().hex, [], [], gr.Radio(choices=[], value=None), [], [], ""
 
     # -- saved conversations -------------------------------------------------------------
 
@@ -339,10 +400,17 @@ class ChatApp:
 
     @api_endpoint("/feedback")
     def api_feedback(self, user: str, item_id: str, kind: str, request: gr.Request) -> dict:
-        """Record the caller's like, dislike, click or view of an item."""
+        """Record the caller's like, dislike, click, play or view of an item."""
         who = self.identity.for_api(request, user)
         event = self.assistant.feedback(who, item_id, kind)
         return {"user": event.user, "item": event.item, "kind": event.kind.value}
+
+    @api_endpoint("/rate")
+    def api_rate(self, user: str, item_id: str, rating: float, request: gr.Request) -> dict:
+        """Record the caller's rating of an item (1 to 5; above 3 counts as liking it)."""
+        who = self.identity.for_api(request, user)
+        event = self.assistant.feedback(who, item_id, "rating", float(rating))
+        return {"user": event.user, "item": event.item, "kind": "rating", "value": event.value}
 
 
 def _count(k: float | None, most: int) -> int:
@@ -360,6 +428,27 @@ def _file_path(entry: Any) -> str:
     return str(getattr(entry, "path", entry))
 
 
+def welcome_text(assistant: Assistant) -> str:
+    """The first screen: what the library holds and what can be asked."""
+    counts = assistant.library.index.count_by_modality()
+    names = {"image": "pictures", "audio": "sounds", "text": "texts"}
+    held = ", ".join(f"{n:,} {names.get(kind, kind)}" for kind, n in sorted(counts.items()))
+    return (
+        f"**Welcome!** This library holds {held or 'nothing yet'}.\n\n"
+        "Ask for something by text, drop a picture to find what looks like it, or press the "
+        "microphone and ask aloud. Click a result for more like it; like what you enjoy and "
+        "the recommendations follow. Try one of these:"
+    )
+
+
+def _examples(assistant: Assistant) -> list[str]:
+    try:
+        return assistant.example_questions(4)
+    except CrossmediaError as exc:  # an empty library: the welcome text still shows
+        log.info("no example questions: %s", exc)
+        return []
+
+
 def build_app(
     assistant: Assistant,
     identity: Identity,
@@ -370,18 +459,28 @@ def build_app(
     encrypts the browser's anonymous id in its local storage; ``delete_cache`` is Gradio's
     (every, older than) seconds sweep of uploaded and generated files."""
     handlers = ChatApp(assistant, identity)
+    welcome, examples = welcome_text(assistant), _examples(assistant)
     with gr.Blocks(title="crossmedia", analytics_enabled=False, delete_cache=delete_cache) as demo:
-        session = gr.State("")
+        # Held in the page, not in gr.State: any gr.State makes Gradio's clients keep a
+        # heartbeat stream open, and @gradio/client then never lets a Node script exit. Both are
+        # the page's own (its user comes from the identity, never from these values).
+        session = gr.Textbox("", visible=False, elem_id="session")
         browser_id = gr.BrowserState("", storage_key="crossmedia-user", secret=secret)
-        result_picks = gr.State([])  # each thumbnail's (number among the results, item id)
-        rec_picks = gr.State([])  # each recommended picture's (number, item id)
+        result_picks = gr.JSON([], visible=False)  # each thumbnail's (result number, item id)
+        rec_picks = gr.JSON([], visible=False)  # each recommended picture's (number, item id)
         gr.Markdown("## crossmedia — ask by text, picture or voice")
         with gr.Sidebar(open=False, elem_id="sidebar"):
             new_chat = gr.Button("New chat", elem_id="new-chat")
             saved = gr.Radio(choices=[], label="Your conversations", elem_id="conversations")
         with gr.Row():
             with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label="Chat", height=460, elem_id="chat")
+                chatbot = gr.Chatbot(
+                    label="Chat",
+                    height=460,
+                    elem_id="chat",
+                    placeholder=welcome,
+                    examples=[{"text": q} for q in examples] or None,
+                )
                 box = gr.MultimodalTextbox(
                     sources=["upload", "microphone"],
                     file_types=["image", "audio"],
@@ -389,6 +488,7 @@ def build_app(
                     placeholder="Ask about the library, drop a picture, or record a question",
                     show_label=False,
                     elem_id="message",
+                    stop_btn=False,  # shown while an answer is generated
                     interactive=False,  # enabled by the page load, once the user is known
                 )
             with gr.Column(scale=2):
@@ -398,6 +498,7 @@ def build_app(
                     height=260,
                     elem_id="results",
                 )
+                sounds = gr.HTML(elem_id="sounds")
                 rec_pictures = gr.Gallery(
                     label="Recommended for you (click one to see more like it)",
                     columns=GALLERY_COLUMNS,
@@ -409,11 +510,21 @@ def build_app(
                     like = gr.Button("Like", elem_id="like")
                     dislike = gr.Button("Dislike", elem_id="dislike")
                 feedback_note = gr.Markdown(elem_id="feedback-note")
-        outputs = [chatbot, box, results, result_picks, recs, rec_pictures, rec_picks, session]
+        outputs = [
+            chatbot, box, results, result_picks, recs, rec_pictures, rec_picks, session, sounds
+        ]  # fmt: skip
         listed = {"fn": handlers.list_conversations, "inputs": [browser_id], "outputs": saved}
-        box.submit(
-            handlers.respond, [box, chatbot, browser_id, session], outputs, api_visibility="private"
-        ).then(**listed, api_visibility="private")
+        turns = [
+            box.submit(
+                handlers.respond,
+                [box, chatbot, browser_id, session],
+                outputs,
+                api_visibility="private",
+            ),
+            chatbot.example_select(
+                handlers.example, [chatbot, browser_id, session], outputs, api_visibility="private"
+            ),
+        ]
         saved.select(
             handlers.open_conversation,
             [saved, browser_id],
@@ -426,18 +537,25 @@ def build_app(
             [chatbot, session, results, result_picks, saved],
             api_visibility="private",
         )
-        results.select(
-            handlers.more_like,
-            [result_picks, chatbot, browser_id, session],
-            outputs,
-            api_visibility="private",
-        ).then(**listed, api_visibility="private")
-        rec_pictures.select(
-            handlers.open_recommendation,
-            [rec_picks, chatbot, browser_id, session],
-            outputs,
-            api_visibility="private",
-        ).then(**listed, api_visibility="private")
+        turns.append(
+            results.select(
+                handlers.more_like,
+                [result_picks, chatbot, browser_id, session],
+                outputs,
+                api_visibility="private",
+            )
+        )
+        turns.append(
+            rec_pictures.select(
+                handlers.open_recommendation,
+                [rec_picks, chatbot, browser_id, session],
+                outputs,
+                api_visibility="private",
+            )
+        )
+        for turn in turns:
+            turn.then(**listed, api_visibility="private")
+        box.stop(handlers.stopped, None, box, cancels=turns, api_visibility="private")
         for button, handler in ((like, handlers.like), (dislike, handlers.dislike)):
             button.click(
                 handler,
@@ -448,7 +566,7 @@ def build_app(
         chatbot.clear(
             handlers.clear_chat,
             [browser_id, session],
-            [session, results, result_picks, recs, rec_pictures, rec_picks],
+            [session, results, result_picks, recs, rec_pictures, rec_picks, sounds],
             api_visibility="private",
         ).then(**listed, api_visibility="private")
         _api_endpoints(handlers)
@@ -464,6 +582,7 @@ def _api_endpoints(handlers: ChatApp) -> None:
         user, session, text = gr.Textbox(), gr.Textbox(), gr.Textbox()
         image, audio = gr.Image(type="filepath"), gr.Audio(type="filepath")
         item, kind, k = gr.Textbox(), gr.Textbox(), gr.Number(value=10)
+        rating = gr.Number(value=5)
         out = gr.JSON()
         gr.Button().click(
             handlers.api_chat, [user, session, text, image, audio], out, api_name="chat"
@@ -471,4 +590,5 @@ def _api_endpoints(handlers: ChatApp) -> None:
         gr.Button().click(handlers.api_search, [text, k], out, api_name="search")
         gr.Button().click(handlers.api_recommend, [user, k], out, api_name="recommend")
         gr.Button().click(handlers.api_feedback, [user, item, kind], out, api_name="feedback")
+        gr.Button().click(handlers.api_rate, [user, item, rating], out, api_name="rate")
         gr.Button().click(handlers.api_clear, [user, session], out, api_name="clear")
