@@ -121,18 +121,22 @@ class MediaIndex:
             else:
                 root = Path(path)
                 root.mkdir(parents=True, exist_ok=True)
-                self.client = chromadb.PersistentClient(path=str(root), settings=settings)
                 self._lock = FileLock(str(root / ".write.lock"))
                 self._root = root
-            self.collections = {
-                kind: self.client.get_or_create_collection(
-                    collection_name(encoder_name, kind),
-                    configuration=hnsw.as_configuration(),
-                    metadata={"encoder": encoder_name, "dim": dim, "vectors": kind},
-                    embedding_function=None,
-                )
-                for kind in VECTOR_KINDS
-            }
+                # Two processes opening a new index at once would both create Chroma's tables
+                # ("table collections already exists"): opening is a write, under the lock.
+                with self._lock:
+                    self.client = chromadb.PersistentClient(path=str(root), settings=settings)
+            with self._locked():
+                self.collections = {
+                    kind: self.client.get_or_create_collection(
+                        collection_name(encoder_name, kind),
+                        configuration=hnsw.as_configuration(),
+                        metadata={"encoder": encoder_name, "dim": dim, "vectors": kind},
+                        embedding_function=None,
+                    )
+                    for kind in VECTOR_KINDS
+                }
         except Exception as exc:
             raise IndexStoreError(f"cannot open the index at {self.location}: {exc}") from exc
         stored_dim = (self.collections["content"].metadata or {}).get("dim")

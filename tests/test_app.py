@@ -618,3 +618,25 @@ def test_an_open_tab_survives_a_server_restart_and_its_conversation_goes_on(
             assert again.startswith(("More like “", "Similar to “")), again
     finally:
         page.close()
+
+
+def test_on_a_phone_the_first_result_is_in_view_after_a_question(server, browser, shots):
+    """At 390 px the panels stack below the chat; the answer itself carries the cited
+    picture, so the first result is on screen without scrolling past the input."""
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        page.goto(server + "/")
+        page.wait_for_selector("#message textarea", timeout=60_000)
+        page.screenshot(path=shots / "11-phone-start.png")
+        page.locator("#message textarea").fill("show me a badger")
+        page.locator("#message textarea").press("Enter")
+        _wait_for_new_answer(page, 0)
+        picture = page.locator("#chat .bot img").last
+        picture.wait_for(timeout=30_000)
+        page.wait_for_timeout(500)  # the chat scrolls to its newest message
+        box = picture.bounding_box()
+        assert box and box["y"] >= 0 and box["y"] + box["height"] <= 844, box
+        assert "badger" in (picture.get_attribute("alt") or "").lower()
+        page.screenshot(path=shots / "12-phone-answer.png")
+    finally:
+        page.close()

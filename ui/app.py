@@ -35,6 +35,11 @@ THEME = gr.themes.Default(
     font_mono=["ui-monospace", "monospace"],
 )  # system fonts: the default theme would fetch web fonts from the internet
 GALLERY_COLUMNS = 3
+# Tux Paint stamps are cut-outs: show whole pictures (contain, not crop) on a neutral ground.
+PAGE_CSS = """
+#results img, #recommended img { object-fit: contain !important; background: #f3f4f6; }
+#chat .cited img { object-fit: contain; background: #f3f4f6; border-radius: 6px; }
+"""
 EMPTY_MESSAGE = "The message is empty: type a question, add a picture or record one."
 THUMBNAIL = (256, 256)
 

@@ -20,7 +20,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount
 
 from assistant.service import Assistant
-from ui.app import THEME, build_app
+from ui.app import PAGE_CSS, THEME, build_app
 from ui.public import MEDIA_ROUTE
 from ui.security.identity import Identity, load_or_create_secret
 from ui.security.middleware import ClientLimits, OriginGuard, UploadsOnly
@@ -98,6 +98,7 @@ def create_server(
         demo,
         path="/",
         theme=THEME,
+        css=PAGE_CSS,
         max_file_size=security.max_file_size,
         auth=list(security.auth) or None,
         footer_links=["api"],
