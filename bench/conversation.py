@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -149,12 +150,13 @@ def run_questions(data_dir: Path, questions: list[dict], llm: str = "") -> list[
 
         config = dataclasses.replace(config, llm=parse_llm_setting(llm))
     assistant = Assistant(config)
-    assistant.turn("bench", "warm-up", "Do you have a picture of a frog?")
+    run = uuid.uuid4().hex[:8]  # sessions of this run only: saved conversations persist
+    assistant.turn("bench", f"warm-up-{run}", "Do you have a picture of a frog?")
     rows = []
     for q in questions:
         started = time.perf_counter()
         images = [q["image"]] if q.get("image") else []
-        reply = assistant.turn("bench", f"q{q['id']}", q["text"], images)
+        reply = assistant.turn("bench", f"q{q['id']}-{run}", q["text"], images)
         rows.append(
             {
                 "id": q["id"],

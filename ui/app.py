@@ -38,7 +38,8 @@ GALLERY_COLUMNS = 3
 # Tux Paint stamps are cut-outs: show whole pictures (contain, not crop) on a neutral ground.
 PAGE_CSS = """
 #results img, #recommended img { object-fit: contain !important; background: #f3f4f6; }
-#chat .cited img { object-fit: contain; background: #f3f4f6; border-radius: 6px; }
+#chat .cited img { object-fit: contain; background: #f3f4f6; border-radius: 6px;
+                   height: 120px !important; width: auto !important; max-width: 100%; }
 """
 EMPTY_MESSAGE = "The message is empty: type a question, add a picture or record one."
 THUMBNAIL = (256, 256)
