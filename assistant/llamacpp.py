@@ -74,7 +74,7 @@ class LlamaCppLLM(LLM):
     model_config = ConfigDict(arbitrary_types_allowed=True)
     server: Any
     path: str
-    max_new_tokens: int = 48
+    max_new_tokens: int = 96
     temperature: float = 0.0
     supports_grammar: bool = True
 

@@ -45,7 +45,7 @@ class LLMSettings:
     model: str = ""
     base_url: str | None = None
     api_key: str | None = None
-    max_new_tokens: int = 48
+    max_new_tokens: int = 96
     temperature: float = 0.0
     threads: int | None = None
 

@@ -25,7 +25,7 @@ def add_llm_options(parser: argparse.ArgumentParser) -> None:
         "hf:<hub id or folder>, or openai:<model>@<base url> for an OpenAI-compatible server "
         "($CROSSMEDIA_LLM)",
     )
-    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument(
         "--llm-threads",
         type=int,
