@@ -279,6 +279,8 @@ def test_likes_and_clicks_steer_the_recommendations(served_app, browser, shots):
         page.wait_for_function(
             "() => document.querySelector('#feedback-note').innerText.includes('Thanks')"
         )
+        note = page.locator("#feedback-note").inner_text()
+        assert f"liked “{liked_caption}”" in note, note  # the thank-you names the item
         page.wait_for_timeout(500)
         reasons = " ".join(page.locator("#recommendations label").all_inner_texts())
         assert f"“{liked_caption}”, which you liked" in reasons, reasons

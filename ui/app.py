@@ -293,7 +293,9 @@ class ChatApp:
             fresh = self.assistant.recommend(user)
         except Exception as exc:
             return gr.skip(), gr.skip(), gr.skip(), chat_warning(exc, f"a {kind}")
-        note = f"Thanks — noted that you {kind}d it."
+        item = self.assistant.library.index.get(item_id)
+        name = f"“{display_name(item)}”" if item else "it"
+        note = f"Thanks — noted that you {kind}d {name}."
         pictures, picks = _gallery(fresh)
         return gr.Radio(choices=_choices(fresh), value=None), pictures, picks, note
 
