@@ -125,7 +125,7 @@ def plan_answer(
             grade = "confident" if grade != "none" else "closest"
     if grade == "none":
         return AnswerPlan("none", kind, subject)
-    cuts = calibration.cuts.get(kind) or calibration.cuts["text"]
+    cuts = calibration.cuts_for(kind)
     floor = cuts.confident if grade == "confident" and kind != "follow_up" else cuts.plausible
     numbers = [n for n, s in enumerate(scores, 1) if s >= min(floor, scores[0])]
     matching = [n for n in range(1, len(documents) + 1) if _mentions(subject, [documents[n - 1]])]

@@ -92,11 +92,19 @@ class Calibration:
     cuts: dict[str, KindCuts]
     measured_on: dict[str, dict[str, int]]
 
+    def cuts_for(self, kind: str) -> KindCuts:
+        """The cuts of a query kind (voice and unknown kinds are graded as text)."""
+        return self.cuts.get(kind) or self.cuts["text"]
+
     def grade(self, kind: str, score: float) -> Grade:
-        """How sure an answer may be about a best score ``score`` for a query of ``kind``
-        (voice is text; an unknown kind is graded as text)."""
-        cuts = self.cuts.get(kind) or self.cuts["text"]
-        return cuts.grade(score)
+        """How sure an answer may be about a best score ``score`` for a query of ``kind``."""
+        return self.cuts_for(kind).grade(score)
+
+    def fits(self, encoder: str, items: int) -> bool:
+        """Whether it was measured with this encoder on a library of about this size."""
+        return encoder == self.encoder and abs(items - self.items) <= max(
+            5, RESIZE_TOLERANCE * self.items
+        )
 
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT, **asdict(self)}, indent=1)
@@ -269,9 +277,7 @@ def load_or_calibrate(library, path: Path) -> Calibration:
     count = library.index.count()
     try:
         cached = Calibration.from_json(Path(path).read_text(encoding="utf-8"))
-        if cached.encoder == library.encoder.name and abs(cached.items - count) <= max(
-            5, RESIZE_TOLERANCE * cached.items
-        ):
+        if cached.fits(library.encoder.name, count):
             return cached
         log.info("recalibrating answers: the encoder or the library changed")
     except (OSError, ValueError, KeyError, TypeError):

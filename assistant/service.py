@@ -127,9 +127,10 @@ class Assistant:
         """When a score means found, closest or not found, for this library and encoder
         (assistant.calibration; measured once, cached beside the index, redone on change)."""
         with self._lock:
-            size = self.library.index.count()
             current = self._calibration
-            if current is None or abs(current.items - size) > max(5, 0.1 * current.items):
+            if current is None or not current.fits(
+                self.library.encoder.name, self.library.index.count()
+            ):
                 path = self.config.library.data_dir / "answer-calibration.json"
                 self._calibration = load_or_calibrate(self.library, path)
             return self._calibration

@@ -522,16 +522,16 @@ def build_app(
             chatbot, box, results, result_picks, recs, rec_pictures, rec_picks, session, sounds
         ]  # fmt: skip
         listed = {"fn": handlers.list_conversations, "inputs": [browser_id], "outputs": saved}
+        # Every way a turn starts: (event, handler, what it reads besides the page's ids).
+        starts = [
+            (box.submit, handlers.respond, [box, chatbot]),
+            (chatbot.example_select, handlers.example, [chatbot]),
+            (results.select, handlers.more_like, [result_picks, chatbot]),
+            (rec_pictures.select, handlers.open_recommendation, [rec_picks, chatbot]),
+        ]
         turns = [
-            box.submit(
-                handlers.respond,
-                [box, chatbot, browser_id, session],
-                outputs,
-                api_visibility="private",
-            ),
-            chatbot.example_select(
-                handlers.example, [chatbot, browser_id, session], outputs, api_visibility="private"
-            ),
+            event(handler, [*reads, browser_id, session], outputs, api_visibility="private")
+            for event, handler, reads in starts
         ]
         saved.select(
             handlers.open_conversation,
@@ -544,22 +544,6 @@ def build_app(
             None,
             [chatbot, session, results, result_picks, saved],
             api_visibility="private",
-        )
-        turns.append(
-            results.select(
-                handlers.more_like,
-                [result_picks, chatbot, browser_id, session],
-                outputs,
-                api_visibility="private",
-            )
-        )
-        turns.append(
-            rec_pictures.select(
-                handlers.open_recommendation,
-                [rec_picks, chatbot, browser_id, session],
-                outputs,
-                api_visibility="private",
-            )
         )
         for turn in turns:
             turn.then(**listed, api_visibility="private")
