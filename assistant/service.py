@@ -479,7 +479,7 @@ def _identifier(value: str, what: str) -> str:
     return value
 
 
-def display_name(item: MediaItem) -> str:
+def display_name(item: MediaItem | Suggestion) -> str:
     """How an item is named to people: its caption, else its file name, else its kind."""
     if item.caption.strip():
         return item.caption.strip().rstrip(".")

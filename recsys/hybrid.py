@@ -36,6 +36,10 @@ class BlendSettings:
     # "mean": closeness to the mean of the user's items; "nearest": to the closest one of them
     # (keeps several interests apart instead of averaging them into none)
     taste_match: str = "mean"
+    # A reason calls an item "close to" a liked item or the question only when its likeness
+    # stands out from the catalogue's: at least ``close_z`` standard deviations above the mean
+    # similarity to that thing (or it is the thing's nearest neighbour). Otherwise it claims none.
+    close_z: float = 1.0
 
 
 @dataclass
@@ -103,6 +107,7 @@ class HybridRecommender:
         self.cf = cf
         self.popularity = PopularityModel()
         self.settings = settings
+        self._floors: dict[int, float] = {}  # catalogue item -> its neighbourhood's floor
 
     @property
     def name(self) -> str:
@@ -134,6 +139,26 @@ class HybridRecommender:
             return 0
         shared = positive[:, liked].tocsr()[likers]
         return int((np.diff(shared.indptr) > 0).sum())
+
+    def closeness_floor(self, vector: np.ndarray, itself: int | None = None) -> float:
+        """The least similarity to ``vector`` (a catalogue item's, ``itself`` left out, or the
+        question's) that counts as "close": ``close_z`` standard deviations above the mean of
+        the catalogue's similarities to it, or its nearest neighbour's, whichever is lower."""
+        if itself is not None and itself in self._floors:
+            return self._floors[itself]
+        similarity = self.content @ _unit(np.asarray(vector, dtype=np.float32).reshape(-1))
+        if itself is not None:
+            similarity = np.delete(similarity, itself)
+        if similarity.size == 0:
+            return np.inf
+        standing_out = float(similarity.mean() + self.settings.close_z * similarity.std())
+        floor = min(standing_out, float(similarity.max()))
+        if itself is not None:
+            self._floors[itself] = floor
+        return floor
+
+    def _floor_of(self, item: int) -> float:
+        return self.closeness_floor(self.content[item], itself=item)
 
     # -- scoring -----------------------------------------------------------------------------
 
@@ -235,8 +260,14 @@ class HybridRecommender:
         """The top-k items for one user, each with the reason that produced it."""
         blended, cf_part, content_part, weights = self.score([user])
         order = self._select(blended[0], k)
+        query = None
+        if user.session is not None:
+            query = _unit(np.asarray(user.session, dtype=np.float32).reshape(-1))
+        floor = self.closeness_floor(query) if query is not None else np.inf
         return [
-            self._explain(i, blended[0, i], cf_part[0, i], content_part[0, i], weights[0], user)
+            self._explain(
+                i, blended[0, i], cf_part[0, i], content_part[0, i], weights[0], user, query, floor
+            )
             for i in order
         ]
 
@@ -255,7 +286,15 @@ class HybridRecommender:
         return chosen
 
     def _explain(
-        self, item: int, score: float, cf: float, content: float, weight: float, user: UserContext
+        self,
+        item: int,
+        score: float,
+        cf: float,
+        content: float,
+        weight: float,
+        user: UserContext,
+        query: np.ndarray | None,
+        query_floor: float,
     ) -> Recommendation:
         """Name what produced the item: the query or the item of the user's it is close to (never
         itself), the users who share the user's likes (only when CF counted and they exist),
@@ -269,13 +308,14 @@ class HybridRecommender:
         interested = [int(i) for i in user.row.indices if user.row[0, i] > 0]
         others = [i for i in interested if i != item]
         vector = self.content[item]
-        best = max(others, key=lambda i: float(vector @ self.content[i]), default=None)
+        near = [i for i in others if vector @ self.content[i] >= self._floor_of(i)]
+        best = max(near, key=lambda i: float(vector @ self.content[i]), default=None)
         liked_sim = float(vector @ self.content[best]) if best is not None else -np.inf
         query_sim = -np.inf
-        if user.session is not None:
-            query_sim = float(vector @ _unit(np.asarray(user.session, dtype=np.float32)))
+        if query is not None and vector @ query >= query_floor:
+            query_sim = float(vector @ query)
         by_content = None  # (reason, similar_to, from_session): what the content part means
-        if user.session is not None and query_sim >= liked_sim:
+        if query_sim > -np.inf and query_sim >= liked_sim:
             by_content = ("close to what you asked for", None, True)
         elif best is not None:
             verb = user.shown_as.get(best, "liked")

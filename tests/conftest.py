@@ -48,7 +48,8 @@ SERVED_KEYWORDS = (
 
 @pytest.fixture(scope="session")
 def served_library(tmp_path_factory, stamps_root) -> Path:
-    """A few Tux Paint stamps with their captions (sidecar .txt files), for served apps."""
+    """A few Tux Paint stamps with their captions (sidecar .txt files) and one of their sounds,
+    for served apps."""
     import shutil
 
     from retrieval.datasets.tuxpaint import captioned_stamps
@@ -60,6 +61,9 @@ def served_library(tmp_path_factory, stamps_root) -> Path:
         if found:
             shutil.copy(found[0], root / found[0].name)
             (root / f"{found[0].stem}.txt").write_text(found[1] + "\n")
+    croak = next(p for p, _ in stamps if p.stem == "frog").with_suffix(".ogg")
+    shutil.copy(croak, root / "croaking-frog.ogg")  # one sound among the pictures
+    (root / "croaking-frog.txt").write_text("A frog croaking.\n")
     return root
 
 

@@ -164,6 +164,6 @@ def store_rows(home: Path) -> list[tuple[str, str, str]]:
         return list(
             db.execute(
                 "select u.external_id, i.external_id, e.kind from events e "
-                "join users u on u.id = e.user_id join items i on i.id = e.item_id"
+                "join users u on u.id = e.user_id join items i on i.id = e.item_id order by e.id"
             )
         )

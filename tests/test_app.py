@@ -79,9 +79,17 @@ def test_api_endpoints_with_gradio_client(server, library):
     assert recommendations[0]["item_id"] not in {r["item_id"] for r in after}
     with pytest.raises(Exception, match="unknown item"):
         client.predict("api-user", "no-such-item", "like", api_name="/feedback")
+    for kind in ("click", "play", "dislike", "view"):  # every kind the reference names
+        played = client.predict("api-user", after[-1]["item_id"], kind, api_name="/feedback")
+        assert played["kind"] == kind
     rated = client.predict("api-user", after[0]["item_id"], 4, api_name="/rate")
     assert rated == {"user": "api-user", "item": after[0]["item_id"], "kind": "rating",
                      "value": 4.0}  # fmt: skip
+    reference = (Path(__file__).parents[1] / "ui" / "README.md").read_text()
+    api = reference[reference.index("## API") : reference.index("## The widget")]
+    returned = [*reply, *reply["citations"][0], *hits[0], *after[0], *rated]
+    missing = {key for key in returned if key not in api}
+    assert not missing, f"ui/README.md's API reference does not name {missing}"
     huge = library.parent / "huge.png"
     huge.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(26 * 1024 * 1024))  # over the 25 MB limit
     with pytest.raises(Exception, match=r"(?i)size|large|413"):
@@ -180,17 +188,11 @@ def test_a_person_chats_by_text_picture_and_voice_and_rates(server, library, bro
     assert "guitar" in answer.lower()
     assert page.locator("#chat").inner_text().count("Heard") == 1
 
-    options = page.locator("#recommendations label")
-    assert options.count() > 0
-    before = options.all_inner_texts()
-    options.first.click()
-    page.locator("#like").click()
-    page.wait_for_function(
-        "() => document.querySelector('#feedback-note').innerText.includes('Thanks')"
-    )
-    page.wait_for_timeout(500)
-    after = page.locator("#recommendations label").all_inner_texts()
-    assert after != before and before[0] not in after
+    before = _card_names(page)
+    assert before
+    _rate_card(page, before[0], "Like")
+    after = _card_names(page)
+    assert after != before and before[0] not in after  # a liked item is not offered again
     page.screenshot(path=shots / "5-liked.png")
 
     broken = tmp_path / "holiday.png"
@@ -256,47 +258,94 @@ def test_each_browser_is_its_own_anonymous_user(served_app, browser):
         second.close()
 
 
-def test_likes_and_clicks_steer_the_recommendations(served_app, browser, shots):
-    """A like moves the panel at once (its reasons name the liked item); a click on a result or
-    a recommended picture is recorded as a click and opens a turn about it."""
+ANIMALS = ("frog", "badger", "duck", "sheep", "penguin", "owl", "peahen", "peafowl")
 
-    def anonymous_rows() -> set[tuple[str, str, str]]:
-        return {r for r in store_rows(served_app.home) if r[0].startswith("anon-")}
 
-    before = anonymous_rows()
+def _card_names(page) -> list[str]:
+    return page.locator("#recommended .card .name").all_inner_texts()
+
+
+def _rate_card(page, name: str, verb: str, keyboard: bool = False) -> str:
+    """Like or dislike the card named ``name`` with its own button (by mouse, or Tab-focus and
+    Enter); returns the thank-you note once the panel has been refreshed."""
+    notes = page.locator("#feedback-note").inner_text()
+    button = page.locator("#recommended").get_by_role("button", name=f"{verb} {name}", exact=True)
+    if keyboard:
+        button.focus()
+        page.keyboard.press("Enter")
+    else:
+        button.click()
+    page.wait_for_function(
+        "before => { const n = document.querySelector('#feedback-note').innerText;"
+        " return n.includes('Thanks') && n !== before; }",
+        arg=notes,
+    )
+    page.wait_for_timeout(500)
+    return page.locator("#feedback-note").inner_text()
+
+
+def test_likes_steer_the_cards_and_every_click_and_play_is_recorded(served_app, browser, shots):
+    """Recommendation cards carry like / dislike (keyboard works); liking an animal moves the
+    cards to animals at once; a result opened, a card opened, a citation link and a sound
+    played are each recorded (click, click, click, play), all as this browser's user."""
+
+    def anonymous_rows() -> list[tuple[str, str, str]]:
+        return [r for r in store_rows(served_app.home) if r[0].startswith("anon-")]
+
+    before = len(anonymous_rows())
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
         page = context.new_page()
         page.goto(served_app.url + "/")
         page.wait_for_selector("#message textarea", timeout=60_000)
-        page.locator("#message textarea").fill("a penguin")
+        page.locator("#message textarea").fill("a rocket")
         page.locator("#message textarea").press("Enter")
         _wait_for_new_answer(page, 0)
-        options = page.locator("#recommendations label")
-        liked_caption = options.first.inner_text().split(" — ")[0].rstrip(".")
-        options.first.click()
-        page.locator("#like").click()
-        page.wait_for_function(
-            "() => document.querySelector('#feedback-note').innerText.includes('Thanks')"
-        )
-        note = page.locator("#feedback-note").inner_text()
-        assert f"liked “{liked_caption}”" in note, note  # the thank-you names the item
-        page.wait_for_timeout(500)
-        reasons = " ".join(page.locator("#recommendations label").all_inner_texts())
-        assert f"“{liked_caption}”, which you liked" in reasons, reasons
+        page.wait_for_selector("#recommended .card")
+        cards = _card_names(page)
+        assert 1 <= len(cards) <= 10
+        animal = next(n for n in cards if any(a in n.lower() for a in ANIMALS))
+        share_before = sum(any(a in n.lower() for a in ANIMALS) for n in cards) / len(cards)
+        note = _rate_card(page, animal, "Like", keyboard=True)
+        assert f"liked “{animal}”" in note, note  # the thank-you names the item
+        after = _card_names(page)
+        share_after = sum(any(a in n.lower() for a in ANIMALS) for n in after) / len(after)
+        assert share_after > share_before and any(a in after[0].lower() for a in ANIMALS)
+        reasons = page.locator("#recommended .card .because").all_inner_texts()
+        assert f"close to “{animal}”, which you liked" in reasons[0], reasons
         page.screenshot(path=shots / "9-liked-steers.png")
+        disliked = after[-1]
+        _rate_card(page, disliked, "Dislike")
+        assert disliked not in _card_names(page)
 
         count = len(_assistant_messages(page))
-        page.locator("#results img").first.click()
+        page.locator("#results button.thumbnail-item").first.focus()  # open a result by keyboard
+        page.keyboard.press("Enter")
         _wait_for_new_answer(page, count)
+        assert page.locator("#chat .user").all_inner_texts()[-1].startswith("more like number")
         count = len(_assistant_messages(page))
-        page.locator("#recommended img").first.click()
-        answer = _wait_for_new_answer(page, count)
-        assert "More like" in page.locator("#chat .user").all_inner_texts()[-1]
-        assert answer
-        new = anonymous_rows() - before
-        kinds = [kind for _, _, kind in new]
-        assert kinds.count("like") == 1 and kinds.count("click") == 2, kinds
+        opened = _card_names(page)[0]
+        page.locator("#recommended .card").first.locator("button.picture, button.more").click()
+        _wait_for_new_answer(page, count)
+        assert page.locator("#chat .user").all_inner_texts()[-1] == f"More like “{opened}”"
+        with context.expect_page() as tab:  # a citation opens its item in a new tab
+            page.locator("#chat .bot").last.locator("a[href^='/media/']").first.click()
+        tab.value.close()
+
+        count = len(_assistant_messages(page))
+        page.locator("#message textarea").fill("a frog croaking")
+        page.locator("#message textarea").press("Enter")
+        _wait_for_new_answer(page, count)
+        player = page.locator("#chat .bot").last.locator("audio").first
+        box = player.bounding_box()  # its play button, pressed as a person would
+        page.mouse.click(box["x"] + 16, box["y"] + box["height"] / 2)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#chat audio')].some(a => !a.paused || a.ended)"
+        )
+        page.wait_for_timeout(1000)
+        new = anonymous_rows()[before:]
+        kinds = [kind for _, _, kind in new if kind != "view"]
+        assert sorted(kinds) == ["click", "click", "click", "dislike", "like", "play"], kinds
         assert len({user for user, _, _ in new}) == 1  # all of it this browser's
     finally:
         context.close()
@@ -431,7 +480,7 @@ def test_gallery_thumbnails_keep_their_result_numbers(library):
     assert all(max(picture.size) <= 256 for picture, _ in shown)
     from ui.app import _sounds_html
 
-    players = _sounds_html(results, [])  # the sound among the results is playable, as [1]
+    players = _sounds_html(results)  # the sound among the results is playable, as [1]
     assert players.count("<audio") == 1 and "[1] A rooster." in players and "/media/a" in players
 
 
@@ -491,7 +540,7 @@ def test_a_stop_button_cancels_a_turn_in_progress(library, model_cache, tmp_path
     turn_triggers = {"submit", "example_select", "select"}
     turns = [d["id"] for d in dependencies
              if any(t[1] in turn_triggers for t in d["targets"]) and d["outputs"]
-             and len(d["outputs"]) == 9]  # fmt: skip
+             and len(d["outputs"]) == 7]  # fmt: skip
     assert len(turns) == 4 and set(turns) <= cancelled
 
 

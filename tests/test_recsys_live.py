@@ -69,8 +69,28 @@ def test_items_shown_and_ignored_sink(store):
     assert service.recommend("ignorer", k=1)[0].item != top
 
 
-def _reason_is_true(reason: str, item: str, user: str, events: list[Event]) -> bool:
-    """Recompute a reason from the raw events, independently of the recommender."""
+def _is_close(item: str, anchor: str | np.ndarray, z: float = 1.0) -> bool:
+    """Whether ``item``'s cosine to ``anchor`` (an item, itself left out, or a query vector)
+    stands ``z`` standard deviations above the catalogue's mean cosine to it, or is the
+    highest, by the test's content vectors."""
+    vectors = content_vectors(CATALOGUE)
+    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    if isinstance(anchor, str):
+        others = [i for i in CATALOGUE if i != anchor]
+        similarity = (
+            vectors[[CATALOGUE.index(i) for i in others]] @ vectors[CATALOGUE.index(anchor)]
+        )
+    else:
+        others, similarity = CATALOGUE, vectors @ (anchor / np.linalg.norm(anchor))
+    mine = similarity[others.index(item)]
+    return mine >= min(similarity.mean() + z * similarity.std(), similarity.max()) - 1e-6
+
+
+def _reason_is_true(
+    reason: str, item: str, user: str, events: list[Event], query: np.ndarray | None = None
+) -> bool:
+    """Recompute a reason from the raw events and the content vectors, independently of the
+    recommender: "close to" holds only where the likeness stands out."""
     mine = [e for e in events if e.user == user]
     positive = {e.item for e in mine if e.kind in POSITIVE}
     disliked = {e.item for e in mine if e.kind == "dislike"}
@@ -81,6 +101,8 @@ def _reason_is_true(reason: str, item: str, user: str, events: list[Event]) -> b
             if other == item or other in disliked:
                 return False
             if not any(e.item == other and e.kind == verbs[verb] for e in mine):
+                return False
+            if not _is_close(item, other):
                 return False
         elif m := re.fullmatch(r"liked by (\d+) people who share your likes", part):
             sharing = {
@@ -99,7 +121,13 @@ def _reason_is_true(reason: str, item: str, user: str, events: list[Event]) -> b
             likers = {e.user for e in events if e.item == item and e.kind in POSITIVE}
             if not 1 <= int(m.group(1)) <= len(likers):
                 return False
-        elif part != "close to what you asked for":
+        elif part == "close to what you asked for":
+            if query is None or not _is_close(item, query):
+                return False
+        elif part == "new to you":
+            if any(e.item == item and e.kind != "view" for e in mine):
+                return False
+        else:
             return False
     return True
 
@@ -123,11 +151,32 @@ def test_every_reason_is_true_when_recomputed_from_the_events(store):
     assert "people who share your likes" in reasons and "which you" in reasons
 
 
+def test_no_reason_calls_a_far_item_close(store):
+    """With a small catalogue every item is somebody's "nearest" liked item; a reason still
+    calls an item close only when it is among the anchor's nearest neighbours."""
+    service = service_over(store)
+    service.feedback("loner", "a0", "like")
+    recs = service.recommend("loner", k=len(CATALOGUE))
+    events = store.events()
+    assert len(recs) == len(CATALOGUE) - 1
+    for rec in recs:
+        assert _reason_is_true(rec.because, rec.item, "loner", events), rec
+    far = [r for r in recs if r.item.startswith("b")]
+    assert far and not any("a0" in r.because for r in far)
+    query = np.array([0, 1.0, 0, 0])
+    for rec in service.recommend("asker", k=len(CATALOGUE), session=query):
+        assert _reason_is_true(rec.because, rec.item, "asker", events, query), rec
+        if rec.item.startswith("a"):
+            assert rec.because != "close to what you asked for", rec
+
+
 def test_a_false_reason_is_caught_by_the_check(store):
     """The check above can fail: a claim the events do not support is refused."""
     events = store.events()
     assert not _reason_is_true("close to a0, which you liked", "a1", "b-0", events)
     assert not _reason_is_true("liked by 99 people who share your likes", "a1", "a-0", events)
+    far_query = np.array([0, 1.0, 0, 0])
+    assert not _reason_is_true("close to what you asked for", "a1", "x", events, far_query)
 
 
 def test_no_caption_or_file_twice_in_one_list(tmp_path):

@@ -18,11 +18,18 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from assistant.reply import Reply, Result, Suggestion
+from assistant.reply import Reply, Result
 from assistant.service import Assistant, display_name
 from retrieval.errors import CrossmediaError, MediaError
 from retrieval.images import load_image
 from retrieval.items import is_audio_path
+from ui.cards import (
+    activity_tracker,
+    card_event,
+    card_values,
+    recommendation_cards,
+    tracked_event,
+)
 from ui.public import media_url, public_item, public_reply
 from ui.security.identity import Identity, new_anonymous_id
 from ui.security.messages import api_endpoint, chat_warning, sentence_for
@@ -37,7 +44,7 @@ THEME = gr.themes.Default(
 GALLERY_COLUMNS = 3
 # Tux Paint stamps are cut-outs: show whole pictures (contain, not crop) on a neutral ground.
 PAGE_CSS = """
-#results img, #recommended img { object-fit: contain !important; background: #f3f4f6; }
+#results img { object-fit: contain !important; background: #f3f4f6; }
 #chat .cited img { object-fit: contain; background: #f3f4f6; border-radius: 6px;
                    height: 120px !important; width: auto !important; max-width: 100%; }
 """
@@ -46,7 +53,7 @@ THUMBNAIL = (256, 256)
 
 
 def _gallery(
-    items: list[Result] | list[Suggestion],
+    items: list[Result],
 ) -> tuple[list[tuple[Image.Image, str]], list[tuple[int, str]]]:
     """(thumbnail, caption) pairs for a Gallery and, for each, its 1-based position among
     ``items`` and its item id. Thumbnails are rendered here by the safe loader (SVG included),
@@ -62,16 +69,15 @@ def _gallery(
         except MediaError:
             continue  # moved or deleted since it was indexed
         picture.thumbnail(THUMBNAIL)
-        score = f" · {item.score:.2f}" if isinstance(item, Result) else ""
-        label = f"[{number}] " if isinstance(item, Result) else ""
-        shown.append((picture, f"{label}{item.caption or Path(item.uri).name}{score}"))
+        name = item.caption or Path(item.uri).name
+        shown.append((picture, f"[{number}] {name} · {item.score:.2f}"))
         positions.append((number, item.item_id))
     return shown, positions
 
 
 def _chat_only(history: Any, box: Any = None) -> tuple[Any, ...]:
-    """Outputs that change the chat (and the input box, if given) and leave the panels."""
-    return history, gr.skip() if box is None else box, *(gr.skip(),) * 7
+    """Turn outputs that change the chat (and the input box, if given) and leave the panels."""
+    return history, gr.skip() if box is None else box, *(gr.skip(),) * 5
 
 
 def _box(generating: bool) -> Any:
@@ -80,10 +86,6 @@ def _box(generating: bool) -> Any:
     if generating:
         return gr.MultimodalTextbox(value=None, submit_btn=False, stop_btn=True)
     return gr.MultimodalTextbox(submit_btn=True, stop_btn=False)
-
-
-def _choices(suggestions: list[Suggestion]) -> list[tuple[str, str]]:
-    return [(f"{s.caption} — {s.because}", s.item_id) for s in suggestions]
 
 
 def _citations_markdown(reply: Reply) -> str:
@@ -117,17 +119,14 @@ def _cited_media(number: int, item_id: str, caption: str, uri: str, modality: st
     return f"[{number}] {name} ({modality})"
 
 
-def _sounds_html(results: list[Result], recommended: list[Suggestion]) -> str:
-    """Players for the sounds among the results (with their numbers) and recommendations,
-    which a picture gallery cannot show."""
-    rows = []
-    for number, r in enumerate(results, start=1):
-        if r.modality == "audio" and r.uri:
-            rows.append(_cited_media(number, r.item_id, r.caption, r.uri, "audio"))
-    for s in recommended:
-        if s.modality == "audio" and s.uri:
-            player = _cited_media(0, s.item_id, s.caption, s.uri, "audio")
-            rows.append(player.replace("[0] ", "Recommended: "))
+def _sounds_html(results: list[Result]) -> str:
+    """Players for the sounds among the results, with their numbers (a picture gallery cannot
+    show them; recommended sounds play on their cards)."""
+    rows = [
+        _cited_media(number, r.item_id, r.caption, r.uri, "audio")
+        for number, r in enumerate(results, start=1)
+        if r.modality == "audio" and r.uri
+    ]
     return "<div class='sounds'>" + "".join(f"<p>{r}</p>" for r in rows) + "</div>" if rows else ""
 
 
@@ -187,7 +186,7 @@ class ChatApp:
             history.append({"role": "user", "content": text})
         history.append({"role": "assistant", "content": "…"})
         session = session or uuid.uuid4().hex  # a page that never loaded fully
-        yield (history, _box(generating=True), *(gr.skip(),) * 5, session, gr.skip())
+        yield (history, _box(generating=True), *(gr.skip(),) * 3, session, gr.skip())
         streamed = ""
         try:
             user = self.identity.for_page(request, browser_id)
@@ -208,28 +207,37 @@ class ChatApp:
                     reply: Reply = update.value
                     history[-1] = {"role": "assistant", "content": _citations_markdown(reply)}
                     pictures, picks = _gallery(reply.results)
-                    suggested, suggested_picks = _gallery(reply.recommendations)
                     yield (
                         history,
                         _box(generating=False),
-                        pictures,
+                        gr.Gallery(pictures, selected_index=None),  # a new set: preview closed
                         picks,
-                        gr.Radio(choices=_choices(reply.recommendations), value=None),
-                        suggested,
-                        suggested_picks,
+                        card_values(reply.recommendations),
                         gr.skip(),
-                        _sounds_html(reply.results, reply.recommendations),
+                        _sounds_html(reply.results),
                     )
         except Exception as exc:  # a message in the chat; a traceback only for the unexpected
             history[-1] = {"role": "assistant", "content": chat_warning(exc, "a chat turn")}
             yield _chat_only(history, _box(generating=False))
 
-    def _clicked(self, item_id: str, browser_id: str, request: gr.Request | None) -> None:
-        """Record a click (a result or a recommended picture opened) as the page's user."""
+    def _record(self, item_id: str, kind: str, browser_id: str, request: gr.Request | None) -> None:
+        """Record a click or play (a result, recommendation or citation opened, a sound
+        played) as the page's user."""
         try:
-            self.assistant.feedback(self.identity.for_page(request, browser_id), item_id, "click")
-        except Exception as exc:  # the turn still runs; the log says why nothing was recorded
-            sentence_for(exc, "recording a click")
+            self.assistant.feedback(self.identity.for_page(request, browser_id), item_id, kind)
+        except Exception as exc:  # the page goes on; the log says why nothing was recorded
+            sentence_for(exc, f"recording a {kind}")
+
+    def track_activity(
+        self, event: gr.EventData, browser_id: str, request: gr.Request | None = None
+    ) -> None:
+        """The tracker's report: a citation link opened or a sound played."""
+        try:
+            item_id, kind = tracked_event(event)
+        except ValueError as exc:
+            log.info("ignored page activity: %s", exc)
+            return
+        self._record(item_id, kind, browser_id, request)
 
     def more_like(
         self,
@@ -243,22 +251,26 @@ class ChatApp:
         """Result click: a click event, then more like the clicked result (by its number among
         the results, which the thumbnail's place in the gallery is not when sounds were found)."""
         number, item_id = picks[event.index]
-        self._clicked(item_id, browser_id, request)
+        self._record(item_id, "click", browser_id, request)
         text = f"more like number {number}"
         yield from self._turn(history, text, [], browser_id, session, request)
 
     def open_recommendation(
         self,
-        event: gr.SelectData,
-        picks: list[tuple[int, str]],
+        event: gr.EventData,
         history: list[dict],
         browser_id: str,
         session: str,
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
-        """Recommended picture click: a click event, then a turn about that item."""
-        _, item_id = picks[event.index]
-        self._clicked(item_id, browser_id, request)
+        """A recommendation card opened (its picture, or "More like this"): a click event, then
+        a turn about that item."""
+        try:
+            item_id, _ = card_event(event)
+        except ValueError as exc:
+            log.info("ignored card event: %s", exc)
+            return
+        self._record(item_id, "click", browser_id, request)
         item = self.assistant.library.index.get(item_id)
         text = f"More like “{display_name(item)}”" if item else ""
         yield from self._turn(history, text, [], browser_id, session, request, about=item_id)
@@ -281,39 +293,25 @@ class ChatApp:
 
     # -- recommendations -------------------------------------------------------------------
 
-    def rate(
-        self, item_id: str | None, kind: str, browser_id: str, request: gr.Request | None = None
-    ) -> tuple[Any, Any, Any, str]:
-        """Like / dislike the chosen recommendation, then refresh the panel."""
-        if not item_id:
-            return gr.skip(), gr.skip(), gr.skip(), "Pick a recommendation first."
+    def rate_card(
+        self, event: gr.EventData, browser_id: str, request: gr.Request | None = None
+    ) -> tuple[Any, str]:
+        """Like / dislike on a recommendation card: recorded, then the cards are refreshed (a
+        like counts at once) and a note names the item."""
         try:
+            item_id, kind = card_event(event)
             user = self.identity.for_page(request, browser_id)
             self.assistant.feedback(user, item_id, kind)
             fresh = self.assistant.recommend(user)
         except Exception as exc:
-            return gr.skip(), gr.skip(), gr.skip(), chat_warning(exc, f"a {kind}")
+            return gr.skip(), chat_warning(exc, "a like or dislike")
         item = self.assistant.library.index.get(item_id)
         name = f"“{display_name(item)}”" if item else "it"
-        note = f"Thanks — noted that you {kind}d {name}."
-        pictures, picks = _gallery(fresh)
-        return gr.Radio(choices=_choices(fresh), value=None), pictures, picks, note
-
-    def like(
-        self, item_id: str | None, browser_id: str, request: gr.Request
-    ) -> tuple[Any, Any, Any, str]:
-        """Like button."""
-        return self.rate(item_id, "like", browser_id, request)
-
-    def dislike(
-        self, item_id: str | None, browser_id: str, request: gr.Request
-    ) -> tuple[Any, Any, Any, str]:
-        """Dislike button."""
-        return self.rate(item_id, "dislike", browser_id, request)
+        return card_values(fresh), f"Thanks — noted that you {kind}d {name}."
 
     def clear_chat(
         self, browser_id: str, session: str, request: gr.Request | None
-    ) -> tuple[str, list, list, Any, list, list, str]:
+    ) -> tuple[str, list, list, list, str]:
         """The chat was cleared (trash icon): the server forgets that conversation too, and
         the page starts a new session with empty results."""
         if session:
@@ -321,7 +319,7 @@ class ChatApp:
                 self.assistant.forget(self.identity.for_page(request, browser_id), session)
             except CrossmediaError as exc:  # nothing to forget for an unknown visitor
                 log.info("clear chat: %s", exc)
-        return uuid.uuid4().hex, [], [], gr.Radio(choices=[], value=None), [], [], ""
+        return uuid.uuid4().hex, [], [], [], ""
 
     # -- saved conversations -------------------------------------------------------------
 
@@ -475,7 +473,6 @@ def build_app(
         session = gr.Textbox("", visible=False, elem_id="session")
         browser_id = gr.BrowserState("", storage_key="crossmedia-user", secret=secret)
         result_picks = gr.JSON([], visible=False)  # each thumbnail's (result number, item id)
-        rec_picks = gr.JSON([], visible=False)  # each recommended picture's (number, item id)
         gr.Markdown("## crossmedia — ask by text, picture or voice")
         with gr.Sidebar(open=False, elem_id="sidebar"):
             new_chat = gr.Button("New chat", elem_id="new-chat")
@@ -507,27 +504,17 @@ def build_app(
                     elem_id="results",
                 )
                 sounds = gr.HTML(elem_id="sounds")
-                rec_pictures = gr.Gallery(
-                    label="Recommended for you (click one to see more like it)",
-                    columns=GALLERY_COLUMNS,
-                    height=160,
-                    elem_id="recommended",
-                )
-                recs = gr.Radio(choices=[], label="Recommendations", elem_id="recommendations")
-                with gr.Row():
-                    like = gr.Button("Like", elem_id="like")
-                    dislike = gr.Button("Dislike", elem_id="dislike")
+                cards = recommendation_cards()
                 feedback_note = gr.Markdown(elem_id="feedback-note")
-        outputs = [
-            chatbot, box, results, result_picks, recs, rec_pictures, rec_picks, session, sounds
-        ]  # fmt: skip
+        tracker = activity_tracker()
+        outputs = [chatbot, box, results, result_picks, cards, session, sounds]
         listed = {"fn": handlers.list_conversations, "inputs": [browser_id], "outputs": saved}
         # Every way a turn starts: (event, handler, what it reads besides the page's ids).
         starts = [
             (box.submit, handlers.respond, [box, chatbot]),
             (chatbot.example_select, handlers.example, [chatbot]),
             (results.select, handlers.more_like, [result_picks, chatbot]),
-            (rec_pictures.select, handlers.open_recommendation, [rec_picks, chatbot]),
+            (cards.select, handlers.open_recommendation, [chatbot]),
         ]
         turns = [
             event(handler, [*reads, browser_id, session], outputs, api_visibility="private")
@@ -548,17 +535,13 @@ def build_app(
         for turn in turns:
             turn.then(**listed, api_visibility="private")
         box.stop(handlers.stopped, None, box, cancels=turns, api_visibility="private")
-        for button, handler in ((like, handlers.like), (dislike, handlers.dislike)):
-            button.click(
-                handler,
-                [recs, browser_id],
-                [recs, rec_pictures, rec_picks, feedback_note],
-                api_visibility="private",
-            )
+        rated = [cards, feedback_note]
+        cards.click(handlers.rate_card, browser_id, rated, api_visibility="private")
+        tracker.change(handlers.track_activity, browser_id, None, api_visibility="private")
         chatbot.clear(
             handlers.clear_chat,
             [browser_id, session],
-            [session, results, result_picks, recs, rec_pictures, rec_picks, sounds],
+            [session, results, result_picks, cards, sounds],
             api_visibility="private",
         ).then(**listed, api_visibility="private")
         _api_endpoints(handlers)

@@ -7,6 +7,8 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ui.settings import LLM_API_KEY_ENV, LLM_ENV, library_config, security_settings
@@ -80,6 +82,24 @@ def serve_assistant(args: argparse.Namespace, library: Library | None = None) ->
     return 0
 
 
+def speech_transcriber(args: argparse.Namespace):
+    """The speech model the ``--speech-*`` options name (loaded now)."""
+    from assistant.speech import load_transcriber
+
+    return load_transcriber(
+        args.speech_engine, args.speech_model, args.compute_type, args.max_audio_seconds
+    )
+
+
+def speech_to_text(args: argparse.Namespace) -> Callable[[Path], str]:
+    """path -> transcript, loading the speech model only when the first audio file comes."""
+
+    def transcribe(path: Path) -> str:
+        return speech_transcriber(args).transcribe(path).text
+
+    return transcribe
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """``crossmedia serve``: ingest ``--library`` if given, then serve."""
     library = None
@@ -87,5 +107,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from retrieval.library import Library
 
         library = Library(library_config(args))
-        print(library.ingest(args.library).summary().splitlines()[0])
+        report = library.ingest(args.library, transcribe=speech_to_text(args))
+        print(report.summary().splitlines()[0])
     return serve_assistant(args, library)

@@ -12,7 +12,14 @@ from pathlib import Path
 
 from recsys.errors import RecsysError
 from retrieval.errors import CrossmediaError
-from ui.assistant_commands import add_llm_options, cmd_ask, cmd_serve, serve_assistant
+from ui.assistant_commands import (
+    add_llm_options,
+    cmd_ask,
+    cmd_serve,
+    serve_assistant,
+    speech_to_text,
+    speech_transcriber,
+)
 from ui.security.settings import SecuritySettings
 from ui.settings import (
     API_KEYS_ENV,
@@ -373,15 +380,6 @@ def _library(args: argparse.Namespace):
     return Library(library_config(args))
 
 
-def _speech_to_text(args: argparse.Namespace):
-    """path -> transcript, loading the speech model only when the first audio file comes."""
-
-    def transcribe(path: Path) -> str:
-        return _transcriber(args).transcribe(path).text
-
-    return transcribe
-
-
 def cmd_doctor(args: argparse.Namespace) -> int:
     from ui.doctor import diagnose, report
 
@@ -394,7 +392,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         progress=not args.json,
         batch_size=args.batch_size,
         audio=args.audio,
-        transcribe=_speech_to_text(args),
+        transcribe=speech_to_text(args),
     )
     print(json.dumps(report.to_dict()) if args.json else report.summary())
     return 0
@@ -406,7 +404,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     heard = None
     if args.audio:
-        heard = _transcriber(args).transcribe(args.audio)
+        heard = speech_transcriber(args).transcribe(args.audio)
         if not heard.is_speech:
             raise EmptyQueryError(f"{args.audio}: no speech was heard in the recording")
         args.text = " ".join(filter(None, [args.text, heard.text]))
@@ -433,16 +431,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _transcriber(args: argparse.Namespace):
-    from assistant.speech import load_transcriber
-
-    return load_transcriber(
-        args.speech_engine, args.speech_model, args.compute_type, args.max_audio_seconds
-    )
-
-
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    transcript = _transcriber(args).transcribe(args.file, language=args.language)
+    transcript = speech_transcriber(args).transcribe(args.file, language=args.language)
     if args.json:
         print(json.dumps(transcript.to_dict()))
     elif transcript.is_speech:
@@ -497,7 +487,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_eval_asr(args: argparse.Namespace) -> int:
     from assistant.speech.evaluate import evaluate_asr, load_asr_manifest
 
-    transcriber = _transcriber(args)
+    transcriber = speech_transcriber(args)
     utterances = load_asr_manifest(args.manifest)
     result = evaluate_asr(transcriber, utterances, args.language, progress=not args.json)
     if args.json:
@@ -625,7 +615,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     library = _library(args)
     if args.library or library.index.count() == 0:
         print(f"Ingesting {root} ...")
-        report = library.ingest(root, audio="paired", transcribe=_speech_to_text(args))
+        report = library.ingest(root, audio="paired", transcribe=speech_to_text(args))
         print(report.summary().splitlines()[0])
     print(f"The library holds {library.index.count()} items.\n")
     for text in DEMO_QUERIES:
