@@ -17,6 +17,7 @@ from pathlib import Path
 from langchain_core.documents import Document
 
 from assistant.calibration import Calibration, Grade, words_of
+from assistant.locales import phrases, quoted
 
 MAX_CAPTION_CHARS = 160
 MAX_CITED = 3
@@ -50,6 +51,7 @@ class AnswerPlan:
     also: list[int] = field(default_factory=list)
     about: str = ""  # a follow-up: the earlier item it takes, quoted ("“A frog” (result 2)")
     describe: bool = False  # "Tell me about X": name items by their whole caption
+    language: str = "en"  # the question's: the answer's fixed sentences are in it
 
     @property
     def citable(self) -> list[int]:
@@ -111,11 +113,13 @@ def plan_answer(
     documents: Sequence[Document],
     calibration: Calibration,
     about: str = "",
+    language: str = "en",
 ) -> AnswerPlan:
-    """The plan for one turn. A text query whose main word is in a top caption is never "not
-    found" (the results show it) and is confident once it is plausible."""
+    """The plan for one turn, answered in ``language``. A text query whose main word is in a
+    top caption is never "not found" (the results show it) and is confident once it is
+    plausible."""
     if not documents:
-        return AnswerPlan("none", kind, subject)
+        return AnswerPlan("none", kind, subject, language=language)
     scores = [float(d.metadata.get("score", 0.0)) for d in documents]
     if kind == "follow_up":
         grade: Grade = "confident"
@@ -124,7 +128,7 @@ def plan_answer(
         if kind in ("text", "category", "voice") and _mentions(subject, documents):
             grade = "confident" if grade != "none" else "closest"
     if grade == "none":
-        return AnswerPlan("none", kind, subject)
+        return AnswerPlan("none", kind, subject, language=language)
     cuts = calibration.cuts_for(kind)
     floor = cuts.confident if grade == "confident" and kind != "follow_up" else cuts.plausible
     numbers = [n for n, s in enumerate(scores, 1) if s >= min(floor, scores[0])]
@@ -142,7 +146,7 @@ def plan_answer(
     elif kind in ("text", "voice") and grade == "confident" and matching:
         also = [n for n in also if n in matching]
     describe = bool(_ABOUT.match(question)) and kind in ("text", "voice")
-    return AnswerPlan(grade, kind, subject, lead, also, about, describe)
+    return AnswerPlan(grade, kind, subject, lead, also, about, describe, language)
 
 
 def _distinct(numbers: Sequence[int], documents: Sequence[Document]) -> list[int]:
@@ -158,31 +162,30 @@ def _distinct(numbers: Sequence[int], documents: Sequence[Document]) -> list[int
 
 
 def openings(plan: AnswerPlan) -> list[str]:
-    """The ways an answer of this plan may begin (the template uses the first)."""
-    quoted = f"“{plan.subject}”"
+    """The ways an answer of this plan may begin, in its language (the template uses the
+    first)."""
+    said = phrases(plan.language)
     if plan.kind == "follow_up":
-        return [f"More like {plan.about}: ", f"Similar to {plan.about}: "]
+        return [o.format(about=plan.about) for o in said.follow_up]
     if plan.kind == "image":
-        if plan.grade == "confident":
-            return ["This looks like ", "It looks like "]
-        return ["Nothing in the library looks quite like this; the closest is "]
+        return list(said.image_found) if plan.grade == "confident" else [said.image_closest]
     if plan.grade == "closest":
-        return [f"I have nothing exactly like {quoted}; the closest is "]
+        return [said.closest.format(q=quoted(plan.subject, plan.language))]
     if plan.describe:
-        return ["", "Here is what I have: "]
+        return list(said.describe)
     if plan.kind == "category":
-        return ["I have ", "Here are some: "]
-    return ["Yes, I have ", "Here is ", "I have "]
+        return list(said.category)
+    return list(said.found)
 
 
 def phrase_with_number(plan: AnswerPlan, documents: Sequence[Document], n: int) -> str:
     return f"{item_phrase(documents[n - 1], whole=plan.describe)} [{n}]"
 
 
-def join_items(parts: Sequence[str]) -> str:
+def join_items(parts: Sequence[str], language: str = "en") -> str:
     if len(parts) <= 1:
         return "".join(parts)
-    return ", ".join(parts[:-1]) + " and " + parts[-1]
+    return ", ".join(parts[:-1]) + phrases(language).and_ + parts[-1]
 
 
 def template_answer(plan: AnswerPlan, documents: Sequence[Document]) -> str:
@@ -190,19 +193,18 @@ def template_answer(plan: AnswerPlan, documents: Sequence[Document]) -> str:
     if plan.grade == "none":
         return not_found_answer(plan)
     opening = openings(plan)[0]
-    items = join_items([phrase_with_number(plan, documents, n) for n in plan.lead])
+    items = join_items([phrase_with_number(plan, documents, n) for n in plan.lead], plan.language)
     text = opening + items
-    return (text[0].upper() + text[1:]).rstrip(".") + "."
+    stop = phrases(plan.language).stop
+    return (text[0].upper() + text[1:]).rstrip(".。") + stop
 
 
 def not_found_answer(plan: AnswerPlan) -> str:
+    said = phrases(plan.language)
     if plan.kind == "image":
-        return "Nothing in the library looks like this picture; the results are only the nearest."
-    subject = " ".join(plan.subject.split())[:80] or "that"
-    return (
-        f"I could not find anything about “{subject}” in the library; "
-        "the results are only the nearest things I have."
-    )
+        return said.not_found_image
+    subject = " ".join(plan.subject.split())[:80] or "…"
+    return said.not_found.format(q=quoted(subject, plan.language))
 
 
 def _gbnf(text: str) -> str:
@@ -216,13 +218,13 @@ def answer_grammar(plan: AnswerPlan, documents: Sequence[Document]) -> str:
     names = {n: f"i{n}" for n in plan.citable}
     most = 1 if plan.grade == "closest" else MAX_CITED
     lists = [
-        " ".join(_joined([names[n] for n in chosen]))
+        " ".join(_joined([names[n] for n in chosen], phrases(plan.language).and_))
         for size in range(1, most + 1)
         for chosen in itertools.permutations(plan.citable, size)
         if chosen[0] in plan.lead  # the best match leads; the model chooses what follows
     ]
     rules = [
-        'root ::= opening items "."',
+        f"root ::= opening items {_gbnf(phrases(plan.language).stop)}",
         f"opening ::= {opening}",
         "items ::= " + " | ".join(f"({option})" for option in lists),
     ]
@@ -230,12 +232,12 @@ def answer_grammar(plan: AnswerPlan, documents: Sequence[Document]) -> str:
     return "\n".join(rules) + "\n"
 
 
-def _joined(parts: list[str]) -> list[str]:
-    """Grammar symbols of "a, b and c"."""
+def _joined(parts: list[str], and_: str = " and ") -> list[str]:
+    """Grammar symbols of "a, b and c" (``and_``: the language's "and")."""
     out: list[str] = []
     for position, part in enumerate(parts):
         if position:
-            out.append('" and "' if position == len(parts) - 1 else '", "')
+            out.append(_gbnf(and_) if position == len(parts) - 1 else '", "')
         out.append(part)
     return out
 
@@ -255,7 +257,8 @@ def check_answer(
         return None
     if plan.grade != "confident" and not any(text.startswith(o) for o in openings(plan)):
         return None
-    linking = words_of(question) | _LINKING | words_of(" ".join(openings(plan)))
+    said = phrases(plan.language)
+    linking = words_of(question) | _LINKING | words_of(" ".join([*openings(plan), said.and_]))
     allowed = set(linking)
     for n in cited:
         allowed |= item_words(documents[n - 1])
@@ -269,6 +272,6 @@ def check_answer(
             return None
         start = match.end()
     text = re.sub(r"\s+([.,;!?])", r"\1", text)
-    if not text.endswith((".", "!", "?")):
-        text += "."
+    if not text.endswith((".", "!", "?", said.stop)):
+        text += said.stop
     return text, list(dict.fromkeys(cited))

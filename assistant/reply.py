@@ -56,6 +56,7 @@ class Reply:
     query_kind: str = "text"
     search_text: str = ""
     grounding: str = "model"
+    language: str = "en"  # the question's, which the answer's fixed sentences are in
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from assistant.chitchat import chat_reply
 from assistant.errors import TurnError
 from assistant.history import ChatHistory, ConversationSummary, StoredTurn
 from assistant.llm import LLMSettings, load_llm
+from assistant.locales import question_language
 from assistant.memory import SessionMemory, TurnRecord
 from assistant.qa import CitedAnswer, QAChain
 from assistant.reply import Citation, Reply, Result, Suggestion
@@ -251,8 +252,15 @@ class Assistant:
         history = [(t.question, t.answer) for t in self._recent(user, session)]
         answer: CitedAnswer | None = None
         kind = "voice" if transcript and query.kind == "text" else query.kind
+        language = question_language(text)
         plan = plan_answer(
-            kind, query.search_text, query.question, documents, self.calibration(), query.about
+            kind,
+            query.search_text,
+            query.question,
+            documents,
+            self.calibration(),
+            query.about,
+            language,
         )
         for chunk in self.qa.stream(query.question, documents, plan, history):
             if isinstance(chunk, CitedAnswer):
@@ -283,6 +291,7 @@ class Assistant:
             query_kind=kind,
             search_text=query.search_text,
             grounding=answer.grounding,
+            language=language,
             timings={k: round(v, 4) for k, v in timings.items()},
         )
         self._save(user, session, text or _wordless(images, audio), reply)

@@ -9,11 +9,14 @@ import numpy as np
 DEFAULT_KS = (1, 5, 10)
 
 
-def first_relevant_ranks(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:
+def first_relevant_ranks(
+    scores: np.ndarray, relevant: np.ndarray, ties_against: bool = False
+) -> np.ndarray:
     """1-based rank of the best-scored relevant column for each row of ``scores``.
 
     ``scores`` and ``relevant`` are (queries, candidates); a row with no relevant column is an
-    error. Ties with non-relevant candidates are broken in the query's favour.
+    error. Ties with non-relevant candidates are broken in the query's favour, or, with
+    ``ties_against`` (CLIP_benchmark / open_clip's headline protocol), against it.
     """
     scores = np.asarray(scores, dtype=np.float64)
     if scores.shape != relevant.shape:
@@ -21,7 +24,8 @@ def first_relevant_ranks(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray
     if not relevant.any(axis=1).all():
         raise ValueError("every query needs at least one relevant candidate")
     best_relevant = np.where(relevant, scores, -np.inf).max(axis=1, keepdims=True)
-    beaten_by = ((scores > best_relevant) & ~relevant).sum(axis=1)
+    beaten = scores >= best_relevant if ties_against else scores > best_relevant
+    beaten_by = (beaten & ~relevant).sum(axis=1)
     return beaten_by + 1
 
 

@@ -1,4 +1,5 @@
-"""Sidecar captions: ``NAME.txt`` beside ``NAME.png``, first line English (the Tux Paint layout)."""
+"""Sidecar captions: ``NAME.txt`` beside ``NAME.png``, first line English, then translations as
+``xx.utf8=...`` lines (the Tux Paint layout)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,23 @@ def sidecar_caption(media_path: Path) -> str:
     except OSError:
         return ""
     return ""
+
+
+def sidecar_translations(media_path: Path) -> dict[str, str]:
+    """The sidecar's translations by ISO 639 language code (``zh_CN.utf8=青蛙。`` -> ``zh``):
+    the first line of each language wins (zh_CN before zh_TW), regional English and variants
+    such as ``ca@valencia`` are left out, and so are empty ones."""
+    sidecar = media_path.with_suffix(".txt")
+    found: dict[str, str] = {}
+    try:
+        lines = sidecar.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        locale, marker, text = line.strip().partition(".utf8=")
+        language = locale.split("_")[0]
+        text = text.strip().rstrip("|").strip()
+        if not marker or "@" in locale or not language.isalpha() or language == "en" or not text:
+            continue
+        found.setdefault(language, text[:MAX_CAPTION_CHARS])
+    return found

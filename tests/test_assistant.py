@@ -287,3 +287,19 @@ def test_conversations_are_saved_listed_reopened_and_survive_a_restart(assistant
     assert [c.session for c in restarted.conversations("ivy")] == ["h2"]
     again = Assistant(assistant.config, library=assistant.library)
     assert again.turn("ivy", "h1", "more like the second one").query_kind != "follow_up"
+
+
+def test_a_question_in_another_language_is_answered_in_it(assistant):
+    """Spanish finds the frog through the multilingual text side and is answered in Spanish
+    around the caption as it is; the fixed sentences follow the question's language."""
+    from assistant.locales import PHRASES
+
+    spanish = assistant.turn("polyglot", "es", "¿Tienes una foto de una rana?")
+    assert spanish.language == "es" and "frog" in spanish.results[0].caption.lower()
+    assert spanish.answer.startswith(tuple(PHRASES["es"].found)) and "[1]" in spanish.answer
+    french = assistant.turn("polyglot", "fr", "avez-vous des images de chevaux ?")
+    assert french.language == "fr"
+    said = PHRASES["fr"]
+    assert french.answer.startswith((*said.found, said.closest.split("{")[0], "Je n'ai rien"))
+    english = assistant.turn("polyglot", "en", "Do you have a picture of a frog?")
+    assert english.language == "en" and english.answer.startswith(PHRASES["en"].found)

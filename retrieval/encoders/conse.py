@@ -103,7 +103,11 @@ class ConSEEncoder:
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Sentence embeddings, centred like the image side."""
-        return l2_normalise(self.text_tower.embed(texts) - self.centre_vector)
+        return self.centre_texts(self.text_tower.embed(texts))
+
+    def centre_texts(self, sentence_vectors: np.ndarray) -> np.ndarray:
+        """The text tower's sentence vectors, centred like the image side."""
+        return l2_normalise(sentence_vectors - self.centre_vector)
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """ConSE vectors of the images."""

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from retrieval.encoders.conse import ConSEEncoder
+from retrieval.encoders.multilingual import STUDENT_FILE, MultilingualText, StudentMap
 from retrieval.training.fusion_training import load_fusion
 from retrieval.training.model import WEIGHTS_FILE, AlignedHeads
 
@@ -26,11 +27,19 @@ class TrainedEncoder:
         digest = hashlib.sha1((Path(heads_dir) / WEIGHTS_FILE).read_bytes()).hexdigest()[:8]
         self.name = f"trained-{digest}"
         self.dim = conse.dim
+        student = Path(heads_dir) / STUDENT_FILE  # the multilingual text side, where trained
+        self.multilingual = None
+        if student.is_file():
+            self.multilingual = MultilingualText(StudentMap.load(student))
 
     @torch.inference_mode()
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """Sentence embeddings through the text head."""
-        base = torch.from_numpy(self.conse.encode_texts(texts))
+        """Sentence embeddings through the text head (text the English tower does not
+        understand through the multilingual student first, where there is one)."""
+        sentences = self.conse.text_tower.embed(texts)
+        if self.multilingual is not None:
+            sentences = self.multilingual.route(sentences, texts)
+        base = torch.from_numpy(self.conse.centre_texts(sentences))
         return self.heads.texts(base).numpy() if len(base) else base.numpy()
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:

