@@ -691,3 +691,45 @@ def test_on_a_phone_the_first_result_is_in_view_after_a_question(server, browser
         page.screenshot(path=shots / "12-phone-answer.png")
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("count", [1, 4, 10])
+def test_recommendation_cards_fit_any_count_and_mix(browser, count):
+    """1 to 10 cards of pictures and sounds, in a 390 px phone and a 720 px iframe: nothing
+    overflows sideways, every card shows its name, reason and both buttons."""
+    import gradio as gr
+
+    from assistant.reply import Suggestion
+    from ui.cards import card_values, recommendation_cards
+
+    suggestions = [
+        Suggestion(f"item{n}", f"A thing with a rather long name number {n}.",
+                   f"/lib/{n}.{'ogg' if n % 3 == 0 else 'png'}",
+                   "audio" if n % 3 == 0 else "image", 0.5, "close to “A frog”, which you liked")
+        for n in range(count)
+    ]  # fmt: skip
+    with gr.Blocks() as demo:
+        recommendation_cards().value = card_values(suggestions)
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_port=free_port(), quiet=True)
+    try:
+        for width in (390, 720):
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(url)
+            page.wait_for_selector("#recommended .card")
+            cards = page.locator("#recommended .card")
+            assert cards.count() == count
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            for n in range(count):
+                card = cards.nth(n)
+                box = card.bounding_box()
+                assert box and box["x"] >= 0 and box["x"] + box["width"] <= width
+                for button in card.locator(".actions button").all():
+                    inner = button.bounding_box()
+                    assert inner and inner["x"] + inner["width"] <= box["x"] + box["width"] + 1
+                assert card.locator(".name").inner_text() and card.locator(".because").inner_text()
+            sounds = sum(1 for s in suggestions if s.modality == "audio")
+            assert page.locator("#recommended audio").count() == sounds
+            assert page.locator("#recommended img").count() == count - sounds
+            page.close()
+    finally:
+        demo.close()
