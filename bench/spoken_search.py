@@ -1,0 +1,98 @@
+"""Spoken search in other languages: Tux Paint's recorded stamp descriptions (``NAME_desc.ogg``
+in English, ``NAME_desc_LANG.ogg`` in French, Spanish, Russian, Romanian, Catalan, Bulgarian)
+of the grouped TEST folders, each transcribed by Whisper and searched as text among the 304 TEST
+pictures: a hit when the recording's own picture is in the top 10 (ties against). Whisper
+tiny.en (the English default) against the packaged multilingual base, which also reports the
+language it heard. Writes bench/results/spoken_search.json.
+
+    OPENBLAS_NUM_THREADS=1 python bench/spoken_search.py [--clips 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from assistant.speech import load_transcriber
+from retrieval.datasets.tuxpaint import load_tuxpaint
+from retrieval.encoders import load_encoder
+from retrieval.evaluate import RetrievalEvaluator
+from retrieval.metrics import first_relevant_ranks
+
+RESULTS = Path(__file__).parent / "results"
+LANGUAGES = ("en", "fr", "es", "ru", "ro", "ca", "bg")
+MODELS = ("tiny.en", "multilingual")
+
+
+def recordings(images: list[Path], language: str, most: int) -> list[tuple[Path, int]]:
+    """(clip, its picture's index) for up to ``most`` pictures that have one, evenly spread."""
+    suffix = "_desc.ogg" if language == "en" else f"_desc_{language}.ogg"
+    found = [
+        (image.with_name(image.stem + suffix), n)
+        for n, image in enumerate(images)
+        if image.with_name(image.stem + suffix).is_file()
+    ]
+    step = max(1, len(found) // most)
+    return found[::step][:most]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=40, help="recordings per language")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    encoder = load_encoder("default")
+    test = load_tuxpaint("test", grouping="folder")
+    image_vectors, kept = RetrievalEvaluator(test, progress=False).encode_images(encoder)
+    images = [test.images[i] for i in kept]
+    rows: dict[str, dict[str, dict]] = {model: {} for model in MODELS}
+    for model in MODELS:
+        transcriber = load_transcriber(model=model)
+        for language in LANGUAGES:
+            clips = recordings(images, language, args.clips)
+            if not clips:
+                continue
+            heard = [transcriber.transcribe(clip) for clip, _ in clips]
+            vectors = encoder.encode_texts([h.text or "(nothing)" for h in heard])
+            relevant = np.zeros((len(clips), len(images)), dtype=bool)
+            relevant[np.arange(len(clips)), [n for _, n in clips]] = True
+            ranks = first_relevant_ranks(vectors @ image_vectors.T, relevant, ties_against=True)
+            rows[model][language] = {
+                "clips": len(clips),
+                "top10": round(float((ranks <= 10).mean()), 3),
+                "median_rank": float(np.median(ranks)),
+                "language_heard_right": round(
+                    float(np.mean([h.language == language for h in heard])), 3
+                ),
+                "transcribe_s_p50": round(float(np.median([h.seconds for h in heard])), 3),
+                "examples": [h.text for h in heard[:3]],
+            }
+            print(
+                model,
+                language,
+                {k: v for k, v in rows[model][language].items() if k != "examples"},
+                flush=True,
+            )
+    report = {
+        "split": f"Tux Paint grouped TEST ({len(images)} pictures)",
+        "protocol": "each recording transcribed, searched as text; hit = its picture in the top 10 "
+        "(ties against)",
+        "encoder": encoder.name,
+        "rows": rows,
+        "seconds": round(time.perf_counter() - started, 1),
+        "command": "OPENBLAS_NUM_THREADS=1 python bench/spoken_search.py",
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "spoken_search.json").write_text(
+        json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
