@@ -46,7 +46,8 @@ VERB = {"liked": {"like"}, "opened": {"click"}, "played": {"play"}, "rated highl
 
 
 def variants() -> dict[str, tuple[SignalWeights, BlendSettings]]:
-    """Name -> (signals, blend): before, a small grid, and the shipped default."""
+    """Name -> (signals, blend): before, a small grid (the blend, then each signal weight moved
+    one step from the shipped default), and the shipped default."""
     found = {"before (issue 13)": (LEGACY_SIGNALS, BlendSettings())}
     for recent in (0.0, 0.5):
         for diversity in (0.0, 0.2):
@@ -60,14 +61,31 @@ def variants() -> dict[str, tuple[SignalWeights, BlendSettings]]:
                     taste_match="nearest",
                 )
                 found[name] = (DEFAULT_SIGNALS, blend)
-    found["grid mean-of-items taste (as before)"] = (
+    found["grid mean-of-items taste"] = (
         DEFAULT_SIGNALS,
         dataclasses.replace(LIVE_BLEND, taste_match="mean"),
+    )
+    found["grid nearest-item taste"] = (
+        DEFAULT_SIGNALS,
+        dataclasses.replace(LIVE_BLEND, taste_match="nearest"),
     )
     found["grid no ignore penalty"] = (
         dataclasses.replace(DEFAULT_SIGNALS, ignored_penalty=0.0),
         LIVE_BLEND,
     )
+    found["grid nearest-item taste, no ignore penalty"] = (
+        dataclasses.replace(DEFAULT_SIGNALS, ignored_penalty=0.0),
+        dataclasses.replace(LIVE_BLEND, taste_match="nearest"),
+    )
+    for name, change in (
+        ("like=4", {"like": 4.0}),
+        ("like=16", {"like": 16.0}),
+        ("click=1", {"click": 1.0}),
+        ("click=4", {"click": 4.0}),
+        ("ignore penalty 0.2", {"ignored_penalty": 0.2}),
+        ("views = half a click", {"view": 1.0}),
+    ):
+        found[f"grid signals {name}"] = (dataclasses.replace(DEFAULT_SIGNALS, **change), LIVE_BLEND)
     found["shipped default"] = (DEFAULT_SIGNALS, LIVE_BLEND)
     return found
 
@@ -110,14 +128,29 @@ def kind_query(library, kind: str) -> np.ndarray:
     return library.encoder.encode_texts([f"a picture of {words}"])[0]
 
 
-def reason_is_true(because: str, item: str, user: str, events, catalogue, asked: bool) -> bool:
-    """Recompute one reason from the stored events (independent of the recommender)."""
+def is_close(catalogue, item: str, anchor: np.ndarray, itself: str | None = None) -> bool:
+    """Whether ``item``'s cosine to ``anchor`` stands one standard deviation above the
+    library's mean cosine to it (or is the highest), recomputed from the library's vectors."""
+    similarity = catalogue.vectors @ (anchor / np.linalg.norm(anchor))
+    keep = np.ones(len(similarity), dtype=bool)
+    if itself is not None:
+        keep[catalogue.position[itself]] = False
+    others = similarity[keep]
+    floor = min(others.mean() + others.std(), others.max())
+    return bool(similarity[catalogue.position[item]] >= floor - 1e-6)
+
+
+def reason_is_true(
+    because: str, item: str, user: str, events, catalogue, query: np.ndarray | None
+) -> bool:
+    """Recompute one reason from the stored events and the library's vectors (independent of
+    the recommender): whom it names, what they did, and that a claimed likeness stands out."""
     mine = [e for e in events if e.user == user]
     disliked = {e.item for e in mine if e.kind == "dislike"}
     positive_mine = {e.item for e in mine if e.kind in POSITIVE}
     for part in because.split("; "):
         if part == "close to what you asked for":
-            if not asked:
+            if query is None or not is_close(catalogue, item, query):
                 return False
         elif m := re.fullmatch(r"close to “(.+)”, which you (.+)", part):
             caption, verb = m.groups()
@@ -127,7 +160,10 @@ def reason_is_true(because: str, item: str, user: str, events, catalogue, asked:
                 for e in mine
                 if e.kind in kinds and e.item != item and catalogue.name[e.item] == caption
             }
-            if not candidates - disliked:
+            if not any(
+                is_close(catalogue, item, catalogue.vectors[catalogue.position[c]], itself=c)
+                for c in candidates - disliked
+            ):
                 return False
         elif m := re.fullmatch(r"liked by (\d+) people who share your likes", part):
             likers = defaultdict(set)
@@ -196,7 +232,7 @@ def simulate(library, catalogue, queries, signals, blend, seeds) -> dict:
                     assistant.feedback(user, rec.item_id, "dislike")
             panel = assistant.recommend(user, K)
             events = store.events()
-            for listed, asked in ((recs, True), (panel, False)):
+            for listed, asked in ((recs, query), (panel, None)):
                 lists += 1
                 captions = [r.caption for r in listed]
                 duplicates += len(captions) != len(set(captions))

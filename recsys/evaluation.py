@@ -6,8 +6,10 @@ two positives are kept for training only; items the user saw in training are exc
 ranking; all models are fitted on the same training matrix and ranked over all items.
 Cold-item protocol: a seeded ``cold_fraction`` of items is removed from training entirely; for
 each user who rated one of them positively, the cold items are ranked (only them) by each model.
-The hybrid's CF share is chosen on a validation split carved from the training data the same
-way (never on the test split).
+The hybrid's CF share, then the half-life of its signals' time decay (counted back from each
+user's latest training event, as the live loop does), are chosen on a validation split carved
+from the training data the same way (never on the test split); the baselines are fitted on the
+undecayed training matrix.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ from recsys.hybrid import BlendSettings, HybridRecommender, UserContext
 from recsys.matrix import UserItems
 from recsys.metrics import ranking_metrics
 from recsys.models import make_model
-from recsys.signals import DEFAULT_SIGNALS
+from recsys.signals import DEFAULT_SIGNALS, decay
 
 log = logging.getLogger(__name__)
 BASELINES = ("popularity", "itemknn", "als", "bpr")
 BLEND_GRID = (0.5, 0.7, 0.8, 0.9, 0.95, 1.0)
+HALF_LIFE_GRID = (0.0, 7.0, 30.0, 90.0, 365.0)  # days; 0: no decay
 Embed = Callable[[list[str]], np.ndarray]
 
 
@@ -68,14 +71,23 @@ def _positives_by_user(ratings: Sequence[Rating], threshold: float) -> dict[str,
 
 
 def temporal_split(
-    ratings: Sequence[Rating], users: list[str], items: list[str], protocol: Protocol
+    ratings: Sequence[Rating],
+    users: list[str],
+    items: list[str],
+    protocol: Protocol,
+    half_life_days: float = 0.0,
 ) -> Split:
-    """The warm protocol's split (see the module docstring)."""
+    """The warm protocol's split (see the module docstring); training confidences decay with
+    ``half_life_days`` from each user's latest training event (0: no decay)."""
     train, test_items = [], {}
     for user, rows in _positives_by_user(ratings, protocol.positive_threshold).items():
         n_test = max(1, round(len(rows) * protocol.test_fraction)) if len(rows) >= 2 else 0
         cut = len(rows) - n_test
-        train.extend((user, r.item, _confidence(r.rating)) for r in rows[:cut])
+        latest = rows[cut - 1].timestamp if cut > 0 else 0
+        train.extend(
+            (user, r.item, _confidence(r.rating) * decay(latest - r.timestamp, half_life_days))
+            for r in rows[:cut]
+        )
         test_items[user] = {r.item for r in rows[cut:]}
     data = UserItems.from_triples(train, users=users, items=items)
     test = [{data.item_index[i] for i in test_items.get(u, ())} for u in data.users]
@@ -125,29 +137,57 @@ def _hybrid_scores(hybrid: HybridRecommender, split: Split) -> np.ndarray:
     return _mask(hybrid.score(contexts)[0], split)
 
 
-def choose_blend(
-    split: Split, ratings: Sequence[Rating], content: np.ndarray, protocol: Protocol
-) -> tuple[BlendSettings, dict[str, float]]:
-    """Pick the hybrid's CF share on a temporal validation split of the training data only."""
+def _training_ratings(split: Split, ratings: Sequence[Rating]) -> list[Rating]:
+    """The ratings of ``split`` minus its held-out test pairs."""
     held_out = {
         (split.train.users[u], split.train.items[i])
         for u, items in enumerate(split.test)
         for i in items
     }
-    train_ratings = [r for r in ratings if (r.user, r.item) not in held_out]
+    return [r for r in ratings if (r.user, r.item) not in held_out]
+
+
+def _validation_ndcg(
+    validation: Split, content: np.ndarray, blend: BlendSettings, protocol: Protocol
+) -> float:
+    cf = make_model("als", protocol.seed)
+    hybrid = HybridRecommender(validation.train.items, content, cf, blend).fit(validation.train)
+    scores = _hybrid_scores(hybrid, validation)
+    return ranking_metrics(scores, validation.test, protocol.k)[f"ndcg@{protocol.k}"]
+
+
+def choose_blend(
+    split: Split, ratings: Sequence[Rating], content: np.ndarray, protocol: Protocol
+) -> tuple[BlendSettings, dict[str, float]]:
+    """Pick the hybrid's CF share on a temporal validation split of the training data only."""
+    train_ratings = _training_ratings(split, ratings)
     validation = temporal_split(train_ratings, split.train.users, split.train.items, protocol)
-    key = f"ndcg@{protocol.k}"
-    results = {}
-    for weight in BLEND_GRID:
-        cf = make_model("als", protocol.seed)
-        hybrid = HybridRecommender(
-            split.train.items, content, cf, BlendSettings(max_cf_weight=weight)
-        )
-        hybrid.fit(validation.train)
-        scores = _hybrid_scores(hybrid, validation)
-        results[str(weight)] = ranking_metrics(scores, validation.test, protocol.k)[key]
+    results = {
+        str(w): _validation_ndcg(validation, content, BlendSettings(max_cf_weight=w), protocol)
+        for w in BLEND_GRID
+    }
     best = max(BLEND_GRID, key=lambda w: results[str(w)])
     return BlendSettings(max_cf_weight=best), results
+
+
+def choose_half_life(
+    split: Split,
+    ratings: Sequence[Rating],
+    content: np.ndarray,
+    protocol: Protocol,
+    blend: BlendSettings,
+) -> tuple[float, dict[str, float]]:
+    """Pick the half-life of the hybrid's time decay on the same validation split (ties go to
+    the earlier grid entry: no decay first)."""
+    train_ratings = _training_ratings(split, ratings)
+    results = {}
+    for days in HALF_LIFE_GRID:
+        validation = temporal_split(
+            train_ratings, split.train.users, split.train.items, protocol, half_life_days=days
+        )
+        results[str(days)] = _validation_ndcg(validation, content, blend, protocol)
+    best = max(HALF_LIFE_GRID, key=lambda d: results[str(d)])
+    return best, results
 
 
 def evaluate(
@@ -175,17 +215,24 @@ def evaluate(
     cold = cold_item_split(dataset.ratings, users, items, protocol)
     blend, validation = choose_blend(warm, dataset.ratings, content, protocol)
     report["blend"] = {"chosen": asdict(blend), "validation_ndcg_by_max_cf_weight": validation}
+    half_life, by_half_life = choose_half_life(warm, dataset.ratings, content, protocol, blend)
+    report["decay"] = {
+        "chosen_half_life_days": half_life,
+        "validation_ndcg_by_half_life_days": by_half_life,
+    }
+    decayed_warm = temporal_split(dataset.ratings, users, items, protocol, half_life)
     for label, split in (("warm", warm), ("cold_items", cold)):
         report[label] = {}
         names = [*BASELINES, "hybrid"]
         for name in tqdm(names, desc=f"{label} models", disable=not progress):
             fit_started = time.perf_counter()
             if name == "hybrid":
+                own = decayed_warm if label == "warm" else split  # cold: no per-user time cut
                 model = HybridRecommender(
                     items, content, make_model("als", protocol.seed), blend
-                ).fit(split.train)
+                ).fit(own.train)
                 fitted = time.perf_counter()
-                scores = _hybrid_scores(model, split)
+                scores = _hybrid_scores(model, own)
             else:
                 model = make_model(name, protocol.seed).fit(split.train)
                 fitted = time.perf_counter()

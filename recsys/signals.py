@@ -34,7 +34,7 @@ class SignalWeights:
     play: float = 1.0
     view: float = 0.0
     rating: float = 1.0  # per rating point above neutral (3): a 5 weighs 2
-    half_life_days: float = 30.0  # 0: no decay
+    half_life_days: float = 7.0  # 0: no decay; chosen on MovieLens validation (docs/recsys.md)
     ignored_penalty: float = 0.1  # score penalty per showing without an action, in [0, 1]
     ignored_cap: int = 3  # showings that count towards the penalty
     recent_seconds: float = 1800.0  # likes this recent count as this session's
@@ -55,10 +55,9 @@ class SignalWeights:
         """The event's confidence seen from time ``now``, the user's latest event (None: no
         decay)."""
         base = self.base(event)
-        if now is None or not self.half_life_days or base == 0:
+        if now is None or base == 0:
             return base
-        age_days = max(0.0, now - event.timestamp) / 86_400
-        return base * math.pow(0.5, age_days / self.half_life_days)
+        return base * decay(now - event.timestamp, self.half_life_days)
 
     def ignored(self, showings: int) -> float:
         """The score penalty of an item shown ``showings`` times and never acted on."""
@@ -70,6 +69,13 @@ DEFAULT_SIGNALS = SignalWeights()
 LEGACY_SIGNALS = SignalWeights(
     like=4.0, click=1.0, play=1.0, view=0.5, half_life_days=0.0, ignored_penalty=0.0
 )
+
+
+def decay(age_seconds: float, half_life_days: float) -> float:
+    """How much of a signal is left after ``age_seconds`` (1 when the half-life is 0: none)."""
+    if not half_life_days:
+        return 1.0
+    return math.pow(0.5, max(0.0, age_seconds) / 86_400 / half_life_days)
 
 
 def latest_by_user(events: Iterable[Event]) -> dict[str, float]:

@@ -40,6 +40,20 @@ def test_temporal_split_holds_out_each_users_latest_positives():
     assert split.test[split.train.user_index["lonely"]] == set()  # one positive: training only
 
 
+def test_decayed_training_weighs_a_users_older_positives_less():
+    day = 86_400.0
+    ratings = [Rating("u", f"i{t}", 5.0, t * 30 * day) for t in range(11)]  # one a month
+    items = [f"i{t}" for t in range(11)]
+    plain = temporal_split(ratings, ["u"], items, Protocol())
+    decayed = temporal_split(ratings, ["u"], items, Protocol(), half_life_days=30.0)
+    assert decayed.test == plain.test and decayed.train.matrix.nnz == plain.train.matrix.nnz
+    row = decayed.train.matrix[0].toarray()[0]
+    index = decayed.train.item_index
+    assert row[index["i8"]] == pytest.approx(plain.train.matrix[0, index["i8"]])  # the latest
+    assert row[index["i7"]] == pytest.approx(row[index["i8"]] / 2)  # a month older: half
+    assert row[index["i0"]] == pytest.approx(row[index["i8"]] / 2**8)
+
+
 def test_cold_items_never_reach_training():
     ratings, items = clustered_ratings()
     split = cold_item_split(
@@ -88,6 +102,15 @@ def test_eval_recsys_cli_on_movielens(run):
     assert warm["als"]["ndcg@10"] > 1.3 * warm["popularity"]["ndcg@10"]
     assert cold["hybrid"]["ndcg@10"] > 2.5 * cold["popularity"]["ndcg@10"]
     assert report["protocol"]["positive_threshold"] == 4.0
+    decay = report["decay"]  # chosen on validation, from the whole grid
+    assert set(decay["validation_ndcg_by_half_life_days"]) == {
+        "0.0",
+        "7.0",
+        "30.0",
+        "90.0",
+        "365.0",
+    }
+    assert decay["chosen_half_life_days"] in (0.0, 7.0, 30.0, 90.0, 365.0)
 
 
 def test_eval_recsys_cli_on_csv_files(tmp_path, run):
