@@ -413,6 +413,26 @@ class Assistant:
                 break
         return questions
 
+    def example_picture(self, seed: int = 0) -> MediaItem | None:
+        """A captioned picture of the library to search with on the first screen (a raster
+        file, so every browser shows it), or None when the library has none."""
+        ids, _ = self.library.index.vectors("content")
+        order = np.random.default_rng(seed).permutation(len(ids))[:200]
+        items = self.library.index.get_many([ids[i] for i in order])
+        raster = (".png", ".jpg", ".jpeg", ".webp")
+        pictures = (items.get(ids[i]) for i in order)
+        return next(
+            (
+                item
+                for item in pictures
+                if item is not None
+                and item.modality == "image"
+                and item.caption.strip()
+                and Path(item.uri).suffix.lower() in raster
+            ),
+            None,
+        )
+
     def forget(self, user: str, session: str) -> None:
         """Clear a conversation: the session's memory and its saved turns (follow-ups can no
         longer refer to them, now or after a restart)."""

@@ -506,14 +506,23 @@ def test_the_first_screen_invites_and_an_example_prompt_answers(server, browser,
         page.goto(server + "/")
         page.wait_for_selector("#message textarea", timeout=60_000)
         welcome = page.locator("#chat").inner_text()
-        assert "Welcome" in welcome and "pictures" in welcome, welcome
+        assert "Welcome" in welcome and "13 pictures" in welcome and "1 sound," in welcome, welcome
         examples = page.locator("#chat .example")
         examples.first.wait_for(timeout=10_000)
         assert examples.count() >= 2
+        picture_chip = examples.filter(has_text="More like this picture")
+        assert picture_chip.count() == 1  # besides the questions, a picture to search with
         page.screenshot(path=shots / "0-first-screen.png")
         examples.first.click()
         answer = _wait_for_new_answer(page, 0)
         assert "[1]" in answer, answer
+        page.locator("#chat").get_by_label("Clear").first.click()
+        page.wait_for_function("document.querySelectorAll('#chat .bot').length === 0")
+        page.locator("#chat .example").filter(has_text="More like this picture").click()
+        answer = _wait_for_new_answer(page, 0)
+        assert answer.startswith(("More like “", "Similar to “")) and "[1]" in answer, answer
+        asked = page.locator("#chat .user").last
+        assert asked.locator("img").count() == 1 and asked.locator("img").get_attribute("alt")
     finally:
         page.close()
 

@@ -48,6 +48,7 @@ PAGE_CSS = """
 #chat .cited img { object-fit: contain; background: #f3f4f6; border-radius: 6px;
                    height: 120px !important; width: auto !important; max-width: 100%; }
 """
+PICTURE_EXAMPLE = "More like this picture"
 EMPTY_MESSAGE = "The message is empty: type a question, add a picture or record one."
 THUMBNAIL = (256, 256)
 
@@ -138,14 +139,17 @@ class ChatApp:
     def __init__(self, assistant: Assistant, identity: Identity):
         self.assistant = assistant
         self.identity = identity
+        self.examples: list[dict] = []  # the first screen's example prompts (after page load)
+        self.example_pictures: dict[int, str] = {}  # example chip index -> library item id
 
-    def start(self, browser_id: str) -> tuple[str, str, Any]:
+    def start(self, browser_id: str) -> tuple[str, str, Any, Any]:
         """Page load: the browser's anonymous id (kept in its local storage, made on its first
-        visit), a new chat session id, and the message box, enabled only now so that no
-        message leaves before the page knows who sends it."""
+        visit), a new chat session id, and the message box and the example prompts, shown only
+        now so that no message leaves before the page knows who sends it."""
         browser_id = browser_id if (browser_id or "").startswith("anon-") else ""
         ready = gr.MultimodalTextbox(interactive=True)
-        return browser_id or new_anonymous_id(), uuid.uuid4().hex, ready
+        examples = gr.Chatbot(examples=self.examples or None)
+        return browser_id or new_anonymous_id(), uuid.uuid4().hex, ready, examples
 
     # -- the chat --------------------------------------------------------------------------
 
@@ -283,7 +287,16 @@ class ChatApp:
         session: str,
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
-        """An example prompt of the first screen, asked as if typed."""
+        """An example prompt of the first screen, asked as if typed; the picture example (chosen
+        by the server, never by the page) asks for more like that library picture."""
+        picture = self.example_pictures.get(event.index)
+        if picture is not None:
+            shown = [
+                *history,
+                {"role": "user", "content": _picture_message(self.assistant, picture)},
+            ]
+            yield from self._turn(shown, "", [], browser_id, session, request, about=picture)
+            return
         value = event.value if isinstance(event.value, dict) else {"text": str(event.value)}
         yield from self._turn(history, value.get("text", ""), [], browser_id, session, request)
 
@@ -437,8 +450,10 @@ def _file_path(entry: Any) -> str:
 def welcome_text(assistant: Assistant) -> str:
     """The first screen: what the library holds and what can be asked."""
     counts = assistant.library.index.count_by_modality()
-    names = {"image": "pictures", "audio": "sounds", "text": "texts"}
-    held = ", ".join(f"{n:,} {names.get(kind, kind)}" for kind, n in sorted(counts.items()))
+    names = {"image": "picture", "audio": "sound", "text": "text"}
+    held = ", ".join(
+        f"{n:,} {names.get(kind, kind)}{'s' * (n != 1)}" for kind, n in sorted(counts.items())
+    )
     return (
         f"**Welcome!** This library holds {held or 'nothing yet'}.\n\n"
         "Ask for something by text, drop a picture to find what looks like it, or press the "
@@ -447,12 +462,29 @@ def welcome_text(assistant: Assistant) -> str:
     )
 
 
-def _examples(assistant: Assistant) -> list[str]:
+def _examples(assistant: Assistant, handlers: ChatApp) -> list[dict]:
+    """The first screen's example chips: questions this library answers, and one picture of the
+    library to search with (its index noted in ``handlers.example_pictures``)."""
     try:
-        return assistant.example_questions(4)
+        examples: list[dict] = [{"text": q} for q in assistant.example_questions(4)]
+        picture = assistant.example_picture()
     except CrossmediaError as exc:  # an empty library: the welcome text still shows
         log.info("no example questions: %s", exc)
         return []
+    if picture is not None:
+        handlers.example_pictures[len(examples)] = picture.id
+        name = display_name(picture)
+        examples.append({"text": PICTURE_EXAMPLE, "display_text": f"{PICTURE_EXAMPLE}: “{name}”"})
+    return examples
+
+
+def _picture_message(assistant: Assistant, item_id: str) -> str:
+    """A user message showing a library picture (the picture example), with its name."""
+    item = assistant.library.index.get(item_id)
+    url = media_url(item_id, item.uri) if item else None
+    name = html.escape(display_name(item)) if item else "a picture"
+    picture = f'<span class="cited"><img src="{url}" alt="{name}"></span><br>' if url else ""
+    return f"{picture}{PICTURE_EXAMPLE}"
 
 
 def build_app(
@@ -465,7 +497,8 @@ def build_app(
     encrypts the browser's anonymous id in its local storage; ``delete_cache`` is Gradio's
     (every, older than) seconds sweep of uploaded and generated files."""
     handlers = ChatApp(assistant, identity)
-    welcome, examples = welcome_text(assistant), _examples(assistant)
+    welcome = welcome_text(assistant)
+    handlers.examples = _examples(assistant, handlers)
     with gr.Blocks(title="crossmedia", analytics_enabled=False, delete_cache=delete_cache) as demo:
         # Held in the page, not in gr.State: any gr.State makes Gradio's clients keep a
         # heartbeat stream open, and @gradio/client then never lets a Node script exit. Both are
@@ -484,7 +517,6 @@ def build_app(
                     height=460,
                     elem_id="chat",
                     placeholder=welcome,
-                    examples=[{"text": q} for q in examples] or None,
                 )
                 box = gr.MultimodalTextbox(
                     sources=["upload", "microphone"],
@@ -546,7 +578,10 @@ def build_app(
         ).then(**listed, api_visibility="private")
         _api_endpoints(handlers)
         demo.load(
-            handlers.start, browser_id, [browser_id, session, box], api_visibility="private"
+            handlers.start,
+            browser_id,
+            [browser_id, session, box, chatbot],
+            api_visibility="private",
         ).then(**listed, api_visibility="private")
     return demo
 

@@ -56,7 +56,7 @@ _CARDS_TEMPLATE = """
 
 _CARDS_CSS = """
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(112px, 1fr));
-         gap: 8px; }
+         gap: 8px; margin-top: 20px; }
 .card { display: flex; flex-direction: column; gap: 4px; padding: 6px; min-width: 0;
         border: 1px solid var(--border-color-primary); border-radius: 8px;
         background: var(--background-fill-primary); }
@@ -74,7 +74,8 @@ _CARDS_CSS = """
                         border: 1px solid var(--border-color-primary); cursor: pointer;
                         background: var(--button-secondary-background-fill); }
 .card button:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 2px; }
-.empty { color: var(--body-text-color-subdued); font-size: 0.85rem; margin: 0; }
+.empty { grid-column: 1 / -1; color: var(--body-text-color-subdued); font-size: 0.85rem;
+         margin: 0; }
 """
 
 # Like / dislike are "click" events of the component; opening an item is its "select".
