@@ -433,6 +433,20 @@ class Assistant:
             None,
         )
 
+    def example_recording(self, most_words: int = 12) -> MediaItem | None:
+        """A short spoken recording of the library to ask with on the first screen (an audio
+        item whose transcript has words, a dozen at most), or None when there is none."""
+        ids, _ = self.library.index.vectors("content")
+        items = self.library.index.get_many(list(ids))
+        spoken = [
+            item
+            for item in items.values()
+            if item.modality == "audio"
+            and item.metadata.get("is_speech")
+            and 0 < len(str(item.metadata.get("transcript", "")).split()) <= most_words
+        ]
+        return min(spoken, key=lambda item: item.id) if spoken else None
+
     def forget(self, user: str, session: str) -> None:
         """Clear a conversation: the session's memory and its saved turns (follow-ups can no
         longer refer to them, now or after a restart)."""

@@ -48,8 +48,8 @@ SERVED_KEYWORDS = (
 
 @pytest.fixture(scope="session")
 def served_library(tmp_path_factory, stamps_root) -> Path:
-    """A few Tux Paint stamps with their captions (sidecar .txt files) and one of their sounds,
-    for served apps."""
+    """A few Tux Paint stamps with their captions (sidecar .txt files) one of their sounds and one
+    spoken description, for served apps."""
     import shutil
 
     from retrieval.datasets.tuxpaint import captioned_stamps
@@ -64,6 +64,9 @@ def served_library(tmp_path_factory, stamps_root) -> Path:
     croak = next(p for p, _ in stamps if p.stem == "frog").with_suffix(".ogg")
     shutil.copy(croak, root / "croaking-frog.ogg")  # one sound among the pictures
     (root / "croaking-frog.txt").write_text("A frog croaking.\n")
+    said = next(p for p, _ in stamps if p.stem == "frog").with_name("frog_desc.ogg")
+    shutil.copy(said, root / "frog-said.ogg")  # and one recording of words: "A frog."
+    (root / "frog-said.txt").write_text("“A frog”, said aloud.\n")
     return root
 
 

@@ -9,6 +9,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import threading
 import urllib.request
 from pathlib import Path
@@ -506,7 +507,7 @@ def test_the_first_screen_invites_and_an_example_prompt_answers(server, browser,
         page.goto(server + "/")
         page.wait_for_selector("#message textarea", timeout=60_000)
         welcome = page.locator("#chat").inner_text()
-        assert "Welcome" in welcome and "13 pictures" in welcome and "1 sound," in welcome, welcome
+        assert "Welcome" in welcome and "13 pictures" in welcome and "2 sounds," in welcome, welcome
         examples = page.locator("#chat .example")
         examples.first.wait_for(timeout=10_000)
         assert examples.count() >= 2
@@ -523,6 +524,14 @@ def test_the_first_screen_invites_and_an_example_prompt_answers(server, browser,
         assert answer.startswith(("More like “", "Similar to “")) and "[1]" in answer, answer
         asked = page.locator("#chat .user").last
         assert asked.locator("img").count() == 1 and asked.locator("img").get_attribute("alt")
+        page.locator("#chat").get_by_label("Clear").first.click()  # and a recording to ask with
+        page.wait_for_function("document.querySelectorAll('#chat .bot').length === 0")
+        page.locator("#chat .example").filter(has_text="Ask aloud").click()
+        answer = _wait_for_new_answer(page, 0)
+        said = page.locator("#chat .user").all_inner_texts()
+        assert page.locator("#chat .user audio").count() == 1
+        assert any("Heard" in m and "frog" in m.lower() for m in said), said
+        assert "frog" in answer.lower() and re.search(r"\[\d\]", answer), answer
     finally:
         page.close()
 

@@ -49,6 +49,7 @@ PAGE_CSS = """
                    height: 120px !important; width: auto !important; max-width: 100%; }
 """
 PICTURE_EXAMPLE = "More like this picture"
+VOICE_EXAMPLE = "Ask aloud (a recording)"
 EMPTY_MESSAGE = "The message is empty: type a question, add a picture or record one."
 THUMBNAIL = (256, 256)
 
@@ -141,6 +142,7 @@ class ChatApp:
         self.identity = identity
         self.examples: list[dict] = []  # the first screen's example prompts (after page load)
         self.example_pictures: dict[int, str] = {}  # example chip index -> library item id
+        self.example_recordings: dict[int, str] = {}  # chip index -> spoken library item id
 
     def start(self, browser_id: str) -> tuple[str, str, Any, Any]:
         """Page load: the browser's anonymous id (kept in its local storage, made on its first
@@ -182,7 +184,10 @@ class ChatApp:
         session: str,
         request: gr.Request | None,
         about: str | None = None,
+        recording: str | None = None,
     ) -> Iterator[tuple[Any, ...]]:
+        """One turn in the chat. ``files`` come from the page and must be uploads; ``about`` and
+        ``recording`` (a library item, a library recording) are chosen by the server."""
         history = [*history]
         for f in files:
             history.append({"role": "user", "content": {"path": f}})
@@ -195,7 +200,7 @@ class ChatApp:
         try:
             user = self.identity.for_page(request, browser_id)
             files = [str(require_upload(f)) for f in files]
-            audio = next((f for f in files if is_audio_path(Path(f))), None)
+            audio = recording or next((f for f in files if is_audio_path(Path(f))), None)
             images = [f for f in files if f != audio]
             turn = self.assistant.stream_turn(user, session, text, images, audio, about)
             for update in turn:
@@ -289,6 +294,16 @@ class ChatApp:
     ) -> Iterator[tuple[Any, ...]]:
         """An example prompt of the first screen, asked as if typed; the picture example (chosen
         by the server, never by the page) asks for more like that library picture."""
+        recording = self.example_recordings.get(event.index)
+        if recording is not None:
+            said = self.assistant.library.index.get(recording)
+            if said is not None:
+                player = _cited_media(0, recording, display_name(said), said.uri, "audio")
+                shown = [*history, {"role": "user", "content": player.replace("[0] ", "")}]
+                yield from self._turn(
+                    shown, "", [], browser_id, session, request, recording=said.uri
+                )
+                return
         picture = self.example_pictures.get(event.index)
         if picture is not None:
             shown = [
@@ -475,6 +490,11 @@ def _examples(assistant: Assistant, handlers: ChatApp) -> list[dict]:
         handlers.example_pictures[len(examples)] = picture.id
         name = display_name(picture)
         examples.append({"text": PICTURE_EXAMPLE, "display_text": f"{PICTURE_EXAMPLE}: “{name}”"})
+    said = assistant.example_recording()
+    if said is not None:
+        handlers.example_recordings[len(examples)] = said.id
+        words = str(said.metadata.get("transcript", "")).strip()
+        examples.append({"text": VOICE_EXAMPLE, "display_text": f"{VOICE_EXAMPLE}: “{words}”"})
     return examples
 
 
