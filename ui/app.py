@@ -1,7 +1,9 @@
-"""The Gradio chat app: a chat with text, image upload and microphone; streamed answers with
-numbered citations; a results gallery (click one for "more like this"); recommendations with
-like / dislike that write to the interaction store and refresh the panel. Named API endpoints
-(``/chat``, ``/search``, ``/recommend``, ``/feedback``) serve gradio_client and @gradio/client.
+"""The Gradio chat app: a chat with text, image upload and microphone; streamed answers that
+carry their cited pictures and sounds; a numbered results gallery (click one for "more like
+this"); recommendation cards with like / dislike (ui/cards.py) that write to the interaction
+store and refresh at once; a first screen with example prompts. Named API endpoints (``/chat``,
+``/search``, ``/recommend``, ``/feedback``, ``/rate``, ``/clear``) serve gradio_client and
+@gradio/client.
 
 Everything is served from this machine: no analytics, no web fonts, no CDN assets.
 """
@@ -59,9 +61,9 @@ def _gallery(
 ) -> tuple[list[tuple[Image.Image, str]], list[tuple[int, str]]]:
     """(thumbnail, caption) pairs for a Gallery and, for each, its 1-based position among
     ``items`` and its item id. Thumbnails are rendered here by the safe loader (SVG included),
-    so no library folder has to be exposed to the web server; items without a picture (sounds,
-    texts) are listed in the chat instead, which is why a thumbnail's place is not its item's
-    number."""
+    so no library folder has to be exposed to the web server; items without a picture get a
+    player beside the gallery (sounds) or are cited in the chat (texts), which is why a
+    thumbnail's place is not its item's number."""
     shown, positions = [], []
     for number, item in enumerate(items, start=1):
         if item.modality != "image":
