@@ -113,10 +113,14 @@ class MultilingualText:
     def route(self, teacher: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         """The teacher's vectors of ``texts`` with the student's in place of those the teacher
         does not understand (agreement below the threshold)."""
-        if not len(texts):
-            return teacher
         english = looks_english(texts)
-        return route_vectors(self.student, teacher, e5_vectors(texts, self.threads), english)
+        if english.all():  # the common case costs no student pass at all
+            return teacher
+        other = np.flatnonzero(~english)
+        routed = teacher.astype(np.float32, copy=True)
+        e5 = e5_vectors([texts[i] for i in other], self.threads)
+        routed[other] = route_vectors(self.student, teacher[other], e5)
+        return routed
 
 
 def looks_english(texts: Sequence[str]) -> np.ndarray:
