@@ -751,3 +751,28 @@ def test_recommendation_cards_fit_any_count_and_mix(browser, count):
             page.close()
     finally:
         demo.close()
+
+
+def test_forged_card_and_activity_events_record_nothing(model_cache, tmp_path):
+    """The page's card and tracker events carry ids the page chose: an unknown item or an
+    action outside the list is refused and nothing reaches the interaction store."""
+    import gradio as gr
+
+    from assistant.service import Assistant, AssistantConfig
+    from retrieval.library import LibraryConfig
+    from ui.app import ChatApp
+    from ui.security.identity import Identity
+    from ui.security.settings import SecuritySettings
+
+    config = AssistantConfig(LibraryConfig(tmp_path / "home", "default", None, model_cache))
+    assistant = Assistant(config)
+    app = ChatApp(assistant, Identity(SecuritySettings()))
+    page_user = "anon-0123456789abcdef0123456789abcdef"
+    cards, note = app.rate_card(gr.EventData(None, {"item": "no-such-item", "action": "like"}),
+                                page_user)  # fmt: skip
+    assert "unknown item" in note and cards is not None
+    app.rate_card(gr.EventData(None, {"item": "x", "action": "delete-everything"}), page_user)
+    app.track_activity(gr.EventData(None, {"item": "no-such-item", "kind": "play"}), page_user)
+    app.track_activity(gr.EventData(None, {"item": "x", "kind": "rating"}), page_user)
+    app.track_activity(gr.EventData(None, "not even a dict"), page_user)
+    assert assistant.store.events() == []
