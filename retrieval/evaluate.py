@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from PIL import Image
@@ -14,9 +15,10 @@ from retrieval.datasets.pairs import PairSet
 from retrieval.encoders.base import Encoder, batched
 from retrieval.errors import MediaError
 from retrieval.images import load_image
-from retrieval.metrics import answerable_metrics
+from retrieval.metrics import answerable_metrics, per_pair_metrics
 
 log = logging.getLogger(__name__)
+Protocol = Literal["merged", "clip_benchmark"]
 
 
 @dataclass
@@ -49,17 +51,35 @@ class RetrievalEvaluator:
         bar.close()
         return np.concatenate(vectors) if vectors else np.zeros((0, encoder.dim), np.float32), kept
 
-    def run(self, encoder: Encoder) -> dict:
-        """Return ``{"text_to_image": {...}, "image_to_text": {...}, "n_images", "n_captions"}``."""
+    def run(self, encoder: Encoder, protocol: Protocol = "merged") -> dict:
+        """Return ``{"text_to_image": {...}, "image_to_text": {...}, "n_images", "n_captions"}``
+        under ``protocol`` (see ``score``)."""
         image_vectors, kept = self.encode_images(encoder)
         text_vectors = encoder.encode_texts(self.pairs.captions)
-        return self.score(text_vectors, image_vectors, kept)
+        return self.score(text_vectors, image_vectors, kept, protocol)
 
-    def score(self, text_vectors: np.ndarray, image_vectors: np.ndarray, kept: list[int]) -> dict:
-        """Metrics from precomputed vectors (captions in PairSet order, images as ``kept``)."""
+    def score(
+        self,
+        text_vectors: np.ndarray,
+        image_vectors: np.ndarray,
+        kept: list[int],
+        protocol: Protocol = "merged",
+    ) -> dict:
+        """Metrics from precomputed vectors (captions in PairSet order, images as ``kept``).
+        ``merged``: identical caption texts are one query, right for any of their images, ties
+        go to the query; ``clip_benchmark``: every caption of every image is its own query
+        with one positive, and ties count against it (``per_pair_metrics``)."""
         relevant = self.pairs.relevance_matrix()[:, kept]
-        result: dict = answerable_metrics(text_vectors @ image_vectors.T, relevant)
+        if protocol == "clip_benchmark":
+            position = {image: n for n, image in enumerate(kept)}
+            links = [(c, position[i]) for c, rel in enumerate(self.pairs.relevant)
+                     for i in rel if i in position]  # fmt: skip
+            result: dict = per_pair_metrics(text_vectors, image_vectors, links)
+            result["n_captions"] = len(links)
+        else:
+            result = answerable_metrics(text_vectors @ image_vectors.T, relevant)
+            result["n_captions"] = int(relevant.any(axis=1).sum())
+        result["protocol"] = protocol
         result["n_images"] = len(kept)
-        result["n_captions"] = int(relevant.any(axis=1).sum())
         result["n_unreadable"] = len(self.pairs.images) - len(kept)
         return result

@@ -68,3 +68,28 @@ def bidirectional_metrics(
         "text_to_image": rank_summary(first_relevant_ranks(similarity, relevant), ks),
         "image_to_text": rank_summary(first_relevant_ranks(similarity.T, relevant.T), ks),
     }
+
+
+def per_pair_metrics(
+    text_vectors: np.ndarray,
+    image_vectors: np.ndarray,
+    links: Sequence[tuple[int, int]],
+    ks: Sequence[int] = DEFAULT_KS,
+) -> dict[str, dict[str, float]]:
+    """CLIP_benchmark / open_clip's protocol: every (caption, image) link is its own text query
+    with its own image as the one positive, and every link is a caption candidate for the image
+    queries (an image is right when any of its captions is in the top K); ties count against
+    the query. ``links``: (row of ``text_vectors``, row of ``image_vectors``) pairs."""
+    captions = np.array([c for c, _ in links])
+    images = np.array([i for _, i in links])
+    scores = text_vectors[captions] @ image_vectors.T  # links x images
+    text_relevant = np.zeros(scores.shape, dtype=bool)
+    text_relevant[np.arange(len(links)), images] = True
+    queried = np.unique(images)
+    image_relevant = text_relevant.T[queried]
+    return {
+        "text_to_image": rank_summary(first_relevant_ranks(scores, text_relevant, True), ks),
+        "image_to_text": rank_summary(
+            first_relevant_ranks(scores.T[queried], image_relevant, True), ks
+        ),
+    }

@@ -68,7 +68,13 @@ def test_eval_retrieval_on_a_pairs_file(run, stamps_folder, tmp_path):
     for direction in ("text_to_image", "image_to_text"):
         assert set(result[direction]) == {"R@1", "R@5", "R@10", "median_rank", "mean_rank"}
         assert result[direction]["R@5"] == 100.0  # only three candidates
-    assert result["text_to_image"]["R@1"] >= 66.0
+    assert result["text_to_image"]["R@1"] >= 66.0 and result["protocol"] == "merged"
+    per_pair = json.loads(
+        run("eval", "retrieval", "--pairs", str(tmp_path / "pairs.jsonl"), "--json",
+            "--protocol", "clip_benchmark").stdout
+    )  # fmt: skip
+    assert per_pair["protocol"] == "clip_benchmark" and per_pair["n_captions"] == 3
+    assert per_pair["text_to_image"]["R@1"] <= result["text_to_image"]["R@1"]
 
 
 def test_user_errors_exit_2_with_a_message(run, tmp_path):

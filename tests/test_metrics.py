@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -49,3 +51,26 @@ def test_random_scores_give_chance_recall():
     result = bidirectional_metrics(rng.standard_normal((n, n)), np.eye(n, dtype=bool))
     assert 0 < result["text_to_image"]["R@10"] < 6  # chance is 2.5%
     assert 150 < result["text_to_image"]["median_rank"] < 250
+
+
+def test_clip_benchmark_protocol_counts_duplicate_captions_apart_and_ties_against():
+    """The same similarity matrix through both protocols: two pictures share "A frog." and
+    look alike; merged, the shared caption is one query right for either (R@1 100); per pair,
+    each link is its own query and the twin's equal score counts against it."""
+    from retrieval.datasets.pairs import PairSet
+    from retrieval.evaluate import RetrievalEvaluator
+
+    pairs = PairSet.from_pairs(
+        [(Path("frog-1.png"), "A frog."), (Path("frog-2.png"), "A frog."),
+         (Path("toad.png"), "A toad.")]
+    )  # fmt: skip
+    texts = np.array([[1.0, 0.0], [0.0, 1.0]])  # "A frog.", "A toad."
+    images = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    evaluator = RetrievalEvaluator(pairs, progress=False)
+    merged = evaluator.score(texts, images, [0, 1, 2], "merged")
+    per_pair = evaluator.score(texts, images, [0, 1, 2], "clip_benchmark")
+    assert merged["text_to_image"]["R@1"] == 100.0 and merged["n_captions"] == 2
+    assert per_pair["n_captions"] == 3 and per_pair["protocol"] == "clip_benchmark"
+    assert per_pair["text_to_image"]["R@1"] == 33.33  # only the toad's link is first
+    assert per_pair["text_to_image"]["R@5"] == 100.0
+    assert per_pair["image_to_text"]["R@1"] == 33.33  # a twin's tied caption beats each frog

@@ -242,6 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="tuxpaint protocol: whole stamp folders on one side (default; the shipped heads "
         "never saw the test folders) or captions at random",
     )
+    retrieval.add_argument(
+        "--protocol",
+        choices=["merged", "clip_benchmark"],
+        default="merged",
+        help="merged: identical captions are one query, ties go to the query (the project's "
+        "tables so far); clip_benchmark: every caption of every image its own query, ties "
+        "against (CLIP_benchmark / open_clip)",
+    )
     retrieval.add_argument("--json", action="store_true")
     _common(retrieval)
 
@@ -465,7 +473,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     encoder = load_encoder(
         args.encoder, cache_dir=resolve_cache_dir(resolve_data_dir(args.data_dir))
     )
-    result = RetrievalEvaluator(pairs, progress=not args.json).run(encoder)
+    result = RetrievalEvaluator(pairs, progress=not args.json).run(encoder, args.protocol)
     result["encoder"] = encoder.name
     result["dataset"] = pairs.name
     if args.json:
