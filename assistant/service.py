@@ -15,7 +15,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -413,39 +413,35 @@ class Assistant:
                 break
         return questions
 
-    def example_picture(self, seed: int = 0) -> MediaItem | None:
+    def example_picture(self, candidates: int = 200) -> MediaItem | None:
         """A captioned picture of the library to search with on the first screen (a raster
         file, so every browser shows it), or None when the library has none."""
-        ids, _ = self.library.index.vectors("content")
-        order = np.random.default_rng(seed).permutation(len(ids))[:200]
-        items = self.library.index.get_many([ids[i] for i in order])
         raster = (".png", ".jpg", ".jpeg", ".webp")
-        pictures = (items.get(ids[i]) for i in order)
-        return next(
-            (
-                item
-                for item in pictures
-                if item is not None
-                and item.modality == "image"
-                and item.caption.strip()
-                and Path(item.uri).suffix.lower() in raster
-            ),
-            None,
+        return self._first_item(
+            "image",
+            candidates,
+            lambda item: bool(item.caption.strip()) and Path(item.uri).suffix.lower() in raster,
         )
 
-    def example_recording(self, most_words: int = 12) -> MediaItem | None:
+    def example_recording(self, most_words: int = 12, candidates: int = 200) -> MediaItem | None:
         """A short spoken recording of the library to ask with on the first screen (an audio
         item whose transcript has words, a dozen at most), or None when there is none."""
-        ids, _ = self.library.index.vectors("content")
-        items = self.library.index.get_many(list(ids))
-        spoken = [
-            item
-            for item in items.values()
-            if item.modality == "audio"
-            and item.metadata.get("is_speech")
-            and 0 < len(str(item.metadata.get("transcript", "")).split()) <= most_words
-        ]
-        return min(spoken, key=lambda item: item.id) if spoken else None
+        return self._first_item(
+            "audio",
+            candidates,
+            lambda item: (
+                bool(item.metadata.get("is_speech"))
+                and 0 < len(str(item.metadata.get("transcript", "")).split()) <= most_words
+            ),
+        )
+
+    def _first_item(
+        self, modality: str, candidates: int, fits: Callable[[MediaItem], bool]
+    ) -> MediaItem | None:
+        """The first item (by id) of ``modality`` among ``candidates`` of them that ``fits``."""
+        ids = sorted(self.library.index.ids_of(modality, candidates))
+        items = self.library.index.get_many(ids)
+        return next((items[i] for i in ids if i in items and fits(items[i])), None)
 
     def forget(self, user: str, session: str) -> None:
         """Clear a conversation: the session's memory and its saved turns (follow-ups can no

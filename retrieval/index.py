@@ -282,6 +282,16 @@ class MediaIndex:
                 )
         return items
 
+    def ids_of(self, modality: str, limit: int) -> list[str]:
+        """Up to ``limit`` ids of items of one modality, read from the index's metadata (no
+        vectors, no scan of the whole library)."""
+        found = self._read(
+            lambda: self.collections["content"].get(
+                where={"modality": modality}, include=[], limit=limit
+            )
+        )
+        return list(found["ids"])
+
     def exact_vectors(self, kind: VectorKind) -> ExactVectors | None:
         """The in-memory copy of one collection for exact search, or None above ``exact_limit``.
 

@@ -110,17 +110,18 @@ def _citations_markdown(reply: Reply) -> str:
     return "\n".join(lines)
 
 
-def _cited_media(number: int, item_id: str, caption: str, uri: str, modality: str) -> str:
+def _cited_media(number: int | None, item_id: str, caption: str, uri: str, modality: str) -> str:
+    """An item as the chat shows it: a picture, or a player for a sound, under its name (and
+    its citation number, where it has one)."""
     url = media_url(item_id, uri)
     name = html.escape(caption.strip() or Path(uri).name or modality)
+    label = f"[{number}] {name}" if number is not None else name
     if url and modality == "image":
-        return (f'<span class="cited"><img src="{url}" alt="{name}" height="88">'
-                f"<br>[{number}] {name}</span>")  # fmt: skip
+        return f'<span class="cited"><img src="{url}" alt="{name}" height="88"><br>{label}</span>'
     if url and modality == "audio":
         player = f'<audio controls preload="none" src="{url}" aria-label="{name}"></audio>'
-        return f'<span class="cited">[{number}] {name}<br>{player}</span>'
-
-    return f"[{number}] {name} ({modality})"
+        return f'<span class="cited">{label}<br>{player}</span>'
+    return f"{label} ({modality})"
 
 
 def _sounds_html(results: list[Result]) -> str:
@@ -143,8 +144,7 @@ class ChatApp:
         self.assistant = assistant
         self.identity = identity
         self.examples: list[dict] = []  # the first screen's example prompts (after page load)
-        self.example_pictures: dict[int, str] = {}  # example chip index -> library item id
-        self.example_recordings: dict[int, str] = {}  # chip index -> spoken library item id
+        self.example_items: dict[int, str] = {}  # chip index -> library picture or recording
 
     def start(self, browser_id: str) -> tuple[str, str, Any, Any]:
         """Page load: the browser's anonymous id (kept in its local storage, made on its first
@@ -294,25 +294,20 @@ class ChatApp:
         session: str,
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
-        """An example prompt of the first screen, asked as if typed; the picture example (chosen
-        by the server, never by the page) asks for more like that library picture."""
-        recording = self.example_recordings.get(event.index)
-        if recording is not None:
-            said = self.assistant.library.index.get(recording)
-            if said is not None:
-                player = _cited_media(0, recording, display_name(said), said.uri, "audio")
-                shown = [*history, {"role": "user", "content": player.replace("[0] ", "")}]
-                yield from self._turn(
-                    shown, "", [], browser_id, session, request, recording=said.uri
-                )
-                return
-        picture = self.example_pictures.get(event.index)
-        if picture is not None:
-            shown = [
-                *history,
-                {"role": "user", "content": _picture_message(self.assistant, picture)},
-            ]
-            yield from self._turn(shown, "", [], browser_id, session, request, about=picture)
+        """An example prompt of the first screen, asked as if typed; the picture and voice
+        examples (library items chosen by the server, never by the page) ask for more like that
+        picture, or with that recording."""
+        item_id = self.example_items.get(event.index)
+        item = self.assistant.library.index.get(item_id) if item_id else None
+        if item is not None:  # shown as the user's message: the picture, or a player
+            media = _cited_media(None, item.id, display_name(item), item.uri, item.modality)
+            spoken = item.modality == "audio"
+            label = VOICE_EXAMPLE if spoken else PICTURE_EXAMPLE
+            shown = [*history, {"role": "user", "content": f"{media}<br>{label}"}]
+            yield from self._turn(
+                shown, "", [], browser_id, session, request,
+                about=None if spoken else item.id, recording=item.uri if spoken else None,
+            )  # fmt: skip
             return
         value = event.value if isinstance(event.value, dict) else {"text": str(event.value)}
         yield from self._turn(history, value.get("text", ""), [], browser_id, session, request)
@@ -480,33 +475,24 @@ def welcome_text(assistant: Assistant) -> str:
 
 
 def _examples(assistant: Assistant, handlers: ChatApp) -> list[dict]:
-    """The first screen's example chips: questions this library answers, and one picture of the
-    library to search with (its index noted in ``handlers.example_pictures``)."""
+    """The first screen's example chips: questions this library answers, a picture of the
+    library to search with and a recording to ask with (their indexes noted in
+    ``handlers.example_items``)."""
     try:
         examples: list[dict] = [{"text": q} for q in assistant.example_questions(4)]
         picture = assistant.example_picture()
     except CrossmediaError as exc:  # an empty library: the welcome text still shows
         log.info("no example questions: %s", exc)
         return []
-    if picture is not None:
-        handlers.example_pictures[len(examples)] = picture.id
-        name = display_name(picture)
-        examples.append({"text": PICTURE_EXAMPLE, "display_text": f"{PICTURE_EXAMPLE}: “{name}”"})
     said = assistant.example_recording()
-    if said is not None:
-        handlers.example_recordings[len(examples)] = said.id
-        words = str(said.metadata.get("transcript", "")).strip()
-        examples.append({"text": VOICE_EXAMPLE, "display_text": f"{VOICE_EXAMPLE}: “{words}”"})
+    for item, label, shown in (
+        (picture, PICTURE_EXAMPLE, display_name(picture) if picture else ""),
+        (said, VOICE_EXAMPLE, str(said.metadata.get("transcript", "")).strip() if said else ""),
+    ):
+        if item is not None:
+            handlers.example_items[len(examples)] = item.id
+            examples.append({"text": label, "display_text": f"{label}: “{shown}”"})
     return examples
-
-
-def _picture_message(assistant: Assistant, item_id: str) -> str:
-    """A user message showing a library picture (the picture example), with its name."""
-    item = assistant.library.index.get(item_id)
-    url = media_url(item_id, item.uri) if item else None
-    name = html.escape(display_name(item)) if item else "a picture"
-    picture = f'<span class="cited"><img src="{url}" alt="{name}"></span><br>' if url else ""
-    return f"{picture}{PICTURE_EXAMPLE}"
 
 
 def build_app(
