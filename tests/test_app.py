@@ -707,6 +707,13 @@ def test_on_a_phone_the_first_result_is_in_view_after_a_question(server, browser
         assert box and box["y"] >= 0 and box["y"] + box["height"] <= 844, box
         assert "badger" in (picture.get_attribute("alt") or "").lower()
         page.screenshot(path=shots / "12-phone-answer.png")
+        page.locator("#message textarea").fill("a frog croaking")
+        page.locator("#message textarea").press("Enter")
+        _wait_for_new_answer(page, 1)
+        bubble = page.locator("#chat .bot").last
+        player = bubble.locator("audio").first.bounding_box()
+        edge = bubble.bounding_box()
+        assert player and edge and player["x"] + player["width"] <= edge["x"] + edge["width"] + 1
     finally:
         page.close()
 

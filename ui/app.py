@@ -49,6 +49,7 @@ PAGE_CSS = """
 #results img { object-fit: contain !important; background: #f3f4f6; }
 #chat .cited img { object-fit: contain; background: #f3f4f6; border-radius: 6px;
                    height: 120px !important; width: auto !important; max-width: 100%; }
+#chat .cited audio, #sounds audio { max-width: 100%; }
 """
 PICTURE_EXAMPLE = "More like this picture"
 VOICE_EXAMPLE = "Ask aloud (a recording)"
