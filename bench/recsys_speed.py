@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from recsys.datasets import load_movielens_100k
-from recsys.evaluation import Protocol, temporal_split
 from recsys.metrics import top_k
 from recsys.models import make_model
+from recsys.protocols import Protocol, temporal_split
 
 RESULTS = Path(__file__).parent / "results"
 REPEATS = 5

@@ -266,7 +266,8 @@ def movielens_tables(library) -> dict:
     """The offline MovieLens-100k warm and cold nDCG/recall (docs/recsys.md protocol), run here
     so that the live loop's changes are checked against them in the same run."""
     from recsys.datasets import load_movielens_100k
-    from recsys.evaluation import Protocol, evaluate
+    from recsys.evaluation import evaluate
+    from recsys.protocols import Protocol
 
     report = evaluate(load_movielens_100k(), library.encoder.encode_texts, Protocol(seed=0))
     return {

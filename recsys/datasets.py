@@ -10,6 +10,8 @@ import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from recsys.errors import DatasetError
 
 
@@ -23,11 +25,14 @@ class Rating:
 
 @dataclass
 class RatingsDataset:
-    """Explicit ratings plus a text description per item (for content vectors)."""
+    """Explicit ratings plus a text description per item (for content vectors) and, where the
+    data has them, metadata tags per item (``genre:Drama``) and per user (``age:25-34``)."""
 
     name: str
     ratings: list[Rating]
     item_text: dict[str, str] = field(default_factory=dict)
+    item_tags: dict[str, list[str]] = field(default_factory=dict)
+    user_tags: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def items(self) -> list[str]:
@@ -65,12 +70,58 @@ def load_movielens_100k() -> RatingsDataset:
         Rating(r["user_id"], r["item_id"], float(r["rating"]), float(r["timestamp"]))
         for r in _read_atomic(folder / "ml-100k.inter")
     ]
+    films = _read_atomic(folder / "ml-100k.item")
     item_text = {
         r["item_id"]: f"{r.get('movie_title', '')} ({r.get('release_year', '')}). "
         f"Genres: {', '.join((r.get('class') or '').split())}."
-        for r in _read_atomic(folder / "ml-100k.item")
+        for r in films
     }
-    return RatingsDataset("ml-100k", ratings, item_text)
+    item_tags = {
+        r["item_id"]: [f"genre:{g}" for g in (r.get("class") or "").split()]
+        + [_year_tag(r.get("release_year", ""))]
+        for r in films
+    }
+    user_tags = {
+        r["user_id"]: [
+            _age_tag(r.get("age", "")),
+            f"gender:{r.get('gender', '?')}",
+            f"occupation:{r.get('occupation', '?')}",
+        ]
+        for r in _read_atomic(folder / "ml-100k.user")
+    }
+    return RatingsDataset("ml-100k", ratings, item_text, item_tags, user_tags)
+
+
+def _year_tag(year: str) -> str:
+    """Release year as a decade tag (a single-year tag would be new for every new release, so
+    nothing learned would reach the releases a live catalogue adds)."""
+    try:
+        value = int(float(year))
+    except ValueError:
+        return "year:unknown"
+    return f"year:{value // 10 * 10}s"
+
+
+def _age_tag(age: str) -> str:
+    """MovieLens-1M's age bands."""
+    try:
+        value = int(age)
+    except ValueError:
+        return "age:unknown"
+    bands = ((18, "under 18"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (50, "45-49"))
+    bands += ((56, "50-55"),)
+    return "age:" + next((label for limit, label in bands if value < limit), "56+")
+
+
+def tag_matrix(ids: list[str], tags: dict[str, list[str]]) -> tuple[np.ndarray, list[str]]:
+    """Multi-hot rows (one per id, in order) over every tag in ``tags``, and the tag names."""
+    names = sorted({t for values in tags.values() for t in values})
+    column = {t: i for i, t in enumerate(names)}
+    out = np.zeros((len(ids), len(names)), dtype=np.float32)
+    for row, key in enumerate(ids):
+        for tag in tags.get(key, ()):
+            out[row, column[tag]] = 1.0
+    return out, names
 
 
 def load_ratings_csv(

@@ -29,3 +29,8 @@ class OrientationError(RecsysError, ValueError):
 
 class DatasetError(RecsysError):
     """A ratings or items file is missing or malformed."""
+
+
+class LeakError(RecsysError):
+    """An evaluation split lets test data into training (a user's test item, a cold item or a
+    cold user's events in the training matrix)."""

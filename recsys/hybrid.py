@@ -215,7 +215,7 @@ class HybridRecommender:
             candidates[list(user.exclude)] = False
             profile = self.profile(rows[n], user.session, user.recent)
             history = int((rows[n].data > 0).sum())
-            known_to_cf = user.position >= 0 or (self.cf.can_fold_in and history > 0)
+            known_to_cf = history > 0 and (user.position >= 0 or self.cf.can_fold_in)
             if profile is None and not known_to_cf:
                 weights[n] = -1.0
                 cf_part[n] = _minmax(popularity[n], candidates)

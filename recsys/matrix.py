@@ -36,6 +36,9 @@ class UserItems:
     matrix: csr_matrix
     users: list[str]
     items: list[str]
+    # when each (user, item) last happened, where known: seconds after the earliest event, plus
+    # one (so that no time is a sparse zero); only order and spacing matter to the models
+    times: csr_matrix | None = None
     user_index: dict[str, int] = field(init=False, repr=False)
     item_index: dict[str, int] = field(init=False, repr=False)
 
@@ -47,18 +50,19 @@ class UserItems:
     @classmethod
     def from_triples(
         cls,
-        triples: Iterable[tuple[str, str, float]],
+        triples: Iterable[tuple[str, str, float] | tuple[str, str, float, float]],
         users: Sequence[str] | None = None,
         items: Sequence[str] | None = None,
     ) -> UserItems:
-        """Sum (user, item, confidence) triples into a matrix; ids are mapped once, in order of
-        first sight unless ``users``/``items`` fix the order (and may include unseen ids)."""
+        """Sum (user, item, confidence[, timestamp]) tuples into a matrix; ids are mapped once,
+        in order of first sight unless ``users``/``items`` fix the order (and may include unseen
+        ids). With timestamps, ``times`` holds each pair's latest (see ``times``)."""
         user_ids = list(users) if users is not None else []
         item_ids = list(items) if items is not None else []
         user_pos = {u: i for i, u in enumerate(user_ids)}
         item_pos = {it: i for i, it in enumerate(item_ids)}
-        rows, cols, values = [], [], []
-        for user, item, value in triples:
+        rows, cols, values, stamps = [], [], [], []
+        for user, item, value, *when in triples:
             if user not in user_pos:
                 if users is not None:
                     raise UnknownUserError(f"user {user!r} is not in the given user list")
@@ -72,13 +76,21 @@ class UserItems:
             rows.append(user_pos[user])
             cols.append(item_pos[item])
             values.append(value)
+            if when:
+                stamps.append(when[0])
         matrix = csr_matrix(
             (np.asarray(values, dtype=np.float32), (rows, cols)),
             shape=(len(user_ids), len(item_ids)),
         )
         matrix.sum_duplicates()
         matrix.eliminate_zeros()
-        return cls(matrix, user_ids, item_ids)
+        times = None
+        if stamps:
+            if len(stamps) != len(values):
+                raise ValueError("give a timestamp with every triple or with none")
+            relative = np.asarray(stamps, dtype=np.float64) - min(stamps) + 1.0
+            times = _latest(rows, cols, relative, matrix.shape).multiply(matrix > 0).tocsr()
+        return cls(matrix, user_ids, item_ids, times)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -90,3 +102,12 @@ class UserItems:
             raise UnknownUserError(f"unknown user {user!r}")
         position = self.user_index[user]
         return self.matrix[position : position + 1]
+
+
+def _latest(rows: list[int], cols: list[int], stamps: np.ndarray, shape) -> csr_matrix:
+    """The latest timestamp per cell (csr sums duplicates, so keep only each cell's maximum)."""
+    order = np.lexsort((np.asarray(stamps), np.asarray(cols), np.asarray(rows)))
+    r, c, t = np.asarray(rows)[order], np.asarray(cols)[order], np.asarray(stamps)[order]
+    last = np.ones(len(r), dtype=bool)
+    last[:-1] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+    return csr_matrix((t[last].astype(np.float64), (r[last], c[last])), shape=shape)

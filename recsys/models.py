@@ -75,8 +75,8 @@ class CFModel(ABC):
         directory = Path(directory)
         try:
             meta = json.loads((directory / "meta.json").read_text())
-            model = MODELS[meta["model"]](seed=meta["seed"])
-        except (OSError, KeyError, json.JSONDecodeError) as exc:
+            model = make_model(meta["model"], seed=meta["seed"])
+        except (OSError, KeyError, json.JSONDecodeError, RecsysError) as exc:
             raise RecsysError(f"{directory} holds no saved model ({exc})") from exc
         model.users, model.items = meta["users"], meta["items"]
         model._load_arrays(directory / "model.npz")
@@ -241,9 +241,19 @@ MODELS: dict[str, type[CFModel]] = {
 }
 
 
-def make_model(name: str, seed: int = 0) -> CFModel:
-    """A new, unfitted model by name: popularity, itemknn, als or bpr."""
+def register_model(model: type[CFModel]) -> type[CFModel]:
+    """Make a model class known to ``make_model`` and ``CFModel.load`` by its name."""
+    MODELS[model.name] = model
+    return model
+
+
+def make_model(name: str, seed: int = 0, **options) -> CFModel:
+    """A new, unfitted model by name: popularity, itemknn, als, bpr or twotower (``options``
+    go to its constructor, e.g. the two-tower model's ``item_features``)."""
+    if name == "twotower":
+        import recsys.twotower  # noqa: F401  (registers itself; imports torch when used)
     try:
-        return MODELS[name](seed=seed)
+        model = MODELS[name]
     except KeyError:
         raise RecsysError(f"unknown model {name!r}; use one of {sorted(MODELS)}") from None
+    return model(seed=seed, **options)

@@ -17,7 +17,10 @@ def service(tmp_path):
         for n in range(10):
             for item in rng.choice(items, size=4, replace=False):
                 store.log(f"{taste}-{n}", str(item), "like", timestamp=n)
-    return RecommendationService(store, CATALOGUE, content_vectors(CATALOGUE), refit_after=5)
+    service = RecommendationService(store, CATALOGUE, content_vectors(CATALOGUE), refit_after=5)
+    service.wait_for_refit(timeout=120)  # the two-tower model replaces the first (ALS) one
+    assert service.hybrid.cf.name == "twotower"
+    return service
 
 
 def test_feedback_counts_at_once_without_a_refit(service):

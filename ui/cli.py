@@ -262,13 +262,25 @@ def build_parser() -> argparse.ArgumentParser:
     _speech(asr)
 
     recsys = eval_sub.add_parser(
-        "recsys", help="popularity, item-kNN, ALS, BPR and hybrid, warm and cold"
+        "recsys",
+        help="popularity, item-kNN, ALS, BPR, hybrid and two-tower on warm and cold protocols",
     )
     ratings = recsys.add_mutually_exclusive_group(required=True)
     ratings.add_argument("--dataset", choices=["ml-100k"])
     ratings.add_argument("--ratings", help="CSV with user,item,rating,timestamp")
     recsys.add_argument("--items", help="CSV with item and text columns (content for the hybrid)")
     recsys.add_argument("--seed", type=int, default=0)
+    recsys.add_argument(
+        "--protocols",
+        default="warm,cold_items",
+        help="comma-separated: warm, cold_items, cold_items_time, cold_users",
+    )
+    recsys.add_argument(
+        "--models",
+        default="popularity,itemknn,als,bpr,hybrid,twotower",
+        help="comma-separated; also lightfm_tags, lightfm_content (bench/setup_lightfm.sh), "
+        "genre_count, test_popularity_cheat",
+    )
     recsys.add_argument("--json", action="store_true")
     _common(recsys)
 
@@ -520,23 +532,39 @@ def cmd_eval_recsys(args: argparse.Namespace) -> int:
     encoder = load_encoder(
         args.encoder, cache_dir=resolve_cache_dir(resolve_data_dir(args.data_dir))
     )
-    report = evaluate(
-        dataset, encoder.encode_texts, Protocol(seed=args.seed), progress=not args.json
-    )
+    protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    try:
+        report = evaluate(
+            dataset,
+            encoder.encode_texts,
+            Protocol(seed=args.seed),
+            progress=not args.json,
+            protocols=protocols,
+            models=models,
+        )
+    except ValueError as exc:
+        raise RecsysError(str(exc)) from None
     report["content_encoder"] = encoder.name
     if args.json:
         print(json.dumps(report))
         return 0
     print(f"{dataset.name}: {report['protocol']['implicit_feedback']}; content: {encoder.name}")
-    for label in ("warm", "cold_items"):
+    for label in protocols:
         print(f"\n{label}: {report['protocol'][label]}")
-        print("  model           P@10    R@10  nDCG@10  MAP@10   cover  fit s")
+        print("  model                   P@10    R@10  nDCG@10  MAP@10   cover  fit+score s")
         for model, m in report[label].items():
+            if "skipped" in m:
+                print(f"  {model:20s} skipped: {m['skipped']}")
+                continue
             print(
-                f"  {model:12s} {m['precision@10']:7.4f} {m['recall@10']:7.4f} {m['ndcg@10']:8.4f} "
-                f"{m['map@10']:7.4f} {m['coverage@10']:7.4f} {m['fit_s']:6.2f}"
+                f"  {model:20s} {m['precision@10']:7.4f} {m['recall@10']:7.4f} "
+                f"{m['ndcg@10']:8.4f} {m['map@10']:7.4f} {m['coverage@10']:7.4f} "
+                f"{m['fit_and_score_s']:8.2f}"
             )
-    print(f"\nhybrid CF share chosen on validation: {report['blend']['chosen']['max_cf_weight']}")
+    if "blend" in report:
+        cf_share = report["blend"]["chosen"]["max_cf_weight"]
+        print(f"\nhybrid CF share chosen on validation: {cf_share}")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 from pathlib import Path
 
 from platformdirs import user_cache_dir
@@ -26,6 +27,18 @@ def heads_dir(name: str) -> Path:
     if not directory.is_dir():
         raise EncoderError(f"no trained heads at {directory}")
     return directory
+
+
+def trained_encoder_name(directory: str | Path) -> str:
+    """The name a trained encoder goes by: ``trained-`` and the start of its heads' SHA-1 (so a
+    result made with other weights never passes for this one's)."""
+    weights = Path(directory) / "heads.pt"
+    return f"trained-{hashlib.sha1(weights.read_bytes()).hexdigest()[:8]}"
+
+
+def default_encoder_name() -> str:
+    """The shipped default encoder's name, read from its weights without loading any model."""
+    return trained_encoder_name(heads_dir("default"))
 
 
 def default_cache_dir() -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,8 +11,9 @@ from PIL import Image
 
 from retrieval.encoders.conse import ConSEEncoder
 from retrieval.encoders.multilingual import STUDENT_FILE, MultilingualText, StudentMap
+from retrieval.encoders.registry import trained_encoder_name
 from retrieval.training.fusion_training import load_fusion
-from retrieval.training.model import WEIGHTS_FILE, AlignedHeads
+from retrieval.training.model import AlignedHeads
 
 
 class TrainedEncoder:
@@ -24,8 +24,7 @@ class TrainedEncoder:
         self.conse = conse
         self.heads = AlignedHeads.load(heads_dir)
         self.fusion = load_fusion(heads_dir)
-        digest = hashlib.sha1((Path(heads_dir) / WEIGHTS_FILE).read_bytes()).hexdigest()[:8]
-        self.name = f"trained-{digest}"
+        self.name = trained_encoder_name(heads_dir)
         self.dim = conse.dim
         student = Path(heads_dir) / STUDENT_FILE  # the multilingual text side, where trained
         self.multilingual = None
