@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from provenance import provenance
 
 from retrieval.datasets.openclipart import load_openclipart
 from retrieval.datasets.tuxpaint import load_tuxpaint
@@ -78,6 +79,10 @@ def main() -> None:
     conse = build_conse(ConSEConfig(), cache)
     extra = pair_features(load_openclipart(exclude=HELD_OUT), conse, cache)
     report: dict = {
+        # its rows are heads trained here; the shipped default's one row is labelled as such
+        "provenance": provenance(
+            "trained in this run", "OPENBLAS_NUM_THREADS=1 python bench/alignment_ablation.py"
+        ),
         "protocols": {},
         "rows": [*ROWS, FUSED_WITH_CONSE],
         "train_configs": {k: {**v.__dict__, "open_clip_art": oca} for k, (v, oca) in ROWS.items()},

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from platformdirs import user_cache_dir
+from provenance import provenance
 
 from assistant.service import Assistant, AssistantConfig
 from retrieval.datasets.tuxpaint import load_tuxpaint, stamps_dir
@@ -90,6 +91,9 @@ def main() -> None:
             print(n, text_reply.timings["total"], image_reply.timings["total"],
                   voice_reply.timings["total"], flush=True)  # fmt: skip
     report = {
+        "provenance": provenance(
+            library.encoder.name, "OPENBLAS_NUM_THREADS=1 python bench/assistant_latency.py"
+        ),
         "speech_model": args.speech_model,
         "library_items": library.index.count(),
         "turns_per_kind": args.turns,

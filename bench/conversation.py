@@ -42,6 +42,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+from provenance import provenance
 
 RESULTS = Path(__file__).parent / "results"
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +77,7 @@ NOT_KINDS = {
     "winter", "alphabets", "locomotive",
 }  # fmt: skip
 SPELLED = {"arttools": "art tools", "roadsigns": "road signs", "body_parts": "body parts"}
+COMMAND = "OPENBLAS_NUM_THREADS=1 python bench/conversation.py"
 
 
 def plural(noun: str) -> str:
@@ -280,6 +282,14 @@ def prepare_libraries(home: Path) -> tuple[Path, Path, dict[str, str]]:
     return captioned / "data", bare / "data", captions
 
 
+def encoder_name() -> str:
+    """The name of the encoder the libraries use (the default; the same instance, not loaded
+    again)."""
+    from retrieval.encoders.registry import default_cache_dir, load_encoder
+
+    return load_encoder("default", default_cache_dir()).name
+
+
 def run_baseline(ref: str, data_dir: Path, questions: list[dict]) -> list[dict]:
     """The same questions through the code at ``ref`` (a git worktree, this script as the
     worker, the baseline's packages first on the path)."""
@@ -346,7 +356,11 @@ def main() -> None:
         order = np.random.default_rng(2).permutation(len(questions))[: args.llm_sample]
         questions = [questions[i] for i in sorted(order)]
         rows = run_questions(captioned, questions, args.llm)
-        report = {"llm": args.llm, "captioned": score(questions, rows, captions)}
+        report = {
+            "provenance": provenance(encoder_name(), COMMAND),
+            "llm": args.llm,
+            "captioned": score(questions, rows, captions),
+        }
         name = re.sub(r"[^a-z0-9.]+", "-", args.llm.lower())
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / f"conversation-{name}.json").write_text(json.dumps(report, indent=2))
@@ -355,7 +369,7 @@ def main() -> None:
     captioned, bare, captions = prepare_libraries(args.home)
     questions = build_questions(args.items, args.pictures)
     print(f"{len(questions)} questions", file=sys.stderr)
-    report: dict = {"questions": len(questions)}
+    report: dict = {"provenance": provenance(encoder_name(), COMMAND), "questions": len(questions)}
     rows = run_questions(captioned, questions)
     report["captioned"] = score(questions, rows, captions)
     print(json.dumps(report["captioned"], indent=1), file=sys.stderr)

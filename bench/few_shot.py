@@ -19,11 +19,17 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from provenance import provenance
 
 from retrieval.datasets.openclipart import load_openclipart
 from retrieval.datasets.pairs import PairSet
 from retrieval.encoders.conse import ConSEConfig
-from retrieval.encoders.registry import PACKAGED_HEADS, build_conse, default_cache_dir
+from retrieval.encoders.registry import (
+    PACKAGED_HEADS,
+    build_conse,
+    default_cache_dir,
+    trained_encoder_name,
+)
 from retrieval.training.features import pair_features
 from retrieval.training.model import AlignedHeads
 from retrieval.training.trainer import TrainConfig, evaluate_embeddings, evaluate_heads, train_heads
@@ -62,6 +68,10 @@ def main() -> None:
         print(f"{label:35s} t2i R@10 {row['text_to_image']['R@10']:5.1f}  "
               f"i2t R@10 {row['image_to_text']['R@10']:5.1f}", flush=True)  # fmt: skip
     report = {
+        # the shipped heads every "default" row starts from (the fine-tuned ones are this run's)
+        "provenance": provenance(
+            trained_encoder_name(PACKAGED_HEADS), "OPENBLAS_NUM_THREADS=1 python bench/few_shot.py"
+        ),
         "domain": f"Open Clip Art '{DOMAIN}' (held out of the shipped training)",
         "sizes": {"test": TEST_SIZE, "pool": len(pool), "shots": SHOTS},
         "train_config": config.__dict__,

@@ -26,6 +26,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+from provenance import provenance
 from tqdm import tqdm
 
 from retrieval.encoders import load_encoder
@@ -134,6 +135,7 @@ def main() -> None:
     args = parser.parse_args()
     encoder = load_encoder("default", cache_dir=default_cache_dir())
     report: dict = {
+        "provenance": provenance(encoder.name),  # it encodes the text queries
         "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
         "vectors": f"{args.vectors}, {DIM}-d",
         "settings": {"default": asdict(DEFAULT_HNSW), "tuned": asdict(TUNED_HNSW)},

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch.nn.functional as F
+from provenance import provenance
 from torch import from_numpy
 
 from retrieval.datasets.tuxpaint import load_tuxpaint
@@ -65,7 +66,14 @@ def main() -> None:
     }
     history = {name: train_fusion(f, train_items, progress=False) for name, f in fusions.items()}
     test_pairs = load_tuxpaint("test", grouping="folder")
-    report: dict = {"encoder": encoder.name, "training_loss": history, "conditions": {}}
+    report: dict = {
+        "provenance": provenance(
+            encoder.name, "OPENBLAS_NUM_THREADS=1 python bench/item_fusion.py"
+        ),
+        "encoder": encoder.name,
+        "training_loss": history,
+        "conditions": {},
+    }
     for condition, share in CONDITIONS.items():
         items, replaced = tuxpaint_fusion_items(encoder, test_pairs, seed=1, share=share)
         rows = {name: text_to_item(items, v) for name, v in item_scores(items, fusions).items()}

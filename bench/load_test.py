@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from platformdirs import user_cache_dir
+from provenance import provenance
 
 RESULTS = Path(__file__).parent / "results"
 QUESTIONS = (
@@ -54,6 +55,17 @@ def start_server(data_dir: Path, port: int, concurrency: int) -> subprocess.Pope
             time.sleep(2)
     process.kill()
     raise SystemExit("the server did not start: see " + str(data_dir / "load-test-server.log"))
+
+
+def served_encoder() -> str:
+    """The name of the encoder the server encodes every question with (it gets no --encoder:
+    $CROSSMEDIA_ENCODER, else the default, whose name is read without loading it)."""
+    from retrieval.encoders import load_encoder
+    from retrieval.encoders.registry import default_encoder_name
+    from ui.settings import ENCODER_ENV
+
+    setting = os.environ.get(ENCODER_ENV, "default")
+    return default_encoder_name() if setting == "default" else load_encoder(setting).name
 
 
 def session_loop(url: str, user: str, stop_at: float, latencies: list, errors: list) -> None:
@@ -124,6 +136,9 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     report = {
+        "provenance": provenance(
+            served_encoder(), "OPENBLAS_NUM_THREADS=1 python bench/load_test.py"
+        ),
         "server": {"concurrency": args.concurrency, "library": "all Tux Paint stamps"},
         "baseline_one_session": alone,
         "loaded": loaded,

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from plotting import pyplot
+from provenance import provenance
 
 from retrieval.datasets.tuxpaint import load_tuxpaint
 from retrieval.encoders import load_encoder
@@ -69,7 +70,9 @@ def main() -> int:
         encoder.multilingual = student
         print(language, {n: rows[n][language]["R@10"] for n in rows}, flush=True)
     english = rows[WITH_STUDENT]["en"]["R@10"]
+    command = "OPENBLAS_NUM_THREADS=1 python bench/multilingual.py"
     report = {
+        "provenance": provenance(encoder.name, command),
         "split": f"Tux Paint grouped TEST ({len(images)} pictures)",
         "protocol": "CLIP_benchmark: each caption its own query, one positive, ties against",
         "encoder": encoder.name,
@@ -79,7 +82,7 @@ def main() -> int:
             lang: round(rows[WITH_STUDENT][lang]["R@10"] / english, 3) for lang in LANGUAGES
         },
         "seconds": round(time.perf_counter() - started, 1),
-        "command": "OPENBLAS_NUM_THREADS=1 python bench/multilingual.py",
+        "command": command,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "multilingual.json").write_text(json.dumps(report, indent=2) + "\n")

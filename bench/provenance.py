@@ -33,9 +33,11 @@ def code_version() -> str:
 
 def provenance(encoder: str, command: str | None = None) -> dict:
     """The ``provenance`` block of a result file: ``encoder`` is the encoder's name (``none``
-    for a bench that embeds nothing)."""
+    for a bench that embeds nothing, ``trained in this run`` for one that trains its own);
+    ``command`` is the documented command line, to which the arguments given are added."""
+    base = command or f"python {Path(sys.argv[0]).as_posix()}"
     return {
         "encoder": encoder,
         "code_version": code_version(),
-        "command": command or "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+        "command": " ".join([base, *sys.argv[1:]]),
     }

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from provenance import provenance
 
 from recsys.datasets import load_movielens_100k
 from recsys.metrics import top_k
@@ -37,6 +38,7 @@ def main() -> None:
     matrix = split.train.matrix
     positions = np.arange(matrix.shape[0])
     report = {
+        "provenance": provenance("none", "OPENBLAS_NUM_THREADS=1 python bench/recsys_speed.py"),
         "dataset": "ml-100k, warm-protocol training matrix "
         "(rating >= 4, last 20% per user held out)",
         "matrix": {"users": matrix.shape[0], "items": matrix.shape[1], "nonzeros": int(matrix.nnz)},

@@ -18,6 +18,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
+from provenance import provenance
 
 from retrieval.datasets.tuxpaint import load_tuxpaint
 from retrieval.encoders.base import l2_normalise
@@ -107,6 +108,7 @@ def main() -> None:
         kept,
     )
     report = {
+        "provenance": provenance("trained in this run"),  # ConSE configurations chosen here
         "protocol": {
             "dataset": "Tux Paint stamps (Debian tuxpaint-stamps-default), one short caption "
             "per image; "

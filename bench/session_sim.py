@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 from plotting import pyplot
+from provenance import provenance
 
 from recsys.hybrid import BlendSettings
 from recsys.service import LIVE_BLEND
@@ -307,6 +308,9 @@ def main() -> int:
         rows[name]["test"] = simulate(library, catalogue, queries, signals, blend, test)
     movielens = movielens_tables(library)
     report = {
+        "provenance": provenance(
+            library.encoder.name, "OPENBLAS_NUM_THREADS=1 python bench/session_sim.py"
+        ),
         "movielens_100k_same_run": movielens,
         "protocol": {
             "library": f"Tux Paint pictures ({len(catalogue.ids)} items), kinds = folders with "

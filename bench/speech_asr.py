@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from provenance import provenance
+
 from assistant.speech import load_transcriber
 from assistant.speech.evaluate import Utterance, evaluate_asr
 
@@ -91,7 +93,11 @@ def main() -> None:
     )
     stamps = Path("/usr/share/tuxpaint/stamps")
     effects = [next(stamps.rglob(f"{name}.ogg")) for name in SOUND_EFFECTS]
-    report: dict = {"sets": {k: len(v) for k, v in sets.items()}, "results": []}
+    report: dict = {
+        "provenance": provenance("none", "OPENBLAS_NUM_THREADS=1 python bench/speech_asr.py"),
+        "sets": {k: len(v) for k, v in sets.items()},
+        "results": [],
+    }
     for model, compute in CONFIGS:
         started = time.perf_counter()
         transcriber = load_transcriber("faster-whisper", model, compute)

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from provenance import provenance
 
 from assistant.speech import load_transcriber
 from retrieval.datasets.tuxpaint import load_tuxpaint
@@ -78,14 +79,16 @@ def main() -> int:
                 {k: v for k, v in rows[model][language].items() if k != "examples"},
                 flush=True,
             )
+    command = "OPENBLAS_NUM_THREADS=1 python bench/spoken_search.py"
     report = {
+        "provenance": provenance(encoder.name, command),
         "split": f"Tux Paint grouped TEST ({len(images)} pictures)",
         "protocol": "each recording transcribed, searched as text; hit = its picture in the top 10 "
         "(ties against)",
         "encoder": encoder.name,
         "rows": rows,
         "seconds": round(time.perf_counter() - started, 1),
-        "command": "OPENBLAS_NUM_THREADS=1 python bench/spoken_search.py",
+        "command": command,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "spoken_search.json").write_text(

@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from provenance import provenance
+
 ROOT = Path(__file__).parents[1]
 RESULTS = ROOT / "bench" / "results" / "stock_install.json"
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -72,6 +74,7 @@ def main() -> int:
         "setup again": timed(["bash", "scripts/setup.sh"], clone, env),
     }
     report = {
+        "provenance": provenance("none"),
         "python": version,
         "externally_managed": managed,
         "environment": "env -i PATH=/usr/bin:/bin (plus HOME, LANG)",
