@@ -13,10 +13,12 @@ if "$PYTHON" -c "import lightfm" 2>/dev/null; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-curl -fsSL "$URL" -o "$work/lightfm.tar.gz"
+"$PYTHON" -c "import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])" \
+    "$URL" "$work/lightfm.tar.gz"
 echo "$SHA256  $work/lightfm.tar.gz" | sha256sum -c -
 tar xzf "$work/lightfm.tar.gz" -C "$work"
 sed -i 's/^__builtins__.__LIGHTFM_SETUP__ = True/import builtins; builtins.__LIGHTFM_SETUP__ = True/' \
     "$work/lightfm-1.17/setup.py"
+"$PYTHON" -m pip install --quiet setuptools wheel  # the build runs without isolation
 "$PYTHON" -m pip install --quiet --no-build-isolation "$work/lightfm-1.17"
 "$PYTHON" -c "import lightfm; print('lightfm', lightfm.__version__, 'built')"
