@@ -29,24 +29,31 @@ DOCS = (ROOT / "docs" / "recsys.md", ROOT / "README.md")
 
 
 def plot(summary: dict, path: Path) -> None:
-    """nDCG@10 (mean, sd as error bar) per model, one panel per protocol."""
+    """nDCG@10 (mean, sd as error bar) per model, one panel per protocol, one row per model."""
     plt = pyplot()
     protocols = [p for p in ("warm", "cold_items", "cold_items_time", "cold_users") if p in summary]
-    figure, axes = plt.subplots(1, len(protocols), figsize=(4.2 * len(protocols), 4.6))
+    models = list(dict.fromkeys(m for p in protocols for m in summary[p]))
+    figure, axes = plt.subplots(
+        1, len(protocols), figsize=(3.2 * len(protocols) + 3, 4.2), sharey=True
+    )
     for axis, name in zip(axes, protocols, strict=True):
-        rows = {m: r for m, r in summary[name].items() if "skipped" not in r}
-        labels = [LABELS.get(m, m).replace("**", "").split(" (")[0] for m in rows]
-        means = [r["ndcg@10"]["mean"] for r in rows.values()]
-        spread = [r["ndcg@10"]["std"] for r in rows.values()]
+        rows = summary[name]
+        means = [rows.get(m, {}).get("ndcg@10", {}).get("mean", 0.0) for m in models]
+        spread = [rows.get(m, {}).get("ndcg@10", {}).get("std", 0.0) for m in models]
         colours = [
             "tab:red" if m == "twotower" else "tab:gray" if "cheat" in m else "tab:blue"
-            for m in rows
+            for m in models
         ]
-        axis.barh(labels, means, xerr=spread, color=colours)
-        axis.invert_yaxis()
+        axis.barh(range(len(models)), means, xerr=spread, color=colours)
         axis.set_title(name.replace("_", " "))
         axis.set_xlabel("nDCG@10")
-    figure.suptitle(f"MovieLens-100k, {len(summary['seeds'])} seeds (grey: reads the answers)")
+    axes[0].set_yticks(range(len(models)))
+    axes[0].set_yticklabels([LABELS.get(m, m).replace("**", "").split(" (")[0] for m in models])
+    axes[0].invert_yaxis()
+    figure.suptitle(
+        f"MovieLens-100k, {len(summary['seeds'])} seeds, mean and sd "
+        "(red: two-tower; grey: reads the answers; no bar: not run or 0)"
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=110)
 
@@ -55,7 +62,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--no-docs", action="store_true", help="leave docs/ and README alone")
+    parser.add_argument(
+        "--replot", action="store_true", help="only redraw the plot from the saved JSON"
+    )
     args = parser.parse_args()
+    if args.replot:
+        summary = json.loads((RESULTS / f"{STEM}.json").read_text())
+        plot(summary, RESULTS / f"{STEM}.png")
+        return
     started = time.perf_counter()
     encoder = load_encoder("default")
     summary = compare(load_movielens_100k(), encoder.encode_texts, tuple(range(args.seeds)))
