@@ -68,6 +68,7 @@ class AssistantConfig:
     history_turns: int = 3
     blend: BlendSettings = LIVE_BLEND  # taste vs this session's likes vs the question
     signals: SignalWeights = DEFAULT_SIGNALS  # how much a like, click, play or view counts
+    recommender_model: str = "twotower"  # what serves once fitted (ALS serves until then)
 
 
 @dataclass
@@ -170,6 +171,7 @@ class Assistant:
                     self.store,
                     ids,
                     vectors,
+                    model=self.config.recommender_model,
                     settings=self.config.blend,
                     signals=self.config.signals,
                 )

@@ -46,9 +46,10 @@ POSITIVE = {"like", "click", "play"}
 VERB = {"liked": {"like"}, "opened": {"click"}, "played": {"play"}, "rated highly": {"rating"}}
 
 
-def variants() -> dict[str, tuple[SignalWeights, BlendSettings]]:
-    """Name -> (signals, blend): before, a small grid (the blend, then each signal weight moved
-    one step from the shipped default), and the shipped default."""
+def variants() -> dict[str, tuple[SignalWeights, BlendSettings, str]]:
+    """Name -> (signals, blend, model): before, a small grid (the blend, then each signal weight
+    moved one step from the shipped default), the shipped default with ALS (the model before
+    issue 19) and the shipped default (two-tower)."""
     found = {"before (issue 13)": (LEGACY_SIGNALS, BlendSettings())}
     for recent in (0.0, 0.5):
         for diversity in (0.0, 0.2):
@@ -88,7 +89,10 @@ def variants() -> dict[str, tuple[SignalWeights, BlendSettings]]:
     ):
         found[f"grid signals {name}"] = (dataclasses.replace(DEFAULT_SIGNALS, **change), LIVE_BLEND)
     found["shipped default"] = (DEFAULT_SIGNALS, LIVE_BLEND)
-    return found
+    models = {name: "twotower" for name in found}
+    found["shipped, ALS (before issue 19)"] = (DEFAULT_SIGNALS, LIVE_BLEND)
+    models["shipped, ALS (before issue 19)"] = "als"
+    return {name: (*pair, models[name]) for name, pair in found.items()}
 
 
 def open_library(data_dir: Path):
@@ -193,14 +197,16 @@ def reason_is_true(
     return True
 
 
-def simulate(library, catalogue, queries, signals, blend, seeds) -> dict:
+def simulate(library, catalogue, queries, signals, blend, model, seeds) -> dict:
     from assistant.service import Assistant, AssistantConfig
     from recsys.events import Event, EventKind
     from recsys.store import InteractionStore
 
     folder = Path(tempfile.mkdtemp(prefix="session-sim-"))
     store = InteractionStore.in_data_dir(folder)
-    config = AssistantConfig(library=library.config, blend=blend, signals=signals)
+    config = AssistantConfig(
+        library=library.config, blend=blend, signals=signals, recommender_model=model
+    )
     assistant = Assistant(config, library=library, store=store)
     share_at: dict[int, list[float]] = {1: [], 3: [], 10: []}
     reasons = Counter()
@@ -293,8 +299,8 @@ def main() -> int:
     queries = {k: kind_query(library, k) for k in catalogue.kinds}
     dev, test = range(args.people), range(1000, 1000 + args.people)
     rows = {}
-    for name, (signals, blend) in variants().items():
-        rows[name] = {"dev": simulate(library, catalogue, queries, signals, blend, dev)}
+    for name, (signals, blend, model) in variants().items():
+        rows[name] = {"dev": simulate(library, catalogue, queries, signals, blend, model, dev)}
         print(f"{name:45s} dev share@3 {rows[name]['dev']['share_after_3_likes']}")
     best = max(
         (n for n in rows if n.startswith("grid")),
@@ -303,9 +309,9 @@ def main() -> int:
             + 0.02 * rows[n]["dev"]["distinct_folders_in_top5"]
         ),
     )
-    for name in ("before (issue 13)", best, "shipped default"):
-        signals, blend = variants()[name]
-        rows[name]["test"] = simulate(library, catalogue, queries, signals, blend, test)
+    for name in ("before (issue 13)", best, "shipped, ALS (before issue 19)", "shipped default"):
+        signals, blend, model = variants()[name]
+        rows[name]["test"] = simulate(library, catalogue, queries, signals, blend, model, test)
     movielens = movielens_tables(library)
     report = {
         "provenance": provenance(
@@ -333,7 +339,7 @@ def main() -> int:
     (RESULTS / "session_sim.json").write_text(json.dumps(report, indent=2) + "\n")
     plt = pyplot()
     figure, axis = plt.subplots(figsize=(6, 4))
-    for name in ("before (issue 13)", "shipped default"):
+    for name in ("before (issue 13)", "shipped, ALS (before issue 19)", "shipped default"):
         test_row = rows[name]["test"]
         marks = [1, 3, 10]
         axis.plot(marks, [test_row[f"share_after_{m}_likes"] or 0 for m in marks], "o-", label=name)
@@ -346,9 +352,9 @@ def main() -> int:
     axis.set_title("Session simulator, TEST people")
     figure.tight_layout()
     figure.savefig(RESULTS / "session_sim.png", dpi=120)
-    for name in ("before (issue 13)", best, "shipped default"):
+    for name in ("before (issue 13)", best, "shipped, ALS (before issue 19)", "shipped default"):
         print(name, json.dumps(rows[name]["test"]))
-    print("MovieLens-100k hybrid", json.dumps({k: v["hybrid"] for k, v in movielens.items()}))
+    print("MovieLens-100k", json.dumps(movielens))
     return 0
 
 
