@@ -159,3 +159,21 @@ def test_evaluate_runs_the_new_model_and_trivial_rows_on_every_protocol():
     assert cold["test_popularity_cheat"]["ndcg@10"] >= cold["popularity"]["ndcg@10"]
     chosen = report["chosen_on_validation"]["twotower"]["warm"]
     assert chosen["epochs"] in (25, 50, 75, 100, 125, 150) and chosen["components"] in (8, 32)
+
+
+def test_sampled_softmax_for_large_catalogues_learns_the_same_tastes():
+    """Beyond ``full_softmax_items`` the loss samples negatives; tastes are still learned."""
+    items, content = kinds_catalogue()
+    ratings = kinds_ratings(items)
+    users = sorted({r.user for r in ratings})
+    split = cold_item_split(ratings, users, items, Protocol(seed=2))
+    model = make_model(
+        "twotower",
+        0,
+        item_features=content,
+        epochs=40,
+        full_softmax_items=10,
+        sampled_negatives=20,
+    ).fit(split.train)
+    scores = model.scores(split.train.matrix, np.arange(len(users)))
+    assert top_share_of_own_kind(scores, split, users, items) >= 0.8
