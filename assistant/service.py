@@ -68,7 +68,9 @@ class AssistantConfig:
     history_turns: int = 3
     blend: BlendSettings = LIVE_BLEND  # taste vs this session's likes vs the question
     signals: SignalWeights = DEFAULT_SIGNALS  # how much a like, click, play or view counts
-    recommender_model: str = "twotower"  # what serves once fitted (ALS serves until then)
+    # what serves the chat's recommendations: ALS; "twotower" wins offline on MovieLens but
+    # not in the live session simulator (docs/recsys.md)
+    recommender_model: str = "als"
 
 
 @dataclass

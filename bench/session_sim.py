@@ -48,8 +48,8 @@ VERB = {"liked": {"like"}, "opened": {"click"}, "played": {"play"}, "rated highl
 
 def variants() -> dict[str, tuple[SignalWeights, BlendSettings, str]]:
     """Name -> (signals, blend, model): before, a small grid (the blend, then each signal weight
-    moved one step from the shipped default), the shipped default with ALS (the model before
-    issue 19) and the shipped default (two-tower)."""
+    moved one step from the shipped default), the shipped default (ALS) and the same blend
+    with the two-tower model."""
     found = {"before (issue 13)": (LEGACY_SIGNALS, BlendSettings())}
     for recent in (0.0, 0.5):
         for diversity in (0.0, 0.2):
@@ -89,9 +89,9 @@ def variants() -> dict[str, tuple[SignalWeights, BlendSettings, str]]:
     ):
         found[f"grid signals {name}"] = (dataclasses.replace(DEFAULT_SIGNALS, **change), LIVE_BLEND)
     found["shipped default"] = (DEFAULT_SIGNALS, LIVE_BLEND)
-    models = {name: "twotower" for name in found}
-    found["shipped, ALS (before issue 19)"] = (DEFAULT_SIGNALS, LIVE_BLEND)
-    models["shipped, ALS (before issue 19)"] = "als"
+    models = {name: "als" for name in found}
+    found["shipped blend, two-tower model"] = (DEFAULT_SIGNALS, LIVE_BLEND)
+    models["shipped blend, two-tower model"] = "twotower"
     return {name: (*pair, models[name]) for name, pair in found.items()}
 
 
@@ -309,7 +309,7 @@ def main() -> int:
             + 0.02 * rows[n]["dev"]["distinct_folders_in_top5"]
         ),
     )
-    for name in ("before (issue 13)", best, "shipped, ALS (before issue 19)", "shipped default"):
+    for name in ("before (issue 13)", best, "shipped blend, two-tower model", "shipped default"):
         signals, blend, model = variants()[name]
         rows[name]["test"] = simulate(library, catalogue, queries, signals, blend, model, test)
     movielens = movielens_tables(library)
@@ -339,7 +339,7 @@ def main() -> int:
     (RESULTS / "session_sim.json").write_text(json.dumps(report, indent=2) + "\n")
     plt = pyplot()
     figure, axis = plt.subplots(figsize=(6, 4))
-    for name in ("before (issue 13)", "shipped, ALS (before issue 19)", "shipped default"):
+    for name in ("before (issue 13)", "shipped blend, two-tower model", "shipped default"):
         test_row = rows[name]["test"]
         marks = [1, 3, 10]
         axis.plot(marks, [test_row[f"share_after_{m}_likes"] or 0 for m in marks], "o-", label=name)
@@ -352,7 +352,7 @@ def main() -> int:
     axis.set_title("Session simulator, TEST people")
     figure.tight_layout()
     figure.savefig(RESULTS / "session_sim.png", dpi=120)
-    for name in ("before (issue 13)", best, "shipped, ALS (before issue 19)", "shipped default"):
+    for name in ("before (issue 13)", best, "shipped blend, two-tower model", "shipped default"):
         print(name, json.dumps(rows[name]["test"]))
     print("MovieLens-100k", json.dumps(movielens))
     return 0

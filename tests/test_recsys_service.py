@@ -9,18 +9,36 @@ from tests.test_recsys_models import CLUSTER, content_vectors
 CATALOGUE = CLUSTER["a"] + CLUSTER["b"] + ["a-new", "b-new"]
 
 
-@pytest.fixture
-def service(tmp_path):
+def liked_store(tmp_path) -> InteractionStore:
     store = InteractionStore.in_data_dir(tmp_path)
     rng = np.random.default_rng(0)
     for taste, items in CLUSTER.items():
         for n in range(10):
             for item in rng.choice(items, size=4, replace=False):
                 store.log(f"{taste}-{n}", str(item), "like", timestamp=n)
-    service = RecommendationService(store, CATALOGUE, content_vectors(CATALOGUE), refit_after=5)
-    service.wait_for_refit(timeout=120)  # the two-tower model replaces the first (ALS) one
+    return store
+
+
+@pytest.fixture
+def service(tmp_path):
+    return RecommendationService(
+        liked_store(tmp_path), CATALOGUE, content_vectors(CATALOGUE), refit_after=5
+    )
+
+
+def test_the_two_tower_model_serves_after_a_background_fit_and_likes_steer_it(tmp_path):
+    service = RecommendationService(
+        liked_store(tmp_path), CATALOGUE, content_vectors(CATALOGUE), model="twotower"
+    )
+    assert service.hybrid.cf.name == "als"  # serves at once, while the two-tower model fits
+    service.wait_for_refit(timeout=120)
     assert service.hybrid.cf.name == "twotower"
-    return service
+    fitted = service.hybrid
+    service.feedback("newcomer", "b0", "like")
+    service.feedback("newcomer", "b2", "like")
+    recs = service.recommend("newcomer", k=3)
+    assert service.hybrid is fitted  # folded in through the history tower, no refit
+    assert all(r.item.startswith("b") for r in recs), [r.item for r in recs]
 
 
 def test_feedback_counts_at_once_without_a_refit(service):
