@@ -25,7 +25,14 @@ from recsys.hybrid import BlendSettings, HybridRecommender, UserContext
 from recsys.metrics import ranking_metrics
 from recsys.models import make_model
 from recsys.peers import PeerUnavailable
-from recsys.protocols import PROTOCOLS, Protocol, Split, make_split, temporal_split
+from recsys.protocols import (
+    PROTOCOLS,
+    Protocol,
+    Split,
+    make_split,
+    mask_scores,
+    temporal_split,
+)
 
 log = logging.getLogger(__name__)
 BASELINES = ("popularity", "itemknn", "als", "bpr")
@@ -36,15 +43,7 @@ Embed = Callable[[list[str]], np.ndarray]
 
 def _cf_scores(model, split: Split) -> np.ndarray:
     scores = model.scores(split.train.matrix, np.arange(len(split.train.users)))
-    return _mask(scores, split)
-
-
-def _mask(scores: np.ndarray, split: Split) -> np.ndarray:
-    scores = scores.astype(np.float64)
-    rows, cols = split.train.matrix.nonzero()
-    scores[rows, cols] = -np.inf
-    scores[:, ~split.candidates] = -np.inf
-    return scores
+    return mask_scores(scores, split)
 
 
 def _hybrid_scores(hybrid: HybridRecommender, split: Split) -> np.ndarray:
@@ -53,7 +52,7 @@ def _hybrid_scores(hybrid: HybridRecommender, split: Split) -> np.ndarray:
         UserContext(split.train.matrix[u : u + 1], u, None, excluded)
         for u in range(len(split.train.users))
     ]
-    return _mask(hybrid.score(contexts)[0], split)
+    return mask_scores(hybrid.score(contexts)[0], split)
 
 
 def _validation_ndcg(
@@ -227,11 +226,11 @@ def score_model(model: str, protocol_name: str, split: Split, ctx: EvalContext) 
         validation = ctx.validation(protocol_name, split)
         scores, chosen = peers.lightfm_scores(model, split, validation, ctx)
         ctx.chosen.setdefault(model, {})[protocol_name] = chosen
-        return _mask(scores, split)
+        return mask_scores(scores, split)
     if model == "genre_count":
-        return _mask(np.tile(peers.genre_count(ctx), (len(ctx.users), 1)), split)
+        return mask_scores(np.tile(peers.genre_count(ctx), (len(ctx.users), 1)), split)
     if model == "test_popularity_cheat":
-        return _mask(np.tile(peers.test_popularity(split), (len(ctx.users), 1)), split)
+        return mask_scores(np.tile(peers.test_popularity(split), (len(ctx.users), 1)), split)
     raise ValueError(f"unknown model {model!r}; use one of {MODELS + PEERS + TRIVIAL}")
 
 

@@ -23,7 +23,7 @@ from scipy.sparse import csr_matrix, hstack, identity
 
 from recsys.errors import RecsysError
 from recsys.metrics import ranking_metrics
-from recsys.protocols import Split
+from recsys.protocols import Split, mask_scores
 
 if TYPE_CHECKING:
     from recsys.evaluation import EvalContext
@@ -89,13 +89,12 @@ def lightfm_scores(
 ) -> tuple[np.ndarray, dict]:
     """Scores of LightFM ``variant`` fitted on ``split`` with the epochs that scored best on
     ``validation``; and that choice."""
-    from recsys.evaluation import _mask
-
     results: dict[str, float] = {}
 
     def record(epoch: int, scores: np.ndarray) -> None:
         if epoch in LIGHTFM_EPOCHS:
-            metrics = ranking_metrics(_mask(scores, validation), validation.test, ctx.protocol.k)
+            masked = mask_scores(scores, validation)
+            metrics = ranking_metrics(masked, validation.test, ctx.protocol.k)
             results[str(epoch)] = metrics[f"ndcg@{ctx.protocol.k}"]
 
     _fit(variant, validation, ctx, max(LIGHTFM_EPOCHS), record)

@@ -195,6 +195,16 @@ def make_split(
     return makers[name](ratings, users, items, protocol)
 
 
+def mask_scores(scores: np.ndarray, split: Split) -> np.ndarray:
+    """``scores`` (users x items) as float64 with what may not be ranked at -inf: each user's
+    training items and every item outside the split's candidates."""
+    scores = scores.astype(np.float64)
+    rows, cols = split.train.matrix.nonzero()
+    scores[rows, cols] = -np.inf
+    scores[:, ~split.candidates] = -np.inf
+    return scores
+
+
 def check_disjoint(split: Split) -> None:
     """Raise LeakError if a test pair, a cold item or a cold user has training data (as
     LightFM's ``check_intersections`` does for its train and test matrices)."""
