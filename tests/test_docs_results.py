@@ -25,7 +25,6 @@ NOT_YET_RERUN = {
     "assistant_latency.json",
     "conversation.json",
     "conversation-packaged-qwen2.5-coder-0.5b.json",
-    "retrieval_quality.json",
     "session_sim.json",
 }
 
