@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from scipy.sparse import csr_matrix
 from torch import nn
+from tqdm import tqdm
 
 from recsys.errors import RecsysError
 from recsys.matrix import UserItems
@@ -166,14 +167,13 @@ class TwoTowerModel(CFModel):
         return self
 
     def _fit(self, matrix: csr_matrix) -> None:
-
         p = self.params
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         n_items = matrix.shape[1]
-        dense = matrix.astype(np.float32)
+        confidences = matrix.astype(np.float32)
         # items nobody interacted with never use (or train) an id part: content alone
-        self._known_items = np.asarray((dense > 0).sum(axis=0)).ravel() > 0
+        self._known_items = np.asarray((confidences > 0).sum(axis=0)).ravel() > 0
         items, self._feature_mean, self._feature_scale = _standardise(
             self._item_matrix(n_items), self._known_items
         )
@@ -188,13 +188,11 @@ class TwoTowerModel(CFModel):
         )
         times = None
         if self._times is not None:
-            times = csr_matrix(self._times.multiply(dense > 0), dtype=np.float64)
-        active = np.flatnonzero(np.diff(dense.indptr) > 0)
+            times = csr_matrix(self._times.multiply(confidences > 0), dtype=np.float64)
+        active = np.flatnonzero(np.diff(confidences.indptr) > 0)
         known = torch.from_numpy(self._known_items.astype(np.float32))
         known_bool = torch.from_numpy(self._known_items)
         full = n_items <= p["full_softmax_items"]
-        from tqdm import tqdm
-
         self.history = []
         checkpoints, on_checkpoint = self._checkpoints
         for epoch in tqdm(
@@ -205,7 +203,7 @@ class TwoTowerModel(CFModel):
             self.net.train()
             for start in range(0, len(active), p["batch_size"]):
                 batch = active[start : start + p["batch_size"]]
-                target = torch.from_numpy(dense[batch].toarray())
+                target = torch.from_numpy(confidences[batch].toarray())
                 keep = torch.rand(target.shape) >= p["input_dropout"]
                 history = target * keep
                 if times is not None:  # earlier items in, later items (mostly) out
@@ -239,7 +237,6 @@ class TwoTowerModel(CFModel):
     def _past_mask(self, times: csr_matrix, rng: np.random.Generator):
         """Per user, the items up to a random point of their timeline (a share of it drawn
         from [min_cut, 1)); users with fewer than two timed items keep everything."""
-
         out = np.zeros(times.shape, dtype=bool)
         for row in range(times.shape[0]):
             start, end = times.indptr[row], times.indptr[row + 1]
@@ -252,7 +249,6 @@ class TwoTowerModel(CFModel):
         return torch.from_numpy(out)
 
     def _sampled_columns(self, target, rng: np.random.Generator):
-
         positives = torch.nonzero(target.sum(0) > 0).flatten().numpy()
         known = np.flatnonzero(self._known_items)
         size = min(len(known), self.params["sampled_negatives"])
@@ -260,7 +256,6 @@ class TwoTowerModel(CFModel):
         return torch.from_numpy(np.union1d(positives, negatives))
 
     def _cache_item_vectors(self, item_x) -> None:
-
         with torch.no_grad():
             known = torch.from_numpy(self._known_items.astype(np.float32))
             vectors, bias = self.net.item_out(item_x, known)
@@ -273,7 +268,6 @@ class TwoTowerModel(CFModel):
 
     def user_vectors(self, user_rows: csr_matrix, positions: np.ndarray) -> np.ndarray:
         """The user tower's output for history rows and fitted positions (-1: unknown user)."""
-
         rows = csr_matrix(user_rows, dtype=np.float32)
         norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1))).ravel()
         rows = csr_matrix(rows.multiply(1.0 / np.maximum(norms, 1e-12)[:, None]))
@@ -314,7 +308,6 @@ class TwoTowerModel(CFModel):
         )
 
     def _load_arrays(self, path: Path) -> None:
-
         z = np.load(path)
         state = {k[4:]: torch.from_numpy(z[k]) for k in z.files if k.startswith("net.")}
         n_items, n_features = state["item_bias_id"].shape[0], state["item_map.weight"].shape[1]
