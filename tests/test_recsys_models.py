@@ -145,3 +145,31 @@ def test_unknown_items_and_bad_content_are_refused():
         hybrid.context_for([("zzz", 1.0)])
     with pytest.raises(RecsysError, match="content vectors"):
         HybridRecommender(data.items, np.zeros((3, 4)), make_model("als"))
+
+
+def test_a_fitted_user_with_an_empty_row_gets_popularity_not_a_flat_cf_score():
+    """A user the model was fitted with but who has no positive events (e.g. only views) is
+    ranked by popularity, not by CF scores that are the same for every item."""
+    data = two_taste_clusters()
+    users = [*data.users, "only-viewed"]
+    padded = UserItems(
+        csr_matrix(
+            (
+                data.matrix.data,
+                data.matrix.indices,
+                np.append(data.matrix.indptr, data.matrix.indptr[-1]),
+            ),
+            shape=(len(users), len(data.items)),
+        ),
+        users,
+        data.items,
+    )
+    items = padded.items
+    hybrid = HybridRecommender(items, content_vectors(items), make_model("als")).fit(padded)
+    context = hybrid.context_for([], user="only-viewed")
+    assert context.position == len(users) - 1 and context.row.nnz == 0
+    recs = hybrid.recommend(context, k=3)
+    assert all(r.because.startswith("popular:") for r in recs), [r.because for r in recs]
+    likers = {item: hybrid.liked_by(hybrid.item_index[item]) for item in items}
+    chosen = [likers[r.item] for r in recs]
+    assert min(chosen) >= max(n for item, n in likers.items() if item not in {r.item for r in recs})

@@ -81,3 +81,19 @@ def test_unknown_item_feedback_is_refused_and_not_stored(service):
     with pytest.raises(UnknownItemError, match="catalogue"):
         service.feedback("u", "not-an-item", "like")
     assert service.store.count() == count
+
+
+def test_feedback_during_a_running_refit_is_fitted_right_after_it(tmp_path):
+    """A refit asked for while one runs is not dropped: its events reach the next model."""
+    service = RecommendationService(
+        liked_store(tmp_path),
+        CATALOGUE,
+        content_vectors(CATALOGUE),
+        model="twotower",
+        refit_after=2,
+    )
+    assert service._refit_thread is not None and service._refit_thread.is_alive()
+    service.feedback("latecomer", "a1", "like")
+    service.feedback("latecomer", "a2", "like")  # asks for a refit while the first one runs
+    service.wait_for_refit(timeout=240)
+    assert "latecomer" in service.hybrid.cf.users
