@@ -140,8 +140,11 @@ class EvalContext:
 def training_ratings(split: Split, ratings: Sequence[Rating]) -> list[Rating]:
     """The ratings behind ``split``'s training matrix (its positives; test pairs, cold items and
     cold users left out)."""
-    matrix, users, items = split.train.matrix, split.train.user_index, split.train.item_index
-    return [r for r in ratings if matrix[users[r.user], items[r.item]] > 0]
+    users, items = split.train.user_index, split.train.item_index
+    rows = [users[r.user] for r in ratings]
+    columns = [items[r.item] for r in ratings]
+    trained = np.asarray(split.train.matrix[rows, columns]).ravel() > 0
+    return [r for r, kept in zip(ratings, trained, strict=True) if kept]
 
 
 def ndcg(scores: np.ndarray, split: Split, k: int) -> float:

@@ -28,7 +28,6 @@ import numpy as np
 
 from recsys.datasets import Rating
 from recsys.errors import LeakError
-from recsys.events import RATING_NEUTRAL
 from recsys.matrix import UserItems
 from recsys.signals import DEFAULT_SIGNALS, decay
 
@@ -57,9 +56,7 @@ class Split:
     cold_users: np.ndarray | None = None  # user positions that must have no training data
 
 
-def confidence(rating: float) -> float:
-    """A rating's implicit confidence: the points above neutral (a 4 weighs 1, a 5 weighs 2)."""
-    return max(0.0, rating - RATING_NEUTRAL) * DEFAULT_SIGNALS.rating
+confidence = DEFAULT_SIGNALS.rating_confidence  # a 4 weighs 1, a 5 weighs 2
 
 
 def positives_by_user(ratings: Sequence[Rating], threshold: float) -> dict[str, list[Rating]]:
@@ -209,14 +206,16 @@ def check_disjoint(split: Split) -> None:
     """Raise LeakError if a test pair, a cold item or a cold user has training data (as
     LightFM's ``check_intersections`` does for its train and test matrices)."""
     matrix = split.train.matrix
-    leaked = [
-        (split.train.users[u], split.train.items[i])
-        for u, found in enumerate(split.test)
-        for i in found
-        if matrix[u, i] != 0
-    ]
-    if leaked:
-        raise LeakError(f"{len(leaked)} test pairs are in training, e.g. {leaked[:3]}")
+    pairs = np.array(
+        [(u, i) for u, found in enumerate(split.test) for i in found], dtype=int
+    ).reshape(-1, 2)
+    if pairs.size:  # scipy answers an empty fancy index with a sparse matrix
+        trained = pairs[np.asarray(matrix[pairs[:, 0], pairs[:, 1]]).ravel() != 0]
+    else:
+        trained = pairs
+    if len(trained):
+        leaked = [(split.train.users[u], split.train.items[i]) for u, i in trained[:3]]
+        raise LeakError(f"{len(trained)} test pairs are in training, e.g. {leaked}")
     if split.cold_items is not None and split.cold_items.size:
         trained = np.flatnonzero(matrix[:, split.cold_items].getnnz(axis=0))
         if trained.size:

@@ -39,10 +39,14 @@ class SignalWeights:
     ignored_cap: int = 3  # showings that count towards the penalty
     recent_seconds: float = 1800.0  # likes this recent count as this session's
 
+    def rating_confidence(self, rating: float) -> float:
+        """A star rating's confidence: its points above neutral (a 4 weighs 1, a 5 weighs 2)."""
+        return max(0.0, rating - RATING_NEUTRAL) * self.rating
+
     def base(self, event: Event) -> float:
         """The event's confidence before decay (0 for views and dislikes)."""
         if event.kind is EventKind.RATING:
-            return max(0.0, event.value - RATING_NEUTRAL) * self.rating
+            return self.rating_confidence(event.value)
         return {
             EventKind.LIKE: self.like,
             EventKind.CLICK: self.click,

@@ -60,19 +60,14 @@ def item_feature_matrix(
     return np.hstack(parts).astype(np.float32)
 
 
-def _standardise(
-    features: np.ndarray, known: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _learnable(features: np.ndarray, known: np.ndarray) -> np.ndarray:
     """Features as given (``item_feature_matrix`` whitens the content part; tags stay 0/1: a
     rare tag scaled to unit variance would reach items through a huge value), except that a
     feature constant over the ``known`` items (those with interactions) cannot be learned and
     is zeroed for every item (else a tag only new items carry would reach them through weights
     nothing trained)."""
     reference = features[known] if known.any() else features
-    learnable = reference.std(axis=0) > 1e-6
-    mean = np.zeros(features.shape[1], dtype=np.float32)
-    scale = np.where(learnable, 1.0, np.inf).astype(np.float32)
-    return (features - mean) / scale, mean, scale
+    return features * (reference.std(axis=0) > 1e-6)
 
 
 class TwoTowerModel(CFModel):
@@ -174,9 +169,7 @@ class TwoTowerModel(CFModel):
         confidences = matrix.astype(np.float32)
         # items nobody interacted with never use (or train) an id part: content alone
         self._known_items = np.asarray((confidences > 0).sum(axis=0)).ravel() > 0
-        items, self._feature_mean, self._feature_scale = _standardise(
-            self._item_matrix(n_items), self._known_items
-        )
+        items = _learnable(self._item_matrix(n_items), self._known_items)
         users = self._user_matrix(self.users)
         self.net = _towers(n_items, items.shape[1], users.shape[1], p["dim"])
         item_x = torch.from_numpy(items.astype(np.float32))
@@ -302,8 +295,6 @@ class TwoTowerModel(CFModel):
             unit_content=self._unit_content,
             known_items=self._known_items,
             user_features=self._user_matrix(self.users),
-            feature_mean=self._feature_mean,
-            feature_scale=self._feature_scale,
             **state,
         )
 
@@ -319,7 +310,6 @@ class TwoTowerModel(CFModel):
         self.item_factors, self.item_bias = z["item_factors"], z["item_bias"]
         self._item_in, self._known_items = z["item_in"], z["known_items"]
         self._unit_content = z["unit_content"]
-        self._feature_mean, self._feature_scale = z["feature_mean"], z["feature_scale"]
         if z["user_features"].shape[1]:
             self.user_feature_table = dict(zip(self.users, z["user_features"], strict=True))
 
@@ -348,11 +338,13 @@ class Towers(nn.Module):
     def item_in(self, item_x):
         return self.item_input_id.weight + self.item_input_map(item_x)
 
-    def item_out(self, item_x, id_keep):
-        n = item_x.shape[0]
-        ids = self.item_id.weight[:n] if id_keep.sum() > 0 else 0.0
+    def item_out(self, item_x, id_keep, columns=None):
+        """Item vectors and biases: the content map, plus the id part where ``id_keep`` is 1
+        (of the items at ``columns``, or of every item)."""
+        ids = self.item_id.weight if columns is None else self.item_id(columns)
+        bias_ids = self.item_bias_id if columns is None else self.item_bias_id[columns]
         vectors = self.item_map(item_x) + id_keep[:, None] * ids
-        bias = self.item_bias_map(item_x).squeeze(1) + id_keep * self.item_bias_id[:n]
+        bias = self.item_bias_map(item_x).squeeze(1) + id_keep * bias_ids
         return vectors, bias
 
     def user_from_pooled(self, pooled, user_x):
@@ -371,10 +363,7 @@ class Towers(nn.Module):
         profile = self.profile(history, unit)
         if columns is not None:
             item_x, id_keep, unit = item_x[columns], id_keep[columns], unit[columns]
-            vectors = self.item_map(item_x) + id_keep[:, None] * self.item_id(columns)
-            bias = self.item_bias_map(item_x).squeeze(1) + id_keep * self.item_bias_id[columns]
-        else:
-            vectors, bias = self.item_out(item_x, id_keep)
+        vectors, bias = self.item_out(item_x, id_keep, columns)
         return users @ vectors.T + profile @ unit.T + bias
 
 
