@@ -29,13 +29,14 @@ from filelock import FileLock
 
 from retrieval.errors import IndexStoreError
 from retrieval.exact import ExactVectors
-from retrieval.items import MediaItem, MetadataValue
+from retrieval.items import ItemPart, MediaItem, MetadataValue
 
 log = logging.getLogger(__name__)
 
-VectorKind = Literal["content", "caption", "fused"]
-VECTOR_KINDS: tuple[VectorKind, ...] = ("content", "caption", "fused")
-RESERVED_KEYS = frozenset({"modality", "item"})
+VectorKind = Literal["content", "caption", "fused", "part"]
+VECTOR_KINDS: tuple[VectorKind, ...] = ("content", "caption", "fused", "part")
+RESERVED_KEYS = frozenset({"modality", "item", "part", "part_of"})
+PART_OVERFETCH = 4  # parts fetched per wanted item (several parts of one item may lead)
 WRITE_BATCH = 1000
 EXACT_SEARCH_LIMIT = 200_000  # vectors per collection searched exactly in memory (~300 MB)
 EXACT_LOAD_PAGE = 10_000
@@ -76,6 +77,9 @@ class SearchHit:
     source: str
     matched: VectorKind
     metadata: dict[str, MetadataValue] = field(default_factory=dict)
+    part: str = ""  # which part matched ("keyframe", "speech", "ocr", ...) when matched="part"
+    part_text: str = ""
+    moment: float | None = None  # seconds into a video, where the matching part is
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,7 +88,8 @@ class SearchHit:
 def collection_name(encoder_name: str, kind: VectorKind = "content") -> str:
     """A valid Chroma collection name for an encoder's content or caption vectors."""
     slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", encoder_name).strip("-._")[:180]
-    return f"media-{slug}" + {"content": "", "caption": "-captions", "fused": "-fused"}[kind]
+    suffix = {"content": "", "caption": "-captions", "fused": "-fused", "part": "-parts"}[kind]
+    return f"media-{slug}{suffix}"
 
 
 class MediaIndex:
@@ -160,12 +165,14 @@ class MediaIndex:
         content_vectors: np.ndarray,
         caption_vectors: dict[str, np.ndarray] | None = None,
         fused_vectors: np.ndarray | None = None,
+        parts: Sequence[tuple[str, ItemPart, np.ndarray]] = (),
     ) -> list[str]:
         """Store items with their content vector (row i for items[i]), optional caption
-        vectors (by item id) and optional fused vectors (row i, the encoder's fusion of the two).
-        Re-adding an item overwrites it, so a retry is always safe. Returns the ids that were
-        not stored before; on an embedded index this is decided under the write lock, so two
-        processes adding the same items never both count them."""
+        vectors (by item id), optional fused vectors (row i, the encoder's fusion of the two)
+        and optional parts as (item id, part, vector). Re-adding an item overwrites it (its old
+        parts go), so a retry is always safe. Returns the ids that were not stored before; on an
+        embedded index this is decided under the write lock, so two processes adding the same
+        items never both count them."""
         if len(items) != len(content_vectors):
             raise ValueError("one content vector per item is required")
         metadata = {item.id: _entry_metadata(item) for item in items}
@@ -177,7 +184,35 @@ class MediaIndex:
                 self._write("caption", captioned, [caption_vectors[i] for i in captioned], metadata)
             if fused_vectors is not None:
                 self._write("fused", [i.id for i in items], list(fused_vectors), metadata)
+            self._delete_parts([i.id for i in items if i.id in before])
+            if parts:
+                entries = _part_entries(parts, metadata)
+                self._write(
+                    "part", list(entries), [v for _, v in entries.values()],
+                    {pid: meta for pid, (meta, _) in entries.items()},
+                )  # fmt: skip
         return [i.id for i in items if i.id not in before]
+
+    def _delete_parts(self, item_ids: list[str]) -> None:
+        """Remove the parts of these items (from Chroma and the exact copy)."""
+        if not item_ids:
+            return
+        collection = self.collections["part"]
+        found = self._read(
+            lambda: collection.get(where={"part_of": {"$in": item_ids}}, include=[])["ids"]
+        )
+        if not found:
+            return
+        try:
+            with self._locked():
+                collection.delete(ids=found)
+        except Exception as exc:
+            raise IndexStoreError(
+                f"could not delete from the index at {self.location}: {exc}"
+            ) from exc
+        with self._exact_guard:
+            if "part" in self._exact:
+                self._exact["part"].delete(found)
 
     def _write(self, kind: VectorKind, ids: list[str], vectors: list, metadata: dict) -> None:
         collection = self.collections[kind]
@@ -210,8 +245,9 @@ class MediaIndex:
             return
         try:
             with self._locked():
-                for collection in self.collections.values():
-                    collection.delete(ids=ids)
+                for kind, collection in self.collections.items():
+                    if kind != "part":
+                        collection.delete(ids=ids)
         except Exception as exc:
             raise IndexStoreError(
                 f"could not delete from the index at {self.location}: {exc}"
@@ -219,6 +255,7 @@ class MediaIndex:
         with self._exact_guard:
             for exact in self._exact.values():
                 exact.delete(ids)
+        self._delete_parts(ids)
 
     def _locked(self) -> AbstractContextManager:
         return self._lock if self._lock is not None else nullcontext()
@@ -369,6 +406,8 @@ class MediaIndex:
         self, kind: VectorKind, vector: np.ndarray, k: int, where: dict[str, Any] | None
     ) -> list[SearchHit]:
         collection = self.collections[kind]
+        if kind == "part":
+            k *= PART_OVERFETCH
         exact = None if where else self.exact_vectors(kind)
         if exact is not None:
             scored = exact.top(vector, k)
@@ -379,6 +418,8 @@ class MediaIndex:
             )
             metadata = dict(zip(found["ids"], found["metadatas"], strict=True))
             return [_hit(i, metadata[i], score, kind) for i, score in scored if i in metadata]
+        if kind == "part" and not int(self._read(collection.count)):
+            return []
         result = self._read(
             lambda: collection.query(
                 query_embeddings=vector[None, :],
@@ -414,11 +455,41 @@ class MediaIndex:
         if k < 1:
             raise ValueError("k must be at least 1")
         hits: dict[str, SearchHit] = {}
+        parts: dict[str, SearchHit] = {}
         for kind in kinds:
             for hit in self._nearest(kind, vector, k, where):
                 if hit.item_id not in hits or hits[hit.item_id].score < hit.score:
                     hits[hit.item_id] = hit
-        return sorted(hits.values(), key=lambda h: -h.score)[:k]
+                if kind == "part" and (
+                    hit.item_id not in parts or parts[hit.item_id].score < hit.score
+                ):
+                    parts[hit.item_id] = hit
+        ranked = sorted(hits.values(), key=lambda h: -h.score)[:k]
+        for hit in ranked:
+            if hit.modality == "video" and hit.moment is None:
+                _take_moment(hit, parts.get(hit.item_id) or self._best_part(hit.item_id, vector))
+        return ranked
+
+    def _best_part(self, item_id: str, vector: np.ndarray) -> SearchHit | None:
+        """The part of one item nearest to ``vector`` (None when it has none)."""
+        found = self._read(
+            lambda: self.collections["part"].query(
+                query_embeddings=vector[None, :],
+                n_results=1,
+                where={"part_of": item_id},
+                include=["metadatas", "distances"],
+            )
+        )
+        if not found["ids"] or not found["ids"][0]:
+            return None
+        meta, distance = found["metadatas"][0][0], found["distances"][0][0]
+        return _hit(found["ids"][0][0], meta, 1.0 - float(distance), "part")
+
+
+def _take_moment(hit: SearchHit, part: SearchHit | None) -> None:
+    """Give a video hit found by its whole-item vectors the moment of its best part."""
+    if part is not None:
+        hit.part, hit.part_text, hit.moment = part.part, part.part_text, part.moment
 
 
 def _entry_metadata(item: MediaItem) -> dict[str, MetadataValue]:
@@ -438,10 +509,30 @@ def _entry_metadata(item: MediaItem) -> dict[str, MetadataValue]:
     }
 
 
+def _part_entries(
+    parts: Sequence[tuple[str, ItemPart, np.ndarray]], metadata: dict[str, dict]
+) -> dict[str, tuple[dict[str, MetadataValue], np.ndarray]]:
+    """Chroma entries for parts: id ``<item>:<n>``, the item's metadata plus the part's own
+    (``part`` JSON, ``part_of`` the item id for filtering and deletion)."""
+    entries: dict[str, tuple[dict[str, MetadataValue], np.ndarray]] = {}
+    numbers: dict[str, int] = {}
+    for item_id, part, vector in parts:
+        number = numbers[item_id] = numbers.get(item_id, -1) + 1
+        described = {"kind": part.kind, "text": part.text, "time": part.time}
+        meta = {
+            **metadata[item_id],
+            "part": json.dumps(described, ensure_ascii=False),
+            "part_of": item_id,
+        }
+        entries[f"{item_id}:{number}"] = (meta, vector)
+    return entries
+
+
 def _hit(item_id: str, meta: dict[str, Any], score: float, kind: VectorKind) -> SearchHit:
     packed = json.loads(meta["item"])
+    part = json.loads(meta["part"]) if "part" in meta else {}
     return SearchHit(
-        item_id=item_id,
+        item_id=str(meta.get("part_of", item_id)),
         score=round(score, 6),
         caption=packed["caption"],
         uri=packed["uri"],
@@ -449,4 +540,7 @@ def _hit(item_id: str, meta: dict[str, Any], score: float, kind: VectorKind) -> 
         source=packed["source"],
         matched=kind,
         metadata={key: meta[key] for key in packed["keys"] if key in meta},
+        part=part.get("kind", ""),
+        part_text=part.get("text", ""),
+        moment=part.get("time"),
     )

@@ -1,9 +1,10 @@
 """Ingestion: a folder or a manifest of media becomes items in the index.
 
-A folder yields every image (caption from a ``NAME.txt`` sidecar when present). A manifest is
-JSONL or CSV with an ``image``, ``text`` or ``audio`` column, an optional ``caption`` and any
-further scalar columns kept as metadata. Work is batched; a bad file is refused with a reason
-and never stops the run; ids are content hashes, so re-ingesting adds nothing.
+A folder yields every image and video (caption from a ``NAME.txt`` sidecar when present) and its
+sounds. A manifest is JSONL or CSV with an ``image``, ``text``, ``audio`` or ``video`` column, an
+optional ``caption`` and any further scalar columns kept as metadata. Work is batched; a bad file
+is refused with a reason and never stops the run; ids are content hashes, so re-ingesting adds
+nothing.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import json
 import logging
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -27,16 +28,55 @@ from retrieval.encoders.base import Encoder, batched
 from retrieval.errors import DatasetError, IndexStoreError, MediaError
 from retrieval.images import is_image_path, load_image, read_limited
 from retrieval.index import RESERVED_KEYS, MediaIndex
-from retrieval.items import MediaItem, MetadataValue, Modality, is_audio_path, label_from_filename
+from retrieval.items import (
+    ItemPart,
+    MediaItem,
+    MetadataValue,
+    Modality,
+    file_content_id,
+    is_audio_path,
+    label_from_filename,
+)
 from retrieval.sidecar import MAX_CAPTION_CHARS, sidecar_caption
+from retrieval.video import VIDEO_SUFFIXES, Keyframe, has_video_stream, keyframes, probe_video
 
 log = logging.getLogger(__name__)
 MANIFEST_SUFFIXES = frozenset({".jsonl", ".csv"})
-MEDIA_COLUMNS: tuple[Modality, ...] = ("image", "text", "audio")
+MEDIA_COLUMNS: tuple[Modality, ...] = ("image", "text", "audio", "video")
 AudioMode = Literal["all", "paired", "none"]
-# Speech to text for audio items: path -> transcript ("" when nothing was said); raises
-# MediaError (e.g. AudioError) for a file that is not usable audio.
-AudioTranscriber = Callable[[Path], str]
+MAX_TRANSCRIPT_CHARS = 4000  # of a video's speech kept in its metadata (all of it is searched)
+
+
+class HeardSegment(Protocol):
+    """A stretch of speech with its start and end (seconds)."""
+
+    start: float
+    end: float
+    text: str
+
+
+class HeardSpeech(Protocol):
+    """What a transcriber heard: the text and its timed segments."""
+
+    text: str
+    segments: Sequence[HeardSegment]
+
+
+# Speech to text for audio items and videos' sound: path -> what was heard ("" when nothing
+# was said); raises MediaError (e.g. AudioError) for a file that is not usable audio.
+AudioTranscriber = Callable[[Path], HeardSpeech]
+
+
+@dataclass
+class VideoPayload:
+    """A video being ingested: its keyframes and, once transcribed, its speech."""
+
+    path: Path
+    has_audio: bool
+    frames: list[Keyframe]
+    speech: list[tuple[float, str]] = field(default_factory=list)
+
+
 MAX_TEXT_CHARS = 20_000  # one text item; longer documents are refused with a reason
 MAX_CSV_FIELD = 4 * 1024 * 1024  # a CSV field past this is refused (not the whole manifest)
 
@@ -122,18 +162,32 @@ def discover(path: str | Path, audio: AudioMode = "all") -> list[SourceRecord]:
         return list(_manifest_records(path))
     if path.is_file() and is_image_path(path):
         return [SourceRecord("image", path, caption=file_caption(path, "image"))]
+    if path.is_file() and is_video_path(path):
+        return [SourceRecord("video", path, caption=file_caption(path, "video"))]
     if path.is_file() and is_audio_path(path):
         return [SourceRecord("audio", path, caption=file_caption(path, "audio"))]
     if not path.exists():
         raise DatasetError(f"{path}: no such file or folder")
-    raise DatasetError(f"{path}: give a folder, an image or audio file, or a .jsonl/.csv manifest")
+    raise DatasetError(
+        f"{path}: give a folder, an image, audio or video file, or a .jsonl/.csv manifest"
+    )
+
+
+def is_video_path(path: Path) -> bool:
+    """True for a video file: a video suffix, and for ``.webm`` (also used for sound) a video
+    stream inside."""
+    suffix = path.suffix.lower()
+    if suffix not in VIDEO_SUFFIXES:
+        return False
+    return suffix != ".webm" or (path.is_file() and has_video_stream(path))
 
 
 def file_caption(file: Path, modality: Modality) -> str:
-    """A file's caption when none is given: its sidecar ``NAME.txt``, else for a sound its
-    name as a label ("rooster_crow.ogg" -> "rooster crow"); a picture without one has none."""
+    """A file's caption when none is given: its sidecar ``NAME.txt``, else for a sound or a
+    video its name as a label ("rooster_crow.ogg" -> "rooster crow"); a picture without one
+    has none."""
     caption = sidecar_caption(file)
-    if not caption and modality == "audio":
+    if not caption and modality in ("audio", "video"):
         caption = label_from_filename(file)
     return caption
 
@@ -143,11 +197,20 @@ def _folder_records(root: Path, audio: AudioMode) -> Iterator[SourceRecord]:
     files = [f for f in entries if f.is_file()]
     picture_stems = {f.with_suffix("") for f in files if is_image_path(f)}
     for entry in entries:
-        wanted = is_image_path(entry) or (
-            is_audio_path(entry)
-            and (audio == "all" or (audio == "paired" and entry.with_suffix("") in picture_stems))
+        if entry.is_dir():
+            continue
+        video = is_video_path(entry)
+        wanted = (
+            is_image_path(entry)
+            or video
+            or (
+                is_audio_path(entry)
+                and (
+                    audio == "all" or (audio == "paired" and entry.with_suffix("") in picture_stems)
+                )
+            )
         )
-        if not wanted or entry.is_dir():
+        if not wanted:
             continue
         if not _is_valid_text(str(entry)):
             yield refusal(entry, "the file name is not valid UTF-8; rename the file")
@@ -156,7 +219,7 @@ def _folder_records(root: Path, audio: AudioMode) -> Iterator[SourceRecord]:
         if problem:
             yield refusal(entry, problem)
             continue
-        modality: Modality = "image" if is_image_path(entry) else "audio"
+        modality: Modality = "image" if is_image_path(entry) else "video" if video else "audio"
         folder = {"folder": str(entry.relative_to(root).parent)}
         yield SourceRecord(modality, entry, caption=file_caption(entry, modality), metadata=folder)
 
@@ -236,7 +299,9 @@ def _manifest_record(path: Path, where: str, row: dict) -> SourceRecord:
     present = [c for c in MEDIA_COLUMNS if row.get(c)]
     if len(present) != 1:
         return refusal(
-            None, f"each row needs exactly one of 'image', 'text', 'audio' (got {present})", where
+            None,
+            f"each row needs exactly one of 'image', 'text', 'audio', 'video' (got {present})",
+            where,
         )
     reserved = sorted(RESERVED_KEYS.intersection(row))
     if reserved:
@@ -334,17 +399,15 @@ class Ingestor:
             loaded.append((item, payload))
         already = self.index.existing(item.id for item, _ in loaded)
         report.duplicates += len(already)
-        fresh = [
-            self._with_transcript(item, payload, report)
-            if item.modality == "audio"
-            else (item, payload)
+        prepared = [
+            self._prepare(item, payload, report)
             for item, payload in loaded
             if item.id not in already
         ]
-        fresh = [entry for entry in fresh if entry is not None]
+        fresh = [entry for entry in prepared if entry is not None]
         if not fresh:
             return
-        content = self._encode_content(fresh)
+        content, parts = self._encode_content(fresh)
         captioned = [item for item, _ in fresh if item.caption]
         caption_vectors = dict(
             zip(
@@ -358,6 +421,7 @@ class Ingestor:
             content,
             caption_vectors,
             self._fuse(content, [caption_vectors.get(item.id) for item, _ in fresh]),
+            parts,
         )
         report.added += len(new_ids)
         report.duplicates += len(fresh) - len(new_ids)  # another writer stored them first
@@ -372,13 +436,30 @@ class Ingestor:
         return fuse(content, stacked)
 
     def _load(self, record: SourceRecord) -> tuple[MediaItem, object]:
-        """Read a record's bytes and decode it; raises MediaError for anything unusable."""
+        """Read a record's bytes and decode it (a video is only probed: its frames are read
+        once it is known to be new); raises MediaError for anything unusable."""
         source = self.source or (str(record.path.parent) if record.path else "")
         if record.modality == "text":
             if not record.text.strip():
                 raise MediaError("empty text")
             item = MediaItem.from_text(record.text, source, record.metadata, record.caption)
             return item, record.text
+        if record.modality == "video":
+            info = probe_video(record.path)
+            metadata = {**record.metadata, "duration": round(info.seconds, 2)}
+            try:
+                item_id = file_content_id(record.path, "video")
+            except OSError as exc:
+                raise MediaError(f"cannot read file ({exc.strerror})") from None
+            item = MediaItem(
+                item_id,
+                "video",
+                str(record.path.resolve()),
+                record.caption,
+                source,
+                metadata,
+            )
+            return item, info
         data = read_limited(record.path)
         if record.modality == "audio":
             if self.transcribe is None:
@@ -393,15 +474,26 @@ class Ingestor:
         )
         return item, image
 
+    def _prepare(
+        self, item: MediaItem, payload: object, report: IngestReport
+    ) -> tuple[MediaItem, object] | None:
+        """A new item made ready to encode (sound transcribed, a video's frames read), or None
+        when it is refused (the reason goes to the report)."""
+        try:
+            if item.modality == "audio":
+                return self._with_transcript(item, Path(str(payload)), report)
+            if item.modality == "video":
+                return self._with_scenes(item, payload.has_audio)  # type: ignore[attr-defined]
+        except MediaError as exc:
+            report.refused.append((item.uri, str(exc).removeprefix(f"{item.uri}: ")))
+            return None
+        return item, payload
+
     def _with_transcript(
-        self, item: MediaItem, path: object, report: IngestReport
+        self, item: MediaItem, path: Path, report: IngestReport
     ) -> tuple[MediaItem, str] | None:
         """Transcribe a new audio item; its content text is what was said, else its caption."""
-        try:
-            transcript = self.transcribe(Path(str(path))).strip()  # type: ignore[misc]
-        except MediaError as exc:
-            report.refused.append((str(path), str(exc).removeprefix(f"{path}: ")))
-            return None
+        transcript = self.transcribe(path).text.strip()  # type: ignore[misc]
         text = transcript or item.caption
         if not text:
             report.refused.append((str(path), "no speech heard and no caption or label to index"))
@@ -409,7 +501,29 @@ class Ingestor:
         metadata = {**item.metadata, "transcript": transcript, "is_speech": bool(transcript)}
         return dataclasses.replace(item, metadata=metadata), text
 
-    def _encode_content(self, fresh: list[tuple[MediaItem, object]]) -> np.ndarray:
+    def _with_scenes(self, item: MediaItem, has_audio: bool) -> tuple[MediaItem, VideoPayload]:
+        """Read a new video's keyframes and transcribe its sound (when it has sound and a
+        transcriber is given): each becomes a part with its time."""
+        path = Path(item.uri)
+        payload = VideoPayload(path, has_audio, keyframes(path))
+        if has_audio and self.transcribe is not None:
+            heard = self.transcribe(path)
+            payload.speech = [(s.start, s.text.strip()) for s in heard.segments if s.text.strip()]
+        transcript = " ".join(text for _, text in payload.speech)
+        metadata = {
+            **item.metadata,
+            "keyframes": len(payload.frames),
+            "transcript": transcript[:MAX_TRANSCRIPT_CHARS],
+            "is_speech": bool(transcript),
+        }
+        return dataclasses.replace(item, metadata=metadata), payload
+
+    def _encode_content(
+        self, fresh: list[tuple[MediaItem, object]]
+    ) -> tuple[np.ndarray, list[tuple[str, ItemPart, np.ndarray]]]:
+        """Content vectors (row i for fresh[i]) and the parts' vectors. A video's content
+        vector is the normalised mean of its keyframes'; each keyframe and each stretch of
+        speech is a part."""
         vectors = np.zeros((len(fresh), self.encoder.dim), dtype=np.float32)
         images = [(i, p) for i, (item, p) in enumerate(fresh) if item.modality == "image"]
         texts = [(i, p) for i, (item, p) in enumerate(fresh) if item.modality in ("text", "audio")]
@@ -417,4 +531,26 @@ class Ingestor:
             vectors[[i for i, _ in images]] = self.encoder.encode_images([p for _, p in images])
         if texts:
             vectors[[i for i, _ in texts]] = self.encoder.encode_texts([p for _, p in texts])
-        return vectors
+        parts: list[tuple[str, ItemPart, np.ndarray]] = []
+        for row, (item, payload) in enumerate(fresh):
+            if isinstance(payload, VideoPayload):
+                vectors[row], video_parts = self._encode_video(payload)
+                parts += [(item.id, part, vector) for part, vector in video_parts]
+        return vectors, parts
+
+    def _encode_video(
+        self, video: VideoPayload
+    ) -> tuple[np.ndarray, list[tuple[ItemPart, np.ndarray]]]:
+        frames = self.encoder.encode_images([f.image for f in video.frames])
+        parts = [
+            (ItemPart("keyframe", time=f.time), v)
+            for f, v in zip(video.frames, frames, strict=True)
+        ]
+        if video.speech:
+            spoken = self.encoder.encode_texts([text for _, text in video.speech])
+            parts += [
+                (ItemPart("speech", text, time=round(start, 2)), v)
+                for (start, text), v in zip(video.speech, spoken, strict=True)
+            ]
+        mean = frames.mean(axis=0)
+        return mean / max(float(np.linalg.norm(mean)), 1e-12), parts

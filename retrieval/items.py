@@ -1,4 +1,5 @@
-"""MediaItem: one image, audio clip or text document with its caption and metadata."""
+"""MediaItem: one image, audio clip, video or text document with its caption and metadata;
+ItemPart: a piece of an item with its own vector (a keyframe, a stretch of speech, a text)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-Modality = Literal["image", "audio", "text"]
-MODALITIES: tuple[Modality, ...] = ("image", "audio", "text")
+Modality = Literal["image", "audio", "text", "video"]
+MODALITIES: tuple[Modality, ...] = ("image", "audio", "text", "video")
+PartKind = Literal["keyframe", "speech", "ocr", "description"]
 MetadataValue = str | int | float | bool
 AUDIO_SUFFIXES = frozenset(
     {".wav", ".mp3", ".ogg", ".oga", ".opus", ".flac", ".webm", ".m4a", ".aac"}
@@ -28,6 +30,15 @@ def label_from_filename(path: Path) -> str:
 def content_id(data: bytes, modality: Modality) -> str:
     """Stable item id: the SHA-256 of the content (prefixed by modality), 32 hex digits."""
     return hashlib.sha256(modality.encode() + b"\0" + data).hexdigest()[:32]
+
+
+def file_content_id(path: Path, modality: Modality, chunk: int = 1 << 20) -> str:
+    """``content_id`` of a file read in chunks (a video too large to hold in memory at once)."""
+    digest = hashlib.sha256(modality.encode() + b"\0")
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -85,3 +96,14 @@ class MediaItem:
             source=source,
             metadata={**(metadata or {}), **extra},
         )
+
+
+@dataclass(frozen=True)
+class ItemPart:
+    """A piece of an item searched by its own vector: a video's keyframe or a stretch of its
+    speech (``time``: seconds from the start), the text read in a picture, or a generated
+    description. ``text`` is what the part says, shown beside a hit it made."""
+
+    kind: PartKind
+    text: str = ""
+    time: float | None = None

@@ -15,6 +15,7 @@ from ui.settings import LLM_API_KEY_ENV, LLM_ENV, library_config, security_setti
 
 if TYPE_CHECKING:
     from assistant.service import Assistant
+    from assistant.speech import Transcript
     from retrieval.library import Library
 
 
@@ -91,11 +92,12 @@ def speech_transcriber(args: argparse.Namespace):
     )
 
 
-def speech_to_text(args: argparse.Namespace) -> Callable[[Path], str]:
-    """path -> transcript, loading the speech model only when the first audio file comes."""
+def speech_to_text(args: argparse.Namespace) -> Callable[[Path], Transcript]:
+    """path -> what was heard (text and timed segments), loading the speech model only when
+    the first audio or video file comes."""
 
-    def transcribe(path: Path) -> str:
-        return speech_transcriber(args).transcribe(path).text
+    def transcribe(path: Path) -> Transcript:
+        return speech_transcriber(args).transcribe(path)
 
     return transcribe
 
