@@ -18,8 +18,10 @@ from langchain_core.documents import Document
 
 from assistant.calibration import Calibration, Grade, words_of
 from assistant.locales import phrases, quoted
+from retrieval.video import format_moment
 
 MAX_CAPTION_CHARS = 160
+MAX_EVIDENCE_CHARS = 120  # words heard or read, quoted after an item
 MAX_CITED = 3
 MAX_CANDIDATES = 4  # items the model may choose from (the grammar lists their orders)
 _INSTRUCTION_LIKE = re.compile(
@@ -84,16 +86,19 @@ def unnamed_phrase(document: Document) -> str:
     img-0042.png"): never a made-up description."""
     uri = str(document.metadata.get("uri") or "")
     name = Path(uri).name if uri else str(document.metadata.get("item_id", "an item"))
-    kind = {"image": "picture", "audio": "sound"}.get(document.metadata.get("modality"), "item")
+    kind = {"image": "picture", "audio": "sound", "video": "video"}.get(
+        document.metadata.get("modality"), "item"
+    )
     return f"the {kind} {name}"
 
 
 def item_words(document: Document) -> set[str]:
-    """The words an answer may use for an item: its caption's, else its name's."""
+    """The words an answer may use for an item: its caption's (else its name's) and those of
+    its evidence (words heard in a video, text read in a picture)."""
     text = document.page_content
     if not text.strip() or safe_caption(text) == WITHHELD:
         text = unnamed_phrase(document)
-    return words_of(text)
+    return words_of(text) | words_of(evidence_phrase(document))
 
 
 def _mentions(subject: str, documents: Sequence[Document]) -> bool:
@@ -179,7 +184,26 @@ def openings(plan: AnswerPlan) -> list[str]:
 
 
 def phrase_with_number(plan: AnswerPlan, documents: Sequence[Document], n: int) -> str:
-    return f"{item_phrase(documents[n - 1], whole=plan.describe)} [{n}]"
+    document = documents[n - 1]
+    evidence = evidence_phrase(document, plan.language)
+    return f"{item_phrase(document, whole=plan.describe)}{evidence} [{n}]"
+
+
+def evidence_phrase(document: Document, language: str = "en") -> str:
+    """What an answer adds after an item's name to show where it was found: a video's moment
+    (" at 0:42"), the words heard there, or the text read in a picture; "" for the rest."""
+    said = phrases(language)
+    meta = document.metadata
+    added = ""
+    if meta.get("moment") is not None and meta.get("modality") == "video":
+        added += said.at_moment.format(t=format_moment(float(meta["moment"])))
+    words = " ".join(str(meta.get("part_text") or "").split())[:MAX_EVIDENCE_CHARS]
+    if meta.get("part") == "speech" and words and safe_caption(words) != WITHHELD:
+        added += said.it_says.format(x=quoted(words, language))
+    read = " ".join(str(meta.get("picture_text") or "").split())[:MAX_EVIDENCE_CHARS]
+    if read and safe_caption(read) != WITHHELD:
+        added += said.text_reads.format(x=quoted(read, language))
+    return added
 
 
 def join_items(parts: Sequence[str], language: str = "en") -> str:

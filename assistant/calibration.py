@@ -149,7 +149,9 @@ class _Scorer:
             except Exception:  # a kind this encoder does not store
                 continue
             if len(ids):
-                self.tables.append((ids, vectors))
+                # a part's id is "<item>:<n>": its scores count for (and are excluded with) the item
+                items = [i.rsplit(":", 1)[0] for i in ids] if kind == "part" else ids
+                self.tables.append((items, vectors))
         self.ids = self.tables[0][0] if self.tables else []
 
     def best(self, queries: np.ndarray, excluded: list[set[str]] | None = None) -> np.ndarray:
@@ -158,9 +160,11 @@ class _Scorer:
         for ids, vectors in self.tables:
             scores = queries @ vectors.T
             if excluded is not None:
-                position = {item: i for i, item in enumerate(ids)}
+                positions: dict[str, list[int]] = {}
+                for column, item in enumerate(ids):
+                    positions.setdefault(item, []).append(column)
                 for row, items in enumerate(excluded):
-                    columns = [position[i] for i in items if i in position]
+                    columns = [c for i in items for c in positions.get(i, ())]
                     scores[row, columns] = -1.0
             best = np.maximum(best, scores.max(axis=1))
         return best

@@ -33,6 +33,11 @@ class Phrases:
     not_found: str
     not_found_image: str
     quote: tuple[str, str] = ("“", "”")
+    # what an answer adds after an item found through one of its parts ({t}: a moment such as
+    # 0:42; {x}: quoted words heard in a video or read in a picture)
+    at_moment: str = " at {t}"
+    it_says: str = ", where it says {x}"
+    text_reads: str = " with the text {x}"
 
 
 PHRASES: dict[str, Phrases] = {
@@ -66,6 +71,9 @@ PHRASES: dict[str, Phrases] = {
         not_found_image="Nada en la biblioteca se parece a esta imagen; "
         "los resultados son solo lo más cercano.",
         quote=("«", "»"),
+        at_moment=" en el {t}",
+        it_says=", donde dice {x}",
+        text_reads=" con el texto {x}",
     ),
     "fr": Phrases(
         found=("Oui, j'ai ", "Voici ", "J'ai "),
@@ -83,6 +91,9 @@ PHRASES: dict[str, Phrases] = {
         not_found_image="Rien dans la bibliothèque ne ressemble à cette image ; "
         "les résultats sont seulement les plus proches.",
         quote=("« ", " »"),
+        at_moment=" à {t}",
+        it_says=", où l'on entend {x}",
+        text_reads=" avec le texte {x}",
     ),
     "de": Phrases(
         found=("Ja, ich habe ", "Hier ist ", "Ich habe "),
@@ -99,6 +110,9 @@ PHRASES: dict[str, Phrases] = {
         not_found_image="Nichts in der Bibliothek sieht wie dieses Bild aus; "
         "die Ergebnisse sind nur die nächstliegenden.",
         quote=("„", "“"),
+        at_moment=" bei {t}",
+        it_says=", wo es heißt {x}",
+        text_reads=" mit dem Text {x}",
     ),
     "ru": Phrases(
         found=("Да, у меня есть ", "Вот ", "У меня есть "),
@@ -115,6 +129,9 @@ PHRASES: dict[str, Phrases] = {
         not_found_image="В библиотеке нет ничего похожего на эту картинку; "
         "в результатах только самое близкое.",
         quote=("«", "»"),
+        at_moment=" на {t}",
+        it_says=", где звучит {x}",
+        text_reads=" с надписью {x}",
     ),
     "zh": Phrases(
         found=("有的，我有", "这里有", "我有"),
@@ -128,6 +145,9 @@ PHRASES: dict[str, Phrases] = {
         stop="。",
         not_found="我在库里没有找到关于{q}的内容；结果只是我这里最接近的东西。",
         not_found_image="库里没有和这张图片相像的；结果只是最接近的。",
+        at_moment="（{t}处）",
+        it_says="，其中说{x}",
+        text_reads="，上面写着{x}",
     ),
     "ja": Phrases(
         found=("はい、あります：", "こちらです：", "あります："),
@@ -142,6 +162,9 @@ PHRASES: dict[str, Phrases] = {
         not_found="ライブラリに{q}についてのものは見つかりませんでした。結果はいちばん近いものだけです。",
         not_found_image="ライブラリにこの画像に似たものはありません。結果はいちばん近いものだけです。",
         quote=("「", "」"),
+        at_moment="（{t}）",
+        it_says="、{x}と言っています",
+        text_reads="、{x}と書かれています",
     ),
 }
 LANGUAGES = tuple(PHRASES)

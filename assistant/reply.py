@@ -16,6 +16,7 @@ class Citation:
     uri: str
     modality: str
     score: float
+    moment: float | None = None  # seconds into a video, where it was found
 
 
 @dataclass
@@ -28,6 +29,8 @@ class Result:
     modality: str
     score: float
     matched: str
+    moment: float | None = None
+    evidence: str = ""  # what matched: words heard in a video, text read in a picture
 
 
 @dataclass

@@ -14,10 +14,12 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
 from retrieval.index import SearchHit
+from retrieval.items import PICTURE_TEXT_KEY
 
 
 def hit_document(hit: SearchHit) -> Document:
-    """One search hit as a Document (its caption is the page content)."""
+    """One search hit as a Document (its caption is the page content; what matched of it, a
+    video's moment and a picture's text are in its metadata)."""
     return Document(
         page_content=hit.caption,
         id=hit.item_id,
@@ -28,6 +30,10 @@ def hit_document(hit: SearchHit) -> Document:
             "uri": hit.uri,
             "score": hit.score,
             "matched": hit.matched,
+            "part": hit.part,
+            "part_text": hit.part_text,
+            "moment": hit.moment,
+            "picture_text": str(hit.metadata.get(PICTURE_TEXT_KEY, "")),
         },
     )
 

@@ -24,7 +24,7 @@ import numpy as np
 from langchain_core.documents import Document
 from PIL import Image
 
-from assistant.answers import plan_answer
+from assistant.answers import evidence_phrase, plan_answer
 from assistant.calibration import Calibration, load_or_calibrate
 from assistant.chitchat import chat_reply
 from assistant.errors import TurnError
@@ -545,9 +545,14 @@ def _image(source: Image.Image | str | Path | bytes) -> Image.Image:
 
 def _result(document: Document) -> Result:
     m = document.metadata
-    return Result(m["item_id"], m["caption"], m["uri"], m["modality"], m["score"], m["matched"])
+    return Result(
+        m["item_id"], m["caption"], m["uri"], m["modality"], m["score"], m["matched"],
+        m.get("moment"), evidence_phrase(document).lstrip(", "),
+    )  # fmt: skip
 
 
 def _citation(number: int, document: Document) -> Citation:
     m = document.metadata
-    return Citation(number, m["item_id"], m["caption"], m["uri"], m["modality"], m["score"])
+    return Citation(
+        number, m["item_id"], m["caption"], m["uri"], m["modality"], m["score"], m.get("moment")
+    )

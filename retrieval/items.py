@@ -11,6 +11,7 @@ from typing import Literal
 Modality = Literal["image", "audio", "text", "video"]
 MODALITIES: tuple[Modality, ...] = ("image", "audio", "text", "video")
 PartKind = Literal["keyframe", "speech", "ocr", "description"]
+PICTURE_TEXT_KEY = "picture_text"  # metadata: the words read in a picture (OCR)
 MetadataValue = str | int | float | bool
 AUDIO_SUFFIXES = frozenset(
     {".wav", ".mp3", ".ogg", ".oga", ".opus", ".flac", ".webm", ".m4a", ".aac"}

@@ -162,3 +162,30 @@ def test_a_manifest_row_can_name_a_video(tmp_path, clips):
 
 def test_moments_are_written_as_people_read_them():
     assert [format_moment(s) for s in (0, 42.4, 61, 3725)] == ["0:00", "0:42", "1:01", "1:02:05"]
+
+
+@pytest.fixture(scope="module")
+def video_assistant(tmp_path_factory, clips, model_cache):
+    from assistant.service import Assistant, AssistantConfig
+    from assistant.speech import load_transcriber
+    from retrieval.library import Library, LibraryConfig
+
+    config = LibraryConfig(tmp_path_factory.mktemp("video-home"), "default", None, model_cache)
+    library = Library(config)
+    report = library.ingest(
+        clips["library"], progress=False, transcribe=load_transcriber().transcribe
+    )
+    assert report.added == 2
+    return Assistant(AssistantConfig(config), library=library)
+
+
+def test_the_assistant_cites_the_moment_of_a_video(video_assistant):
+    reply = video_assistant.turn("vera", "v1", "Where is the treasure buried?")
+    cited = [c for c in reply.citations if c.modality == "video"]
+    assert cited, reply.answer
+    assert Path(cited[0].uri).name == "farm_and_space.mp4"
+    assert cited[0].moment is not None and abs(cited[0].moment - 5.5) <= 2.0
+    assert f"at {format_moment(cited[0].moment)}" in reply.answer
+    assert "treasure" in reply.answer.lower()
+    result = next(r for r in reply.results if r.item_id == cited[0].item_id)
+    assert result.moment == cited[0].moment and "lighthouse" in result.evidence.lower()

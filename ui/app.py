@@ -25,6 +25,7 @@ from assistant.service import Assistant, display_name
 from retrieval.errors import CrossmediaError, MediaError
 from retrieval.images import load_image
 from retrieval.items import is_audio_path
+from retrieval.video import format_moment
 from ui.cards import (
     activity_tracker,
     card_event,
@@ -50,6 +51,8 @@ PAGE_CSS = """
 #chat .cited img { object-fit: contain; background: #f3f4f6; border-radius: 6px;
                    height: 120px !important; width: auto !important; max-width: 100%; }
 #chat .cited audio, #sounds audio { max-width: 100%; }
+#chat .cited video, #sounds video { display: block; width: 320px; max-width: 100%; }
+.evidence { color: var(--body-text-color-subdued); font-size: 0.85em; }
 """
 PICTURE_EXAMPLE = "More like this picture"
 VOICE_EXAMPLE = "Ask aloud (a recording)"
@@ -106,32 +109,52 @@ def _citations_markdown(reply: Reply) -> str:
         lines.insert(0, f"*The picture looks like:* {', '.join(reply.image_labels)}\n")
     if reply.citations:
         lines.append("")
-        lines += [_cited_media(c.number, c.item_id, c.caption, c.uri, c.modality)
+        lines += [_cited_media(c.number, c.item_id, c.caption, c.uri, c.modality, c.moment)
                   for c in reply.citations]  # fmt: skip
     return "\n".join(lines)
 
 
-def _cited_media(number: int | None, item_id: str, caption: str, uri: str, modality: str) -> str:
-    """An item as the chat shows it: a picture, or a player for a sound, under its name (and
-    its citation number, where it has one)."""
+def _cited_media(
+    number: int | None,
+    item_id: str,
+    caption: str,
+    uri: str,
+    modality: str,
+    moment: float | None = None,
+    evidence: str = "",
+) -> str:
+    """An item as the chat shows it: a picture, or a player for a sound or a video (a video
+    starts at the moment it was found at), under its name (and its citation number, where it
+    has one) and what matched in it."""
     url = media_url(item_id, uri)
     name = html.escape(caption.strip() or Path(uri).name or modality)
     label = f"[{number}] {name}" if number is not None else name
+    if evidence:
+        label += f" <span class='evidence'>{html.escape(evidence)}</span>"
     if url and modality == "image":
         return f'<span class="cited"><img src="{url}" alt="{name}" height="88"><br>{label}</span>'
     if url and modality == "audio":
         player = f'<audio controls preload="none" src="{url}" aria-label="{name}"></audio>'
         return f'<span class="cited">{label}<br>{player}</span>'
+    if url and modality == "video":
+        start = f"#t={moment:.1f}" if moment else ""
+        at = f" from {format_moment(moment)}" if moment else ""
+        player = (
+            f'<video controls preload="metadata" playsinline src="{url}{start}" '
+            f'aria-label="Play {name}{at}"></video>'
+        )
+        return f'<span class="cited">{label}<br>{player}</span>'
     return f"{label} ({modality})"
 
 
-def _sounds_html(results: list[Result]) -> str:
-    """Players for the sounds among the results, with their numbers (a picture gallery cannot
-    show them; recommended sounds play on their cards)."""
+def _players_html(results: list[Result]) -> str:
+    """Players for the sounds and videos among the results, with their numbers (a picture
+    gallery cannot show them; recommended sounds play on their cards). A video starts at the
+    moment it was found at."""
     rows = [
-        _cited_media(number, r.item_id, r.caption, r.uri, "audio")
+        _cited_media(number, r.item_id, r.caption, r.uri, r.modality, r.moment, r.evidence)
         for number, r in enumerate(results, start=1)
-        if r.modality == "audio" and r.uri
+        if r.modality in ("audio", "video") and r.uri
     ]
     return "<div class='sounds'>" + "".join(f"<p>{r}</p>" for r in rows) + "</div>" if rows else ""
 
@@ -226,7 +249,7 @@ class ChatApp:
                         picks,
                         card_values(reply.recommendations),
                         gr.skip(),
-                        _sounds_html(reply.results),
+                        _players_html(reply.results),
                     )
         except Exception as exc:  # a message in the chat; a traceback only for the unexpected
             history[-1] = {"role": "assistant", "content": chat_warning(exc, "a chat turn")}

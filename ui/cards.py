@@ -35,6 +35,10 @@ _CARDS_TEMPLATE = """
     {{#if sound}}
       <audio controls preload="none" src="{{sound}}" aria-label="Play {{name}}"></audio>
     {{/if}}
+    {{#if video}}
+      <video controls preload="metadata" playsinline src="{{video}}"
+             aria-label="Play {{name}}"></video>
+    {{/if}}
     <div class="name" title="{{name}}">{{name}}</div>
     <div class="because" title="{{because}}">{{because}}</div>
     <div class="actions">
@@ -64,6 +68,7 @@ _CARDS_CSS = """
                  cursor: pointer; }
 .card img { display: block; width: 100%; height: 84px; object-fit: contain; }
 .card audio { width: 100%; height: 32px; }
+.card video { width: 100%; height: 84px; background: #111; border-radius: 6px; }
 .card .name, .card .because { overflow-wrap: anywhere; display: -webkit-box;
                               -webkit-box-orient: vertical; overflow: hidden; }
 .card .name { font-weight: 600; font-size: 0.85rem; line-height: 1.2; -webkit-line-clamp: 2; }
@@ -100,7 +105,8 @@ const itemOf = (url) => {{
   }} catch (e) {{ return ''; }}
 }};
 document.addEventListener('play', (event) => {{
-  const item = event.target.tagName === 'AUDIO' ? itemOf(event.target.currentSrc) : '';
+  const media = ['AUDIO', 'VIDEO'].includes(event.target.tagName);
+  const item = media ? itemOf(event.target.currentSrc) : '';
   if (item) trigger('change', {{item: item, kind: 'play'}});
 }}, true);
 document.addEventListener('click', (event) => {{
@@ -112,7 +118,8 @@ document.addEventListener('click', (event) => {{
 
 
 def card_values(suggestions: list[Suggestion]) -> list[dict[str, str]]:
-    """What each card shows: the item id, its name, the reason, and its picture or sound URL."""
+    """What each card shows: the item id, its name, the reason, and its picture, sound or
+    video URL."""
     cards = []
     for s in suggestions:
         url = media_url(s.item_id, s.uri) or ""
@@ -123,6 +130,7 @@ def card_values(suggestions: list[Suggestion]) -> list[dict[str, str]]:
                 "because": s.because,
                 "picture": url if s.modality == "image" else "",
                 "sound": url if s.modality == "audio" else "",
+                "video": url if s.modality == "video" else "",
             }
         )
     return cards

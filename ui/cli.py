@@ -203,13 +203,16 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--audio", help="a spoken query: transcribed, then searched as text")
     search.add_argument("-k", type=_positive, default=5, help="how many results (default 5)")
     search.add_argument(
-        "--modality", choices=["image", "text", "audio"], help="only items of this modality"
+        "--modality",
+        choices=["image", "text", "audio", "video"],
+        help="only items of this modality",
     )
     search.add_argument(
         "--match",
-        choices=["any", "content", "caption", "fused"],
+        choices=["any", "content", "caption", "fused", "part"],
         default="any",
-        help="match items by their content vector, their caption, their fused vector, or any",
+        help="match items by their content vector, their caption, their fused vector, their "
+        "parts (a video's keyframes and speech), or any",
     )
     search.add_argument("--json", action="store_true")
     _common(search)
@@ -463,13 +466,17 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 
 def _print_hits(hits) -> None:
+    from retrieval.video import format_moment
+
     if not hits:
         print("  (no results: the library is empty; run 'crossmedia ingest PATH' first)")
     for rank, hit in enumerate(hits, 1):
         caption = hit.caption or Path(hit.uri).name
+        where = f" at {format_moment(hit.moment)}" if hit.moment is not None else ""
+        said = f" (“{hit.part_text}”)" if hit.part_text else ""
         print(
-            f"  {rank:2d}. {hit.score:.3f}  {caption}  [{hit.modality}, by {hit.matched}]  "
-            f"{hit.uri}  id={hit.item_id}"
+            f"  {rank:2d}. {hit.score:.3f}  {caption}{where}{said}  "
+            f"[{hit.modality}, by {hit.part or hit.matched}]  {hit.uri}  id={hit.item_id}"
         )
 
 
