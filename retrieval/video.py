@@ -22,8 +22,8 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"})
 MAX_VIDEO_SECONDS = 30 * 60.0
 MAX_VIDEO_BYTES = 2 * 1024**3
 SAMPLE_EVERY = 0.25  # seconds between frames compared for scene changes
-SCENE_THRESHOLD = 0.08  # mean absolute change of a 32x32 colour thumbnail, 0..1
-MAX_KEYFRAMES_PER_MINUTE = 12
+SCENE_THRESHOLD = 0.06  # mean absolute change of a 32x32 colour thumbnail, 0..1
+MAX_KEYFRAMES_PER_MINUTE = 30  # one every 2 s on average; the biggest changes win
 MAX_KEYFRAME_SIDE = 448
 
 
