@@ -130,7 +130,8 @@ def main() -> int:
             "video_seconds": video_seconds,
             "wall_seconds": round(ingest_s, 1),
             "video_seconds_per_second": round(video_seconds / ingest_s, 2),
-            "keyframes": index.collections["part"].count(),
+            "keyframes": sum(int(index.get(i).metadata["keyframes"]) for i in clip_ids),
+            "scenes": len(truth),
             "whisper": "tiny.en (packaged), on the clips with a sound track",
         },
     }
