@@ -506,15 +506,24 @@ class Ingestor:
         transcriber is given): each becomes a part with its time."""
         path = Path(item.uri)
         payload = VideoPayload(path, has_audio, keyframes(path))
+        unheard = ""
         if has_audio and self.transcribe is not None:
-            heard = self.transcribe(path)
-            payload.speech = [(s.start, s.text.strip()) for s in heard.segments if s.text.strip()]
+            try:
+                heard = self.transcribe(path)
+            except MediaError as exc:  # e.g. a sound track over the transcriber's limit
+                unheard = str(exc).removeprefix(f"{path}: ")
+                log.warning("%s: indexed by its pictures only; its sound: %s", path, unheard)
+            else:
+                payload.speech = [
+                    (s.start, s.text.strip()) for s in heard.segments if s.text.strip()
+                ]
         transcript = " ".join(text for _, text in payload.speech)
         metadata = {
             **item.metadata,
             "keyframes": len(payload.frames),
             "transcript": transcript[:MAX_TRANSCRIPT_CHARS],
             "is_speech": bool(transcript),
+            **({"speech_not_transcribed": unheard} if unheard else {}),
         }
         return dataclasses.replace(item, metadata=metadata), payload
 

@@ -189,3 +189,22 @@ def test_the_assistant_cites_the_moment_of_a_video(video_assistant):
     assert "treasure" in reply.answer.lower()
     result = next(r for r in reply.results if r.item_id == cited[0].item_id)
     assert result.moment == cited[0].moment and "lighthouse" in result.evidence.lower()
+
+
+def test_a_sound_track_too_long_to_transcribe_keeps_the_video_by_its_pictures(
+    tmp_path, clips, default_encoder
+):
+    from assistant.speech import load_transcriber
+
+    index = MediaIndex(
+        tmp_path / "index", encoder_name=default_encoder.name, dim=default_encoder.dim
+    )
+    short = load_transcriber(max_seconds=3)  # the 15 s sound track is over its limit
+    video = clips["library"] / "farm_and_space.mp4"
+    report = Ingestor(index, default_encoder, transcribe=short.transcribe).ingest(
+        discover(video), progress=False
+    )
+    assert report.added == 1, report.summary()
+    item = index.get(report.added_ids[0])
+    assert item.metadata["keyframes"] == 3 and item.metadata["is_speech"] is False
+    assert "limit" in str(item.metadata["speech_not_transcribed"])
