@@ -9,8 +9,9 @@ shipped default encoder.
    positive, ties against the query): text->image when the pictures' captions are removed and
    they are searched (a) by their image vectors alone, (b) by the better of the image vector and
    the generated description's text vector (the index combines an item's vectors by max), (c) as
-   (b) with descriptions from the concepts only (no folder name), and the same with the fused
-   vectors the index also holds (fuse(image, nothing) vs fuse(image, description)).
+   (b) plus the fused vector fuse(image, description), (d) the image and the fused vector only
+   (the description never matched alone); each for the description sentence, the sentence from
+   the concepts only (no folder name), and the description's bare words (``search_text``).
 
 Writes bench/results/describe.json.
 
@@ -156,33 +157,34 @@ def retrieval(
     """Text->image with captions removed: image vectors alone vs with generated descriptions."""
     root = stamps_dir()
     folders = [str(Path(pairs.images[i]).parent.relative_to(root)) for i in kept]
-    full = [
-        describe(row, folder=f, floor=floor).text for row, f in zip(labels, folders, strict=True)
-    ]
-    concepts_only = [describe(row, floor=floor).text for row in labels]
+    with_folder = [describe(r, folder=f, floor=floor) for r, f in zip(labels, folders, strict=True)]
+    concepts_only = [describe(row, floor=floor) for row in labels]
     queries = encoder.encode_texts(pairs.captions)
-    image_scores = queries @ vectors.T
+    image = queries @ vectors.T
     zero = np.zeros_like(vectors)
-    conditions = {"(a) image vectors alone": image_scores}
-    fused_alone = encoder.fuse(vectors, zero) if hasattr(encoder, "fuse") else None
-    if fused_alone is not None:
-        conditions["(a') image and fused(image, no caption), as the index holds them"] = np.maximum(
-            image_scores, queries @ fused_alone.T
-        )
+    conditions = {
+        "(a) image vectors alone": image,
+        "(a') image and fused(image, no caption), as the index holds an uncaptioned item": (
+            np.maximum(image, queries @ encoder.fuse(vectors, zero).T)
+        ),
+    }
     examples = {}
-    for name, texts in (("concepts + folder", full), ("concepts only", concepts_only)):
+    variants = {
+        "sentence (concepts + folder)": [d.text for d in with_folder],
+        "sentence (concepts only)": [d.text for d in concepts_only],
+        "search words (concepts + folder)": [d.search_text for d in with_folder],
+    }
+    for name, texts in variants.items():
         described = [n for n, t in enumerate(texts) if t]
         text_vectors = zero.copy()
         text_vectors[described] = encoder.encode_texts([texts[n] for n in described])
-        description_scores = np.where([bool(t) for t in texts], queries @ text_vectors.T, -np.inf)
-        conditions[f"(b) max(image, description: {name})"] = np.maximum(
-            image_scores, description_scores
+        description = np.where([bool(t) for t in texts], queries @ text_vectors.T, -np.inf)
+        fused = queries @ encoder.fuse(vectors, text_vectors).T
+        conditions[f"(b) max(image, description) — {name}"] = np.maximum(image, description)
+        conditions[f"(c) max(image, description, fused(image, description)) — {name}"] = (
+            np.maximum.reduce([image, description, fused])
         )
-        if fused_alone is not None:
-            fused = encoder.fuse(vectors, text_vectors)
-            conditions[f"(b') max(image, description, fused) — {name}"] = np.maximum.reduce(
-                [image_scores, description_scores, queries @ fused.T]
-            )
+        conditions[f"(d) max(image, fused(image, description)) — {name}"] = np.maximum(image, fused)
         examples[name] = {
             "described_share": round(len(described) / len(texts), 3),
             "examples": [
@@ -194,6 +196,7 @@ def retrieval(
         "split": pairs.name,
         "protocol": "clip_benchmark (each caption its own query, one positive, ties against)",
         "pictures": len(kept),
+        "floor": floor,
         "text_to_image": {
             name: text_to_image(pairs, kept, queries, scores) for name, scores in conditions.items()
         },
