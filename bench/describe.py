@@ -11,7 +11,8 @@ shipped default encoder.
    the generated description's text vector (the index combines an item's vectors by max), (c) as
    (b) plus the fused vector fuse(image, description), (d) the image and the fused vector only
    (the description never matched alone); each for the description sentence, the sentence from
-   the concepts only (no folder name), and the description's bare words (``search_text``).
+   the concepts only (no folder name), and the description's bare words (``search_text``;
+   (d) with these is what ``retrieval.describe.describe_batch`` gives the index).
 
 Writes bench/results/describe.json.
 
@@ -32,7 +33,12 @@ from tqdm import tqdm
 
 from retrieval.datasets.pairs import PairSet
 from retrieval.datasets.tuxpaint import load_tuxpaint, stamps_dir
-from retrieval.describe import CONCEPT_FLOOR, describe, encode_and_label
+from retrieval.describe import (
+    CONCEPT_FLOOR,
+    describe,
+    encode_and_label,
+    fused_with_descriptions,
+)
 from retrieval.encoders.base import batched
 from retrieval.encoders.class_names import imagenet_class_texts
 from retrieval.encoders.registry import default_cache_dir, load_encoder
@@ -179,7 +185,10 @@ def retrieval(
         text_vectors = zero.copy()
         text_vectors[described] = encoder.encode_texts([texts[n] for n in described])
         description = np.where([bool(t) for t in texts], queries @ text_vectors.T, -np.inf)
-        fused = queries @ encoder.fuse(vectors, text_vectors).T
+        if name.startswith("search words"):  # what retrieval.describe stores: the same
+            fused = queries @ fused_with_descriptions(encoder, vectors, with_folder).T
+        else:
+            fused = queries @ encoder.fuse(vectors, text_vectors).T
         conditions[f"(b) max(image, description) — {name}"] = np.maximum(image, description)
         conditions[f"(c) max(image, description, fused(image, description)) — {name}"] = (
             np.maximum.reduce([image, description, fused])

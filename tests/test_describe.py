@@ -72,8 +72,7 @@ def add_uncaptioned(library: Library, files: list[Path], root: Path) -> list[Med
         MediaItem.from_file(f, "image", d, metadata={"folder": folder, **desc.metadata()})
         for f, d, folder, desc in zip(files, data, folders, batch.descriptions, strict=True)
     ]
-    zeros = np.zeros_like(batch.vectors)
-    library.index.add(items, batch.vectors, None, library.encoder.fuse(batch.vectors, zeros))
+    library.index.add(items, batch.vectors, None, batch.fused)
     return items
 
 
@@ -104,6 +103,10 @@ def test_a_stamp_without_its_caption_is_described_by_a_plausible_concept(library
         assert text.startswith("Looks like "), text
         assert any(word in text.lower() for word in wanted), text
         assert "in the folder “market 2019”" in text, text
+        content = library.index.vector_of(item.id)[None, :]
+        undescribed = library.encoder.fuse(content, np.zeros_like(content))[0]
+        fused = library.index.vector_of(item.id, "fused")
+        assert float(fused @ undescribed) < 0.999, "the description reaches the fused vector"
 
 
 def test_only_confident_concepts_are_named():
@@ -153,6 +156,8 @@ def test_exif_date_and_gps_written_in_a_jpeg_are_read_and_phrased(tmp_path, libr
     assert "taken 14 July 2019 at 43.2965° N, 5.3700° W" in text
     assert text.endswith("; text in the picture: “SUMMER JAZZ”."), text
     assert batch.vectors.shape == (1, library.encoder.dim)
+    stored = batch.descriptions[0].metadata()
+    assert stored["taken"] == "2019-07-14T18:30:05" and stored["latitude"] == 43.2965
 
 
 def test_no_exif_no_date_and_a_bad_file_is_not_an_error(tmp_path):
