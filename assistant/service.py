@@ -42,6 +42,7 @@ from recsys.hybrid import BlendSettings
 from recsys.service import LIVE_BLEND, RecommendationService
 from recsys.signals import DEFAULT_SIGNALS, SignalWeights
 from recsys.store import InteractionStore
+from retrieval.describe import encode_and_label
 from retrieval.encoders.base import l2_normalise
 from retrieval.errors import EmptyQueryError
 from retrieval.images import load_image
@@ -304,12 +305,8 @@ class Assistant:
     def _route(self, user: str, session: str, text: str, images: list[Image.Image]) -> _Query:
         encoder = self.library.encoder
         if images:
-            describe = getattr(encoder, "encode_and_describe", None)
-            if describe is not None:
-                vectors, described = describe(images)
-                labels = list(dict.fromkeys(name for row in described for name, _ in row[:2]))
-            else:
-                vectors, labels = encoder.encode_images(images), []
+            vectors, described = encode_and_label(encoder, images)
+            labels = list(dict.fromkeys(name for row in described for name, _ in row[:2]))
             image_vector = l2_normalise(vectors.mean(axis=0))
             if text and about_the_picture(text):  # "what is this?": the picture is the query
                 return _Query("image", text, ", ".join(labels), image_vector, labels=labels)

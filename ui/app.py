@@ -33,6 +33,7 @@ from ui.cards import (
     recommendation_cards,
     tracked_event,
 )
+from ui.described import DescribedPanel
 from ui.public import media_url, public_item, public_reply
 from ui.security.identity import Identity, new_anonymous_id
 from ui.security.messages import api_endpoint, chat_warning, sentence_for
@@ -568,6 +569,8 @@ def build_app(
                     elem_id="results",
                 )
                 sounds = gr.HTML(elem_id="sounds")
+                described = DescribedPanel(assistant.library)
+                described.build()  # results with generated descriptions, correctable
                 cards = recommendation_cards()
                 feedback_note = gr.Markdown(elem_id="feedback-note")
         tracker = activity_tracker()
@@ -598,6 +601,7 @@ def build_app(
         )
         for turn in turns:
             turn.then(**listed, api_visibility="private")
+        described.wire(turns, result_picks)
         box.stop(handlers.stopped, None, box, cancels=turns, api_visibility="private")
         rated = [cards, feedback_note]
         cards.click(handlers.rate_card, browser_id, rated, api_visibility="private")

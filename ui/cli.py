@@ -1,4 +1,4 @@
-"""The ``crossmedia`` command line: ingest, search, ask, eval, train, demo."""
+"""The ``crossmedia`` command line: ingest, search, describe, correct, ask, eval, train, demo."""
 
 from __future__ import annotations
 
@@ -218,6 +218,23 @@ def build_parser() -> argparse.ArgumentParser:
     _common(search)
     _speech(search)
 
+    describe = sub.add_parser(
+        "describe", help="what crossmedia would say about pictures that have no caption"
+    )
+    describe.add_argument("images", nargs="+", help="picture files")
+    describe.add_argument("--text", help="text read in the picture (OCR), if any")
+    describe.add_argument("--json", action="store_true")
+    _common(describe)
+
+    correct = sub.add_parser(
+        "correct",
+        help="correct a picture's description: it becomes the caption and a training pair",
+    )
+    correct.add_argument("item", help="the item id (crossmedia search --json lists them)")
+    correct.add_argument("caption", help="what the picture shows, in a sentence")
+    correct.add_argument("--json", action="store_true")
+    _common(correct)
+
     doctor = sub.add_parser(
         "doctor", help="check that everything the defaults need is installed, and how to fix it"
     )
@@ -386,6 +403,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ask": cmd_ask,
         "serve": cmd_serve,
         "doctor": cmd_doctor,
+        "describe": cmd_describe,
+        "correct": cmd_correct,
     }
     try:
         return handlers[args.command](args)
@@ -451,6 +470,52 @@ def cmd_search(args: argparse.Namespace) -> int:
         if heard:
             print(f'heard: "{heard.text}"')
         _print_hits(hits)
+    return 0
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    from retrieval.describe import describe_batch
+    from retrieval.encoders import load_encoder
+    from retrieval.images import load_image
+
+    encoder = load_encoder(
+        args.encoder, cache_dir=resolve_cache_dir(resolve_data_dir(args.data_dir))
+    )
+    paths = [Path(p) for p in args.images]
+    images = [load_image(p) for p in paths]
+    folders = [p.resolve().parent.name for p in paths]
+    described = describe_batch(encoder, images, paths, folders, [args.text or ""] * len(paths))
+    for path, description in zip(paths, described.descriptions, strict=True):
+        if args.json:
+            print(json.dumps({"image": str(path), **description.metadata()}, ensure_ascii=False))
+        else:
+            print(f"{path}: {description.text or '(nothing confident to say)'}")
+    return 0
+
+
+def cmd_correct(args: argparse.Namespace) -> int:
+    from retrieval.corrections import correct_caption
+
+    library = _library(args)
+    done = correct_caption(
+        library.index, library.encoder, args.item, args.caption, library.config.data_dir
+    )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "item": done.item.id,
+                    "caption": done.item.caption,
+                    "pairs_file": str(done.pairs_file),
+                    "train_command": done.train_command,
+                },
+                ensure_ascii=False,
+            )
+        )
+        return 0
+    print(f"{done.item.id}: the caption is now “{done.item.caption}”")
+    print(f"saved as a training pair in {done.pairs_file}")
+    print(f"to adapt the encoder to your corrections: {done.train_command}")
     return 0
 
 

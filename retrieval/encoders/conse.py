@@ -113,6 +113,15 @@ class ConSEEncoder:
         """ConSE vectors of the images."""
         return self.encode_logits(self.image_tower.forward(images).logits)
 
+    def encode_and_describe(
+        self, images: Sequence[Image.Image], top: int = 3
+    ) -> tuple[np.ndarray, list[list[tuple[str, float]]]]:
+        """ConSE vectors and, from the same tower pass, the top ImageNet labels of each."""
+        logits = self.image_tower.forward(images).logits
+        if not len(logits):
+            return np.zeros((0, self.dim), np.float32), []
+        return self.encode_logits(logits), self.describe_logits(logits, top)
+
     def describe_logits(self, logits: np.ndarray, top: int = 3) -> list[list[tuple[str, float]]]:
         """What the image tower sees: per image the ``top`` ImageNet class names with their
         probabilities, as words a language model can use."""
