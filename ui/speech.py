@@ -1,8 +1,11 @@
 """Spoken answers in the chat: a Listen button under every answer, the page's one speech player,
 and the "Speak answers aloud" setting.
 
-The button carries only the URL of its answer's audio (``/speech/<key>.wav``, a key the server
-made when it rendered the answer; the page never sends text to be spoken). The audio is
+The button is a link to its answer's audio (``/speech/<key>.wav``, a key the server made when
+it rendered the answer; the page never sends text to be spoken), because the chat's HTML
+sanitiser keeps a link's ``href``, ``class`` and ``title`` but drops ``data-*``, ``aria-*`` and
+``value`` attributes; the page's script makes it a button (role, aria-label, aria-pressed, Space
+key) and plays the audio in the page (without the script the link opens the WAV). The audio is
 synthesised when first asked for (assistant/speech/tts.py) and cached. One player plays one
 answer at a time: pressing Listen again, or another answer's Listen, stops it. An answer that
 arrives while the page is open is spoken at once when the setting says so: by default when the
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import html
 import uuid
+from urllib.parse import urlencode
 
 import gradio as gr
 
@@ -24,14 +28,14 @@ AUTOPLAY_CHOICES = [
 ]
 AUTOPLAY_VALUES = tuple(value for _, value in AUTOPLAY_CHOICES)
 DEFAULT_AUTOPLAY = "voice"
-LISTEN = "🔊 Listen"
+LISTEN = "▶ Listen"
 LISTEN_LABEL = "Listen to this answer"
 
 _PLAYER_TEMPLATE = '<div class="speech-setting" data-autoplay="{{value}}" hidden></div>'
 
 # Media events do not bubble, and the chat re-renders its messages: the player lives outside
 # the chat (one <audio> appended to the page), buttons are found by delegation, and each fresh
-# answer (its data-turn, set only on the answer just generated) is considered for autoplay once.
+# answer (its ``turn``, set only on the answer just generated) is considered for autoplay once.
 _PLAYER_JS = f"""
 if (!window.crossmediaSpeech) {{
   const audio = document.createElement('audio');
@@ -41,6 +45,12 @@ if (!window.crossmediaSpeech) {{
   window.crossmediaSpeech = audio;
   let current = null;
   const seen = new Set();
+  const parts = (button) => {{
+    const url = new URL(button.getAttribute('href'), window.location.href);
+    const asked = url.searchParams.get('asked'), turn = url.searchParams.get('turn');
+    url.search = '';
+    return {{src: url.href, asked: asked, turn: turn}};
+  }};
   const show = (button, playing) => {{
     button.textContent = playing ? '■ Stop' : {LISTEN!r};
     button.setAttribute('aria-pressed', playing ? 'true' : 'false');
@@ -54,7 +64,7 @@ if (!window.crossmediaSpeech) {{
   const play = (button) => {{
     if (current && current !== button) show(current, false);
     current = button;
-    const url = new URL(button.dataset.speech, window.location.href).href;
+    const url = parts(button).src;
     if (audio.src !== url) audio.src = url; else audio.currentTime = 0;
     show(button, true);
     audio.play().catch(() => {{ if (current === button) stop(); }});
@@ -64,39 +74,47 @@ if (!window.crossmediaSpeech) {{
     if (current) {{ current.textContent = 'Cannot speak now'; current = null; }}
   }});
   document.addEventListener('click', (event) => {{
-    const button = event.target.closest && event.target.closest('button.speak');
+    const button = event.target.closest && event.target.closest('#chat a.speak');
     if (!button) return;
     event.preventDefault();
     event.stopPropagation();
     if (current === button && !audio.paused) stop(); else play(button);
+  }}, true);
+  document.addEventListener('keydown', (event) => {{
+    const target = event.target.closest && event.target.closest('#chat a.speak');
+    const button = event.key === ' ' && target;
+    if (button) {{ event.preventDefault(); button.click(); }}
   }}, true);
   const policy = () => {{
     const setting = document.querySelector('#speech-player [data-autoplay]');
     return setting ? setting.dataset.autoplay : {DEFAULT_AUTOPLAY!r};
   }};
   const autoplay = () => {{
-    for (const button of document.querySelectorAll('#chat button.speak[data-turn]')) {{
-      const turn = button.dataset.turn;
-      if (seen.has(turn)) continue;
+    for (const button of document.querySelectorAll('#chat a.speak')) {{
+      if (!button.hasAttribute('role')) {{
+        button.setAttribute('role', 'button');
+        show(button, button === current);
+      }}
+      const {{asked, turn}} = parts(button);
+      if (!turn || seen.has(turn)) continue;
       seen.add(turn);
       const mode = policy();
-      if (mode === 'always' || (mode === 'voice' && button.dataset.asked === 'voice')) {{
-        play(button);
-      }}
+      if (mode === 'always' || (mode === 'voice' && asked === 'voice')) play(button);
     }}
   }};
   new MutationObserver(autoplay).observe(document.body, {{childList: true, subtree: true}});
+  autoplay();
 }}
 """
 
 PAGE_CSS = """
-#chat button.speak { font-size: 0.8rem; padding: 2px 10px; margin: 6px 0 2px;
-                     border: 1px solid var(--border-color-primary); border-radius: 999px;
-                     background: var(--button-secondary-background-fill); cursor: pointer;
-                     color: var(--body-text-color); }
-#chat button.speak:hover { background: var(--button-secondary-background-fill-hover); }
-#chat button.speak:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 2px; }
-#chat button.speak[aria-pressed="true"] { border-color: var(--color-accent); }
+#chat a.speak { display: inline-block; font-size: 0.8rem; line-height: 1.4; padding: 2px 10px;
+                margin: 6px 0 2px; border: 1px solid var(--border-color-primary);
+                border-radius: 999px; background: var(--button-secondary-background-fill);
+                color: var(--body-text-color); text-decoration: none; cursor: pointer; }
+#chat a.speak:hover { background: var(--button-secondary-background-fill-hover); }
+#chat a.speak:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 2px; }
+#chat a.speak[aria-pressed="true"] { border-color: var(--color-accent); }
 """
 
 
@@ -108,13 +126,11 @@ def speech_url(key: str) -> str:
 def listen_button(key: str, asked_aloud: bool, fresh: bool) -> str:
     """The Listen button of one answer. ``fresh``: the answer was just generated on this page,
     so it may be spoken at once (never an answer reopened from a saved conversation)."""
-    turn = f' data-turn="{uuid.uuid4().hex}"' if fresh else ""
-    asked = "voice" if asked_aloud else "text"
-    return (
-        f'<button class="speak" type="button" data-speech="{html.escape(speech_url(key))}" '
-        f'data-asked="{asked}"{turn} aria-pressed="false" aria-label="{LISTEN_LABEL}" '
-        f'title="{LISTEN_LABEL}">{LISTEN}</button>'
-    )
+    query = {"asked": "voice" if asked_aloud else "text"}
+    if fresh:
+        query["turn"] = uuid.uuid4().hex
+    value = html.escape(f"{speech_url(key)}?{urlencode(query)}")
+    return f'<a class="speak" href="{value}" title="{LISTEN_LABEL}">{LISTEN}</a>'
 
 
 def autoplay_value(value: str | None) -> str:
