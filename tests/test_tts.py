@@ -153,7 +153,8 @@ def test_an_answer_is_read_out_on_listen_and_a_spoken_question_by_itself(
     speaking_app, chromium, tmp_path
 ):
     """Text question: silent until Listen is pressed, then its WAV plays. Voice question (on a
-    390 px phone): its answer is read out by itself (the default setting)."""
+    390 px phone): its answer is read out by itself (the default setting). "Every answer"
+    chosen, kept across a reload: a typed question's answer is read out too."""
     import httpx
 
     shots = Path(os.environ.get("CROSSMEDIA_TEST_OUTPUT", "test-output")) / "browser"
@@ -199,6 +200,19 @@ def test_an_answer_is_read_out_on_listen_and_a_spoken_question_by_itself(
         button, edge = bubble.locator("a.speak").bounding_box(), bubble.bounding_box()
         assert button and edge and button["x"] + button["width"] <= edge["x"] + edge["width"] + 1
         page.screenshot(path=shots / "21-phone-spoken.png")
+
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.get_by_label("Toggle Sidebar").click()
+        page.wait_for_timeout(600)  # the sidebar slides in
+        page.get_by_label("Every answer").check()
+        page.screenshot(path=shots / "22-speak-every-answer.png")
+        page.wait_for_timeout(1000)
+        page.reload()  # the setting is this browser's, kept across visits
+        page.wait_for_selector("#message textarea", timeout=60_000)
+        page.locator("#message textarea").fill("a duck")
+        page.locator("#message textarea").press("Enter")
+        _wait_for_new_answer(page, 0)
+        assert "/speech/" in _wait_until_playing(page)["src"]  # a typed question, read out
     finally:
         browser.close()
     assert "Traceback" not in speaking_app.log_text()
