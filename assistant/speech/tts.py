@@ -34,8 +34,15 @@ VOICES: dict[str, str] = {
     "fr": "fr-fr",
     "de": "de",
     "ru": "ru",
-    "zh": "cmn",
+    "zh": "cmn-latn-pinyin",  # plain "cmn" reads its own pinyin tone digits out in English
     "ja": "ja",
+}
+# What a voice cannot read: espeak-ng's Japanese says "Chinese letter" for every kanji.
+UNREADABLE: dict[str, tuple[re.Pattern[str], str]] = {
+    "ja": (
+        re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"),
+        "espeak-ng's Japanese voice reads kana but not kanji, so this answer is not spoken",
+    ),
 }
 # Said after a cut answer, in the answer's language.
 REST_ON_SCREEN: dict[str, str] = {
@@ -92,6 +99,13 @@ def speakable(text: str, language: str = "en", max_chars: int = MAX_CHARS) -> st
         head = head.rsplit(" ", 1)[0] if " " in head else head
         head = head.rstrip(",;: ") + "…"
     return f"{head} {REST_ON_SCREEN.get(language, REST_ON_SCREEN['en'])}"
+
+
+def check_readable(text: str, language: str) -> None:
+    """A SpeechError when the language's voice cannot read ``text`` (Japanese with kanji)."""
+    unreadable = UNREADABLE.get(language)
+    if unreadable and unreadable[0].search(text):
+        raise SpeechError(unreadable[1])
 
 
 def program_path(program: str = PROGRAM) -> str:
@@ -192,10 +206,12 @@ class Speaker:
 
     def register(self, text: str, language: str = "en") -> str:
         """Remember ``text`` (cleaned for speech, in the voice of ``language``) and return its
-        key; nothing is synthesised yet. A SpeechError if nothing is left to say."""
+        key; nothing is synthesised yet. A SpeechError if nothing is left to say or the voice
+        cannot read it."""
         spoken = speakable(text, language, self.max_chars)
         if not spoken:
             raise SpeechError(NOTHING_TO_SAY)
+        check_readable(spoken, language)
         voice = voice_for(language)
         key = hashlib.sha256(f"{voice}\n{self.rate}\n{spoken}".encode()).hexdigest()[:32]
         entry = self.cache_dir / f"{key}.json"
