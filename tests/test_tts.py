@@ -31,7 +31,10 @@ def _wav(path: Path) -> tuple[int, int, float]:
 
 @pytest.mark.parametrize(
     ("language", "text", "voice"),
-    [("en", FROG, "en-us"), ("zh", "有的，我有一只绿色的青蛙坐在池塘边的木头上[1]。", "cmn")],
+    [
+        ("en", FROG, "en-us"),
+        ("zh", "有的，我有一只绿色的青蛙坐在池塘边的木头上[1]。", "cmn-latn-pinyin"),
+    ],
 )
 def test_an_answer_becomes_a_wav_of_plausible_length(tmp_path, language, text, voice):
     said = Speaker(tmp_path).speak(text, language)
@@ -70,6 +73,15 @@ def test_a_long_answer_is_cut_at_a_sentence_with_a_note(tmp_path):
     assert spoken.endswith("frog. " + REST_ON_SCREEN["de"])
     said = Speaker(tmp_path, max_chars=200).speak(long)
     assert said.audio_seconds < 25
+
+
+def test_japanese_is_spoken_in_kana_and_kanji_is_refused(tmp_path):
+    """espeak-ng's Japanese voice says "Chinese letter" for every kanji: such answers get a
+    typed refusal (no Listen button) instead of that."""
+    speaker = Speaker(tmp_path)
+    assert speaker.speak("はい、あります：カエル[1]。", "ja").audio_seconds > 0.8
+    with pytest.raises(SpeechError, match="kana but not kanji"):
+        speaker.speak("ライブラリにこの画像に似たものはありません。", "ja")
 
 
 def test_without_espeak_ng_the_error_says_how_to_install_it(tmp_path, monkeypatch):
