@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import wave
 from pathlib import Path
 
@@ -124,9 +126,15 @@ def test_whisper_hears_the_words_that_were_spoken(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def speaking_app(tmp_path_factory, served_library, model_cache):
-    with served(tmp_path_factory.mktemp("speaking"), served_library, model_cache) as server:
-        yield server
+def speaking_app(served_library, model_cache):
+    """A server whose data folder, like a user's, is neither in the system's temp folder nor in
+    its working directory (the two places Gradio serves a handler's files from)."""
+    workdir = Path(tempfile.mkdtemp(prefix="crossmedia-speaking-", dir="/var/tmp"))
+    try:
+        with served(workdir, served_library, model_cache) as server:
+            yield server
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

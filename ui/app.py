@@ -14,11 +14,13 @@ from __future__ import annotations
 import html
 import logging
 import uuid
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import numpy as np
 from PIL import Image
 
 from assistant.errors import SpeechError
@@ -467,13 +469,15 @@ class ChatApp:
         return {"user": event.user, "item": event.item, "kind": event.kind.value}
 
     @api_endpoint("/speak")
-    def api_speak(self, text: str, language: str, request: gr.Request) -> str:
+    def api_speak(self, text: str, language: str, request: gr.Request) -> tuple[int, np.ndarray]:
         """``text`` spoken in the voice of ``language`` (en, zh, es, fr, de, ru, ja): a WAV file.
-        Citation markers and markup are not read out; a long text is cut with a note."""
+        Citation markers and markup are not read out; a long text is cut with a note. Returned
+        as samples, which Gradio writes into its own cache: the speech cache lives in the data
+        folder, from which Gradio refuses to serve files."""
         self.identity.check_api_key(request)
         if self.speaker is None:
             raise SpeechError("this server cannot speak: espeak-ng is not installed on it")
-        return str(self.speaker.speak(text or "", language or "en").path)
+        return _wav_samples(self.speaker.speak(text or "", language or "en").path)
 
     @api_endpoint("/rate")
     def api_rate(self, user: str, item_id: str, rating: float, request: gr.Request) -> dict:
@@ -489,6 +493,13 @@ def _count(k: float | None, most: int) -> int:
         return max(1, min(int(k or 10), most))
     except (TypeError, ValueError, OverflowError):
         raise gr.Error("k must be a number of results", print_exception=False) from None
+
+
+def _wav_samples(path: Path) -> tuple[int, np.ndarray]:
+    """A 16-bit mono WAV file as (sample rate, int16 samples)."""
+    with wave.open(str(path), "rb") as audio:
+        rate, frames = audio.getframerate(), audio.readframes(audio.getnframes())
+    return rate, np.frombuffer(frames, dtype=np.int16)
 
 
 def _file_path(entry: Any) -> str:
