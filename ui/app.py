@@ -2,8 +2,9 @@
 carry their cited pictures and sounds; a numbered results gallery (click one for "more like
 this"); recommendation cards with like / dislike (ui/cards.py) that write to the interaction
 store and refresh at once; a first screen with example prompts. Named API endpoints (``/chat``,
-``/search``, ``/recommend``, ``/feedback``, ``/rate``, ``/clear``) serve gradio_client and
-@gradio/client.
+``/search``, ``/recommend``, ``/feedback``, ``/rate``, ``/clear``, ``/speak``) serve gradio_client
+and @gradio/client. Every answer has a Listen button and may be read out by itself
+(ui/speech.py).
 
 Everything is served from this machine: no analytics, no web fonts, no CDN assets.
 """
@@ -13,15 +14,19 @@ from __future__ import annotations
 import html
 import logging
 import uuid
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import numpy as np
 from PIL import Image
 
+from assistant.errors import SpeechError
 from assistant.reply import Reply, Result
 from assistant.service import Assistant, display_name
+from assistant.speech.tts import Speaker
 from retrieval.errors import CrossmediaError, MediaError
 from retrieval.images import load_image
 from retrieval.items import is_audio_path
@@ -38,6 +43,8 @@ from ui.public import media_url, public_item, public_reply
 from ui.security.identity import Identity, new_anonymous_id
 from ui.security.messages import api_endpoint, chat_warning, sentence_for
 from ui.security.uploads import require_upload
+from ui.speech import PAGE_CSS as SPEECH_CSS
+from ui.speech import autoplay_setting, autoplay_value, listen_button, speech_player
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +54,8 @@ THEME = gr.themes.Default(
 )  # system fonts: the default theme would fetch web fonts from the internet
 GALLERY_COLUMNS = 3
 # Tux Paint stamps are cut-outs: show whole pictures (contain, not crop) on a neutral ground.
-PAGE_CSS = """
+PAGE_CSS = (
+    """
 #results img { object-fit: contain !important; background: #f3f4f6; }
 #chat .cited img { object-fit: contain; background: #f3f4f6; border-radius: 6px;
                    height: 120px !important; width: auto !important; max-width: 100%; }
@@ -55,6 +63,8 @@ PAGE_CSS = """
 #chat .cited video, #sounds video { display: block; width: 320px; max-width: 100%; }
 .evidence { color: var(--body-text-color-subdued); font-size: 0.85em; }
 """
+    + SPEECH_CSS
+)
 PICTURE_EXAMPLE = "More like this picture"
 VOICE_EXAMPLE = "Ask aloud (a recording)"
 EMPTY_MESSAGE = "The message is empty: type a question, add a picture or record one."
@@ -97,15 +107,18 @@ def _box(generating: bool) -> Any:
     return gr.MultimodalTextbox(submit_btn=True, stop_btn=False)
 
 
-def _citations_markdown(reply: Reply) -> str:
-    """The answer as the chat shows it: citation numbers link to their items, and each cited
-    item follows with its number: a picture as a thumbnail, a sound as a player."""
+def _citations_markdown(reply: Reply, listen: str = "") -> str:
+    """The answer as the chat shows it: citation numbers link to their items, the ``listen``
+    button (if any) follows, and each cited item after it with its number: a picture as a
+    thumbnail, a sound as a player."""
     answer = reply.answer
     for c in reply.citations:
         url = media_url(c.item_id, c.uri)
         if url:
             answer = answer.replace(f"[{c.number}]", f"[[{c.number}]]({url})")
     lines = [answer]
+    if listen:
+        lines += ["", listen]
     if reply.image_labels:
         lines.insert(0, f"*The picture looks like:* {', '.join(reply.image_labels)}\n")
     if reply.citations:
@@ -165,9 +178,10 @@ class ChatApp:
     event comes from ``identity`` (login, proxy header, API key holder, or the browser's own
     anonymous id), never from a name typed into the page."""
 
-    def __init__(self, assistant: Assistant, identity: Identity):
+    def __init__(self, assistant: Assistant, identity: Identity, speaker: Speaker | None = None):
         self.assistant = assistant
         self.identity = identity
+        self.speaker = speaker  # None: no Listen buttons (espeak-ng is not installed)
         self.examples: list[dict] = []  # the first screen's example prompts (after page load)
         self.example_items: dict[int, str] = {}  # chip index -> library picture or recording
 
@@ -179,6 +193,23 @@ class ChatApp:
         ready = gr.MultimodalTextbox(interactive=True)
         examples = gr.Chatbot(examples=self.examples or None)
         return browser_id or new_anonymous_id(), uuid.uuid4().hex, ready, examples
+
+    def _answer(self, reply: Reply, fresh: bool) -> str:
+        """An answer as the chat shows it, with its Listen button (``fresh``: just generated
+        on this page, so the autoplay setting applies to it)."""
+        return _citations_markdown(reply, self._listen(reply, fresh))
+
+    def _listen(self, reply: Reply, fresh: bool) -> str:
+        """The Listen button of an answer: its text registered with the speaker, which
+        synthesises it only when the button is pressed (or the answer is read out by itself)."""
+        if self.speaker is None:
+            return ""
+        try:
+            key = self.speaker.register(reply.answer, reply.language)
+        except SpeechError as exc:  # nothing to say (an answer of citations only)
+            log.info("no Listen button: %s", exc)
+            return ""
+        return listen_button(key, asked_aloud=reply.transcript is not None, fresh=fresh)
 
     # -- the chat --------------------------------------------------------------------------
 
@@ -241,7 +272,7 @@ class ChatApp:
                     yield _chat_only(history)
                 elif update.kind == "reply":
                     reply: Reply = update.value
-                    history[-1] = {"role": "assistant", "content": _citations_markdown(reply)}
+                    history[-1] = {"role": "assistant", "content": self._answer(reply, fresh=True)}
                     pictures, picks = _gallery(reply.results)
                     yield (
                         history,
@@ -402,7 +433,7 @@ class ChatApp:
         for turn in turns:
             last = Reply.from_dict(turn.reply)
             history.append({"role": "user", "content": turn.question})
-            history.append({"role": "assistant", "content": _citations_markdown(last)})
+            history.append({"role": "assistant", "content": self._answer(last, fresh=False)})
         pictures, picks = _gallery(last.results) if last else ([], [])
         return history, session, pictures, picks
 
@@ -461,6 +492,17 @@ class ChatApp:
         event = self.assistant.feedback(who, item_id, kind)
         return {"user": event.user, "item": event.item, "kind": event.kind.value}
 
+    @api_endpoint("/speak")
+    def api_speak(self, text: str, language: str, request: gr.Request) -> tuple[int, np.ndarray]:
+        """``text`` spoken in the voice of ``language`` (en, zh, es, fr, de, ru, ja): a WAV file.
+        Citation markers and markup are not read out; a long text is cut with a note. Returned
+        as samples, which Gradio writes into its own cache: the speech cache lives in the data
+        folder, from which Gradio refuses to serve files."""
+        self.identity.check_api_key(request)
+        if self.speaker is None:
+            raise SpeechError("this server cannot speak: espeak-ng is not installed on it")
+        return _wav_samples(self.speaker.speak(text or "", language or "en").path)
+
     @api_endpoint("/rate")
     def api_rate(self, user: str, item_id: str, rating: float, request: gr.Request) -> dict:
         """Record the caller's rating of an item (1 to 5; above 3 counts as liking it)."""
@@ -475,6 +517,13 @@ def _count(k: float | None, most: int) -> int:
         return max(1, min(int(k or 10), most))
     except (TypeError, ValueError, OverflowError):
         raise gr.Error("k must be a number of results", print_exception=False) from None
+
+
+def _wav_samples(path: Path) -> tuple[int, np.ndarray]:
+    """A 16-bit mono WAV file as (sample rate, int16 samples)."""
+    with wave.open(str(path), "rb") as audio:
+        rate, frames = audio.getframerate(), audio.readframes(audio.getnframes())
+    return rate, np.frombuffer(frames, dtype=np.int16)
 
 
 def _file_path(entry: Any) -> str:
@@ -525,11 +574,13 @@ def build_app(
     identity: Identity,
     secret: str,
     delete_cache: tuple[int, int] | None = None,
+    speaker: Speaker | None = None,
 ) -> gr.Blocks:
     """The Blocks app over an Assistant (models already loaded by the caller). ``secret``
     encrypts the browser's anonymous id in its local storage; ``delete_cache`` is Gradio's
-    (every, older than) seconds sweep of uploaded and generated files."""
-    handlers = ChatApp(assistant, identity)
+    (every, older than) seconds sweep of uploaded and generated files; ``speaker`` speaks the
+    answers (served at ``/speech/<key>.wav`` by ui/server.py; None: no Listen buttons)."""
+    handlers = ChatApp(assistant, identity, speaker)
     welcome = welcome_text(assistant)
     handlers.examples = _examples(assistant, handlers)
     with gr.Blocks(title="crossmedia", analytics_enabled=False, delete_cache=delete_cache) as demo:
@@ -543,6 +594,7 @@ def build_app(
         with gr.Sidebar(open=False, elem_id="sidebar"):
             new_chat = gr.Button("New chat", elem_id="new-chat")
             saved = gr.Radio(choices=[], label="Your conversations", elem_id="conversations")
+            speak_aloud = autoplay_setting()
         with gr.Row():
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(
@@ -574,6 +626,8 @@ def build_app(
                 cards = recommendation_cards()
                 feedback_note = gr.Markdown(elem_id="feedback-note")
         tracker = activity_tracker()
+        player = speech_player()
+        speak_choice = gr.BrowserState("", storage_key="crossmedia-speak", secret=secret)
         outputs = [chatbot, box, results, result_picks, cards, session, sounds]
         listed = {"fn": handlers.list_conversations, "inputs": [browser_id], "outputs": saved}
         # Every way a turn starts: (event, handler, what it reads besides the page's ids).
@@ -619,7 +673,17 @@ def build_app(
             [browser_id, session, box, chatbot],
             api_visibility="private",
         ).then(**listed, api_visibility="private")
+        remembered = {"fn": _autoplay_twice, "api_visibility": "private"}
+        demo.load(inputs=speak_choice, outputs=[speak_aloud, player], **remembered)
+        speak_aloud.change(inputs=speak_aloud, outputs=[speak_choice, player], **remembered)
     return demo
+
+
+def _autoplay_twice(value: str | None) -> tuple[str, str]:
+    """The autoplay setting for two components (the choice and the player, or the browser's
+    memory of it and the player)."""
+    chosen = autoplay_value(value)
+    return chosen, chosen
 
 
 def _api_endpoints(handlers: ChatApp) -> None:
@@ -638,3 +702,5 @@ def _api_endpoints(handlers: ChatApp) -> None:
         gr.Button().click(handlers.api_feedback, [user, item, kind], out, api_name="feedback")
         gr.Button().click(handlers.api_rate, [user, item, rating], out, api_name="rate")
         gr.Button().click(handlers.api_clear, [user, session], out, api_name="clear")
+        language, spoken = gr.Textbox(value="en"), gr.Audio(type="filepath", format="wav")
+        gr.Button().click(handlers.api_speak, [text, language], spoken, api_name="speak")

@@ -169,6 +169,14 @@ def _chromium() -> str:
     return f"Chromium at {found} (for the browser tests)"
 
 
+def _spoken_answers() -> str:
+    from assistant.speech.tts import Speaker
+
+    with tempfile.TemporaryDirectory(prefix="crossmedia-doctor-") as folder:
+        said = Speaker(folder).speak("Hello.")
+    return f"espeak-ng speaks answers ({said.audio_seconds:.1f} s of WAV for 'Hello.')"
+
+
 def _movielens() -> str:
     from recsys.datasets import load_movielens_100k
 
@@ -232,6 +240,7 @@ def checks(data_dir: Path, chroma_url: str | None) -> list[Check]:
         Check("audio decoding", _audio_decoding),
         Check("data folder", _data_dir_check(data_dir)),
         Check("multilingual speech", _multilingual_speech, essential=False),
+        Check("spoken answers", _spoken_answers, essential=False),
         Check("MovieLens-100k", _movielens, essential=False),
         Check("Chromium", _chromium, essential=False),
     ]

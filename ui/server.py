@@ -1,6 +1,7 @@
 """Serving the chat app: one process, models loaded once at start, a bounded queue, the
 security edge (origins, per-client limits, uploads only, identity from the request), the
-library's media by item id, and the widget's host page and loader next to the app."""
+library's media by item id, spoken answers by key, and the widget's host page and loader next
+to the app."""
 
 from __future__ import annotations
 
@@ -19,12 +20,15 @@ from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount
 
+from assistant.errors import SpeechError
 from assistant.service import Assistant
+from assistant.speech.tts import Speaker, program_path
 from ui.app import PAGE_CSS, THEME, build_app
 from ui.public import MEDIA_ROUTE
 from ui.security.identity import Identity, load_or_create_secret
 from ui.security.middleware import ClientLimits, OriginGuard, UploadsOnly
 from ui.security.settings import SecuritySettings
+from ui.speech import SPEECH_ROUTE
 
 log = logging.getLogger(__name__)
 WIDGET_PAGE = Path(__file__).parent / "widget" / "index.html"
@@ -59,8 +63,9 @@ def create_server(
     queue_size: int = 64,
     security: SecuritySettings | None = None,
 ) -> FastAPI:
-    """The FastAPI app: the chat at ``/``, library media at ``/media/<item id>``, the widget
-    host page at ``/widget/`` and the web component loader at ``/widget/gradio.js``."""
+    """The FastAPI app: the chat at ``/``, library media at ``/media/<item id>``, answers'
+    audio at ``/speech/<key>.wav``, the widget host page at ``/widget/`` and the web component
+    loader at ``/widget/gradio.js``."""
     security = security or SecuritySettings()
     started = time.perf_counter()
     assistant.warm_up()
@@ -68,7 +73,10 @@ def create_server(
     identity = Identity(security)
     secret = load_or_create_secret(assistant.config.library.data_dir)
     sweep = (security.cache_sweep_every, security.cache_max_age)
-    demo = build_app(assistant, identity, secret, delete_cache=sweep if all(sweep) else None)
+    speaker = _speaker(assistant.config.library.data_dir / "speech")
+    demo = build_app(
+        assistant, identity, secret, delete_cache=sweep if all(sweep) else None, speaker=speaker
+    )
     demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
     app = FastAPI(title="crossmedia", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -92,6 +100,20 @@ def create_server(
             raise HTTPException(404, "no such item")
         kind = mimetypes.guess_type(item.uri)[0] or "application/octet-stream"
         return FileResponse(item.uri, media_type=kind, headers={"cache-control": "private"})
+
+    @app.get(SPEECH_ROUTE + "{key}.wav")
+    def speech(key: str, request: Request) -> FileResponse:
+        """An answer's audio, by the key its Listen button carries: synthesised on first
+        request, then from the cache. No request can make the server say anything else."""
+        _require_signed_in(app, request, security, identity)
+        if speaker is None:
+            raise HTTPException(404, "this server cannot speak: espeak-ng is not installed")
+        try:
+            spoken = speaker.audio(key)
+        except SpeechError as exc:
+            raise HTTPException(404, str(exc)) from None
+        private = {"cache-control": "private"}
+        return FileResponse(spoken.path, media_type="audio/wav", headers=private)
 
     gr.mount_gradio_app(
         app,
@@ -122,6 +144,16 @@ def create_server(
     app.add_middleware(OriginGuard, allowed_origins=security.allowed_origins)
     app.state.demo = demo
     return app
+
+
+def _speaker(cache_dir: Path) -> Speaker | None:
+    """The answers' speaker, or None (and a warning saying how to fix it) without espeak-ng."""
+    try:
+        program_path()
+    except SpeechError as exc:
+        log.warning("answers have no Listen button: %s", exc)
+        return None
+    return Speaker(cache_dir)
 
 
 def stop_gradio(app: FastAPI) -> None:
