@@ -11,7 +11,7 @@ without text, so a text detector cannot tell them apart by anything but the text
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -214,6 +214,13 @@ def text_pictures(
 ) -> list[TextPicture]:
     """``with_text`` pictures with distinct phrases, then ``without_text`` pictures without,
     each on a different raster stamp (drawn without replacement, seeded)."""
+    return list(iter_text_pictures(stamps, with_text, without_text, seed))
+
+
+def iter_text_pictures(
+    stamps: Sequence[Path], with_text: int, without_text: int, seed: int = 0
+) -> Iterator[TextPicture]:
+    """``text_pictures`` one at a time (large canvases add up: 1600x1600 is 7.7 MB each)."""
     if with_text + without_text > len(stamps):
         raise DatasetError(f"{with_text + without_text} pictures asked for, {len(stamps)} stamps")
     rng = random.Random(seed)
@@ -223,20 +230,17 @@ def text_pictures(
         phrase = random_phrase(rng)
         if phrase not in phrases:
             phrases.append(phrase)
-    made = []
     for n, source in enumerate(chosen):
-        stamp = _rgba(source)
-        canvas, canvas_kind = _canvas(stamp, rng)
+        canvas, canvas_kind = _canvas(_rgba(source), rng)
         if n >= with_text:
-            made.append(TextPicture(canvas, None, source, None, canvas_kind))
+            yield TextPicture(canvas, None, source, None, canvas_kind)
             continue
         style = random_style(rng, max(canvas.size), canvas_kind.endswith("dark"))
         while text_layer(phrases[n], style).width > canvas.width * 0.95:
             style = TextStyle(**{**style.__dict__, "size": round(style.size * 0.8)})
         where = (rng.uniform(0.2, 0.8), rng.uniform(0.1, 0.9))
         image = render_text(canvas, phrases[n], style, where)
-        made.append(TextPicture(image, phrases[n], source, style, canvas_kind))
-    return made
+        yield TextPicture(image, phrases[n], source, style, canvas_kind)
 
 
 def _rgba(path: Path) -> Image.Image:
