@@ -45,7 +45,7 @@ from retrieval.ocr import TextReader
 
 RESULTS = Path(__file__).parent / "results"
 COMMAND = "OPENBLAS_NUM_THREADS=1 python bench/ocr.py"
-OTHER_GATE_SIDES = (256, 480)
+OTHER_GATE_SIDES = (320, 640)
 
 
 def words(text: str) -> list[str]:
@@ -78,7 +78,9 @@ def measure(pictures, reader: TextReader, gates: dict[int, TextReader], encoder)
                 "phrase": picture.phrase,
                 "ocr": found.text,
                 "gate": passed,
-                "other_gates": {side: g.has_text(picture.image) for side, g in gates.items()},
+                "other_gates": {
+                    side: timed(g.has_text, picture.image) for side, g in gates.items()
+                },
                 "gate_s": gate_s,
                 "read_s": found.seconds,
                 "tower_s": tower_s,
@@ -172,14 +174,16 @@ def gate_quality(rows: list[dict]) -> dict:
             ),
         }
     }
+    report["default"]["median_seconds"] = round(statistics.median(r["gate_s"] for r in rows), 4)
     for side in OTHER_GATE_SIDES:
         report[f"gate_side {side}"] = {
             "passes_text_pictures": round(
-                float(np.mean([r["other_gates"][side] for r in texts])), 4
+                float(np.mean([r["other_gates"][side][0] for r in texts])), 4
             ),
             "false_alarms_on_textless_pictures": round(
-                float(np.mean([r["other_gates"][side] for r in blank])), 4
+                float(np.mean([r["other_gates"][side][0] for r in blank])), 4
             ),
+            "median_seconds": round(statistics.median(r["other_gates"][side][1] for r in rows), 4),
         }
     return report
 

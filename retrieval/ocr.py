@@ -6,7 +6,7 @@ network). ``has_text`` is the cheap gate: the detection model alone on the pictu
 than ``gate_aspect`` times its height). ``read`` runs detection, direction classification and
 recognition on the picture (detection on it shrunk to ``det_side``, recognition on lines cut
 out of it at up to ``max_side``) and keeps the lines scored
-at least ``min_score``, in reading order.
+at least ``min_score`` with at least two letters or digits, in reading order.
 
     reader = TextReader()
     if reader.has_text(image):
@@ -40,6 +40,7 @@ MODEL_FILES = {
     "Rec": "PP-OCRv6_rec_small.onnx",
 }
 MIN_SIDE = 8  # pixels: below this nothing is legible and the models are not run
+MIN_CHARS = 2  # letters or digits in a kept line: lone characters are mostly misread drawing
 INSTALL_HINT = f"pip install rapidocr=={RAPIDOCR_VERSION} (its models ship inside the wheel)"
 
 Box = tuple[tuple[float, float], ...]
@@ -90,7 +91,7 @@ class TextReader:
         min_score: float = 0.8,
         max_side: int = 2000,
         det_side: int = 960,
-        gate_side: int = 320,
+        gate_side: int = 480,
         gate_score: float = 0.3,
         gate_aspect: float = 2.5,
         threads: int | None = None,
@@ -156,7 +157,7 @@ class TextReader:
                 tuple((float(x) * scale, float(y) * scale) for x, y in box),
             )
             for text, score, box in _triples(result)
-            if score >= self.min_score and any(ch.isalnum() for ch in text)
+            if score >= self.min_score and sum(ch.isalnum() for ch in text) >= MIN_CHARS
         )
         return PictureText(
             "\n".join(line.text for line in lines), lines, time.perf_counter() - start
