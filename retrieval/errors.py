@@ -29,3 +29,7 @@ class DatasetError(CrossmediaError):
 
 class EmptyQueryError(CrossmediaError):
     """A search was asked for with nothing to search for."""
+
+
+class OCRError(CrossmediaError):
+    """Text in pictures cannot be read: the OCR package or its models are missing or fail."""
