@@ -102,13 +102,14 @@ def item_words(document: Document) -> set[str]:
 
 
 def _mentions(subject: str, documents: Sequence[Document]) -> bool:
-    """Whether the subject's main word is a word of one of the first three captions."""
+    """Whether the subject's main word is a word of one of the first three items (their
+    captions and evidence: words heard, text read, a generated description)."""
     words = [w for w in re.findall(r"[a-z]+", subject.lower()) if w not in _LINKING]
     if not words:
         return False
     head = words[-1]
     forms = {head, head[:-1] if head.endswith("s") else head}
-    return any(forms & words_of(d.page_content) for d in documents[:3])
+    return any(forms & item_words(d) for d in documents[:3])
 
 
 def plan_answer(
@@ -191,7 +192,8 @@ def phrase_with_number(plan: AnswerPlan, documents: Sequence[Document], n: int) 
 
 def evidence_phrase(document: Document, language: str = "en") -> str:
     """What an answer adds after an item's name to show where it was found: a video's moment
-    (" at 0:42"), the words heard there, or the text read in a picture; "" for the rest."""
+    (" at 0:42"), the words heard there, the text read in a picture, or for an uncaptioned
+    picture its generated description (labelled as such); "" for the rest."""
     said = phrases(language)
     meta = document.metadata
     added = ""
@@ -203,6 +205,9 @@ def evidence_phrase(document: Document, language: str = "en") -> str:
     read = " ".join(str(meta.get("picture_text") or "").split())[:MAX_EVIDENCE_CHARS]
     if read and safe_caption(read) != WITHHELD:
         added += said.text_reads.format(x=quoted(read, language))
+    described = " ".join(str(meta.get("description") or "").split())[:MAX_EVIDENCE_CHARS]
+    if described and not document.page_content.strip() and safe_caption(described) != WITHHELD:
+        added += said.described_as.format(x=described.rstrip("."))
     return added
 
 

@@ -38,6 +38,7 @@ class Phrases:
     at_moment: str = " at {t}"
     it_says: str = ", where it says {x}"
     text_reads: str = " with the text {x}"
+    described_as: str = " (described by crossmedia: {x})"  # a generated description
 
 
 PHRASES: dict[str, Phrases] = {
@@ -74,6 +75,7 @@ PHRASES: dict[str, Phrases] = {
         at_moment=" en el {t}",
         it_says=", donde dice {x}",
         text_reads=" con el texto {x}",
+        described_as=" (descrito por crossmedia: {x})",
     ),
     "fr": Phrases(
         found=("Oui, j'ai ", "Voici ", "J'ai "),
@@ -94,6 +96,7 @@ PHRASES: dict[str, Phrases] = {
         at_moment=" à {t}",
         it_says=", où l'on entend {x}",
         text_reads=" avec le texte {x}",
+        described_as=" (décrit par crossmedia : {x})",
     ),
     "de": Phrases(
         found=("Ja, ich habe ", "Hier ist ", "Ich habe "),
@@ -113,6 +116,7 @@ PHRASES: dict[str, Phrases] = {
         at_moment=" bei {t}",
         it_says=", wo es heißt {x}",
         text_reads=" mit dem Text {x}",
+        described_as=" (von crossmedia beschrieben: {x})",
     ),
     "ru": Phrases(
         found=("Да, у меня есть ", "Вот ", "У меня есть "),
@@ -132,6 +136,7 @@ PHRASES: dict[str, Phrases] = {
         at_moment=" на {t}",
         it_says=", где звучит {x}",
         text_reads=" с надписью {x}",
+        described_as=" (описание crossmedia: {x})",
     ),
     "zh": Phrases(
         found=("有的，我有", "这里有", "我有"),
@@ -148,6 +153,7 @@ PHRASES: dict[str, Phrases] = {
         at_moment="（{t}处）",
         it_says="，其中说{x}",
         text_reads="，上面写着{x}",
+        described_as="（crossmedia 的描述：{x}）",
     ),
     "ja": Phrases(
         found=("はい、あります：", "こちらです：", "あります："),
@@ -165,6 +171,7 @@ PHRASES: dict[str, Phrases] = {
         at_moment="（{t}）",
         it_says="、{x}と言っています",
         text_reads="、{x}と書かれています",
+        described_as="（crossmedia による説明：{x}）",
     ),
 }
 LANGUAGES = tuple(PHRASES)

@@ -26,6 +26,7 @@ from assistant.answers import (
     AnswerPlan,
     answer_grammar,
     check_answer,
+    evidence_phrase,
     safe_caption,
     template_answer,
 )
@@ -82,9 +83,11 @@ class CitedAnswer:
 
 
 def format_context(documents: Sequence[Document]) -> str:
-    """Numbered context lines, ``[n] caption (modality)``."""
+    """Numbered context lines, ``[n] caption<evidence> (modality)``: the evidence is a video's
+    moment and words, a picture's text or generated description (answers.evidence_phrase)."""
     return "\n".join(
-        f"[{n}] {safe_caption(d.page_content)} ({d.metadata.get('modality', 'item')})"
+        f"[{n}] {safe_caption(d.page_content)}{evidence_phrase(d)} "
+        f"({d.metadata.get('modality', 'item')})"
         for n, d in enumerate(documents, start=1)
     )
 

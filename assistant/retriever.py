@@ -13,6 +13,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
+from retrieval.describe import generated_description
 from retrieval.index import SearchHit
 from retrieval.items import PICTURE_TEXT_KEY
 
@@ -34,6 +35,7 @@ def hit_document(hit: SearchHit) -> Document:
             "part_text": hit.part_text,
             "moment": hit.moment,
             "picture_text": str(hit.metadata.get(PICTURE_TEXT_KEY, "")),
+            "description": generated_description(hit.metadata),
         },
     )
 

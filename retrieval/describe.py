@@ -114,6 +114,13 @@ class DescribedBatch:
     fused: np.ndarray | None = None
 
 
+def generated_description(metadata: dict[str, MetadataValue]) -> str:
+    """An item's generated description ("" when it has none or a person has written one)."""
+    if metadata.get("description_by") != GENERATED:
+        return ""
+    return str(metadata.get("description") or "")
+
+
 def encode_and_label(
     encoder: Encoder, images: Sequence[Image.Image], top: int = TOP_LABELS
 ) -> tuple[np.ndarray, list[Labels]]:

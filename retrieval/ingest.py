@@ -19,12 +19,13 @@ import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 from tqdm import tqdm
 
 from retrieval.encoders.base import Encoder, batched
+from retrieval.enrich import PictureEnricher
 from retrieval.errors import DatasetError, IndexStoreError, MediaError
 from retrieval.images import is_image_path, load_image, read_limited
 from retrieval.index import RESERVED_KEYS, MediaIndex
@@ -39,6 +40,9 @@ from retrieval.items import (
 )
 from retrieval.sidecar import MAX_CAPTION_CHARS, sidecar_caption
 from retrieval.video import VIDEO_SUFFIXES, Keyframe, has_video_stream, keyframes, probe_video
+
+if TYPE_CHECKING:
+    from retrieval.ocr import TextReader
 
 log = logging.getLogger(__name__)
 MANIFEST_SUFFIXES = frozenset({".jsonl", ".csv"})
@@ -350,7 +354,11 @@ class Ingestor:
         batch_size: int = 32,
         source: str = "",
         transcribe: AudioTranscriber | None = None,
+        read_text: TextReader | None = None,
+        describe: bool = True,
     ):
+        """``transcribe``: speech to text for sounds and videos; ``read_text``: OCR for pictures
+        (None: none); ``describe``: generate descriptions for pictures without a caption."""
         if encoder.dim != index.dim:
             raise ValueError(f"encoder gives {encoder.dim}-d vectors, index holds {index.dim}-d")
         self.index = index
@@ -358,6 +366,7 @@ class Ingestor:
         self.batch_size = batch_size
         self.source = source
         self.transcribe = transcribe
+        self.pictures = PictureEnricher(encoder, read_text, describe)
 
     def ingest(self, records: Iterable[SourceRecord], progress: bool = True) -> IngestReport:
         """Ingest every record; returns counts of added, duplicate and refused items."""
@@ -407,8 +416,8 @@ class Ingestor:
         fresh = [entry for entry in prepared if entry is not None]
         if not fresh:
             return
-        content, parts = self._encode_content(fresh)
-        captioned = [item for item, _ in fresh if item.caption]
+        items, content, parts, described = self._encode_content(fresh)
+        captioned = [item for item in items if item.caption]
         caption_vectors = dict(
             zip(
                 (i.id for i in captioned),
@@ -416,13 +425,11 @@ class Ingestor:
                 strict=True,
             )
         )
-        new_ids = self.index.add(
-            [item for item, _ in fresh],
-            content,
-            caption_vectors,
-            self._fuse(content, [caption_vectors.get(item.id) for item, _ in fresh]),
-            parts,
-        )
+        fused = self._fuse(content, [caption_vectors.get(item.id) for item in items])
+        if fused is not None:
+            for row, vector in described.items():
+                fused[row] = vector
+        new_ids = self.index.add(items, content, caption_vectors, fused, parts)
         report.added += len(new_ids)
         report.duplicates += len(fresh) - len(new_ids)  # another writer stored them first
         report.added_ids.extend(new_ids)
@@ -484,6 +491,8 @@ class Ingestor:
                 return self._with_transcript(item, Path(str(payload)), report)
             if item.modality == "video":
                 return self._with_scenes(item, payload.has_audio)  # type: ignore[attr-defined]
+            if item.modality == "image":
+                return self.pictures.with_text(item, payload), payload  # type: ignore[arg-type]
         except MediaError as exc:
             report.refused.append((item.uri, str(exc).removeprefix(f"{item.uri}: ")))
             return None
@@ -529,23 +538,35 @@ class Ingestor:
 
     def _encode_content(
         self, fresh: list[tuple[MediaItem, object]]
-    ) -> tuple[np.ndarray, list[tuple[str, ItemPart, np.ndarray]]]:
-        """Content vectors (row i for fresh[i]) and the parts' vectors. A video's content
-        vector is the normalised mean of its keyframes'; each keyframe and each stretch of
-        speech is a part."""
+    ) -> tuple[
+        list[MediaItem], np.ndarray, list[tuple[str, ItemPart, np.ndarray]], dict[int, np.ndarray]
+    ]:
+        """The items (with what was generated for pictures), their content vectors (row i for
+        fresh[i]), their parts' vectors, and fused vectors of described pictures (row -> vector).
+        A video's content vector is the normalised mean of its keyframes'; each keyframe, each
+        stretch of speech and the text read in a picture is a part."""
+        items = [item for item, _ in fresh]
         vectors = np.zeros((len(fresh), self.encoder.dim), dtype=np.float32)
-        images = [(i, p) for i, (item, p) in enumerate(fresh) if item.modality == "image"]
+        pictures = [n for n, item in enumerate(items) if item.modality == "image"]
         texts = [(i, p) for i, (item, p) in enumerate(fresh) if item.modality in ("text", "audio")]
-        if images:
-            vectors[[i for i, _ in images]] = self.encoder.encode_images([p for _, p in images])
+        described: dict[int, np.ndarray] = {}
+        if pictures:
+            encoded = self.pictures.encode(
+                [items[n] for n in pictures],
+                [fresh[n][1] for n in pictures],  # type: ignore[misc]
+            )
+            vectors[pictures] = encoded.vectors
+            for row, n in enumerate(pictures):
+                items[n] = encoded.items[row]
+            described = {pictures[row]: vector for row, vector in encoded.fused.items()}
         if texts:
             vectors[[i for i, _ in texts]] = self.encoder.encode_texts([p for _, p in texts])
-        parts: list[tuple[str, ItemPart, np.ndarray]] = []
+        parts = self.pictures.text_parts([items[n] for n in pictures])
         for row, (item, payload) in enumerate(fresh):
             if isinstance(payload, VideoPayload):
                 vectors[row], video_parts = self._encode_video(payload)
                 parts += [(item.id, part, vector) for part, vector in video_parts]
-        return vectors, parts
+        return items, vectors, parts, described
 
     def _encode_video(
         self, video: VideoPayload

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -15,6 +15,9 @@ from retrieval.encoders.base import l2_normalise
 from retrieval.errors import EmptyQueryError
 from retrieval.index import VECTOR_KINDS, MediaIndex, SearchHit, VectorKind
 from retrieval.ingest import AudioMode, AudioTranscriber, Ingestor, IngestReport, discover
+
+if TYPE_CHECKING:
+    from retrieval.ocr import TextReader
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ class Library:
             encoder_name=self.encoder.name,
             dim=self.encoder.dim,
         )
+        self._text_reader: TextReader | None = None
         log.info("index %s holds %d items", self.index.location, self.index.count())
 
     def ingest(
@@ -60,12 +64,31 @@ class Library:
         batch_size: int = 32,
         audio: AudioMode = "all",
         transcribe: AudioTranscriber | None = None,
+        read_text: bool = True,
+        describe: bool = True,
     ) -> IngestReport:
         """Ingest a folder, a file or a manifest (see retrieval.ingest); audio items need
-        ``transcribe`` (speech to text)."""
+        ``transcribe`` (speech to text), videos use it for their sound. ``read_text``: read the
+        text in pictures (OCR, where a detector sees some); ``describe``: generate descriptions
+        for pictures without a caption."""
         records = discover(path, audio)
-        ingestor = Ingestor(self.index, self.encoder, batch_size=batch_size, transcribe=transcribe)
+        ingestor = Ingestor(
+            self.index,
+            self.encoder,
+            batch_size=batch_size,
+            transcribe=transcribe,
+            read_text=self.text_reader() if read_text else None,
+            describe=describe,
+        )
         return ingestor.ingest(records, progress)
+
+    def text_reader(self) -> TextReader:
+        """The library's OCR reader, made once (its models load on first use)."""
+        if self._text_reader is None:
+            from retrieval.ocr import TextReader
+
+            self._text_reader = TextReader()
+        return self._text_reader
 
     def query_vector(self, text: str | None = None, image: Image.Image | None = None) -> np.ndarray:
         """The query's vector: the text's, the image's, or the normalised mean of both."""

@@ -12,6 +12,7 @@ import sys
 import textwrap
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -280,7 +281,9 @@ def test_the_cli_corrects_and_train_accepts_the_pairs(run, library_dir, tmp_path
 def test_the_app_panel_shows_generated_descriptions_and_saves_a_correction(
     tmp_path, stamps_root, model_cache
 ):
-    from ui.described import LABEL, DescribedPanel, described_choices
+    from ui.described import LABEL, NOT_ALLOWED, DescribedPanel, described_choices
+    from ui.security.identity import Identity
+    from ui.security.settings import SecuritySettings
 
     copies = uncaptioned_copies(stamps_root, tmp_path / "pictures" / "fruit bowl")
     library = Library(LibraryConfig(tmp_path / "data", "default", None, model_cache))
@@ -292,10 +295,26 @@ def test_the_app_panel_shows_generated_descriptions_and_saves_a_correction(
     choices = described_choices(library, picks)
     said = "Looks like a banana, in the folder “fruit bowl”."
     assert choices == [(f"[2] {LABEL}: {said}", banana.id)]
-    panel = DescribedPanel(library)
+    panel = DescribedPanel(library, Identity(SecuritySettings()))
     assert panel.pick(banana.id).startswith("Looks like a banana")
-    *_, note = panel.correct(banana.id, "a ripe banana on the kitchen table", picks)
+    for stranger in (
+        _request("203.0.113.7"),
+        _request("127.0.0.1", {"x-forwarded-for": "1.2.3.4"}),
+    ):
+        *_, note = panel.correct(banana.id, "vandalised", picks, stranger)
+        assert note == NOT_ALLOWED  # anonymous and not on this machine: a shared caption stays
+    assert library.index.get(banana.id).caption == ""
+    signed_in = DescribedPanel(library, Identity(SecuritySettings(auth=(("ann", "pw"),))))
+    assert signed_in.correct(banana.id, "x", picks, _request("203.0.113.7"))[-1] == NOT_ALLOWED
+    *_, note = panel.correct(banana.id, "a ripe banana on the kitchen table", picks, _request())
     assert note.startswith("Saved: the caption is now “a ripe banana on the kitchen table”")
     assert library.index.get(banana.id).caption == "a ripe banana on the kitchen table"
     assert described_choices(library, picks) == []
-    assert "empty" in panel.correct(strawberry.id, " ", picks)[-1]
+    assert "empty" in panel.correct(strawberry.id, " ", picks, _request())[-1]
+    by_login = _request("203.0.113.7", user="ann")
+    assert signed_in.correct(strawberry.id, "a strawberry", picks, by_login)[-1].startswith("Saved")
+
+
+def _request(host: str = "127.0.0.1", headers: dict | None = None, user: str | None = None):
+    """What the panel reads of a page request: the peer's address, headers, the login."""
+    return SimpleNamespace(client=SimpleNamespace(host=host), headers=headers or {}, username=user)

@@ -162,14 +162,20 @@ def _cited_media(
 
 
 def _players_html(results: list[Result]) -> str:
-    """Players for the sounds and videos among the results, with their numbers (a picture
-    gallery cannot show them; recommended sounds play on their cards). A video starts at the
-    moment it was found at."""
-    rows = [
-        _cited_media(number, r.item_id, r.caption, r.uri, r.modality, r.moment, r.evidence)
-        for number, r in enumerate(results, start=1)
-        if r.modality in ("audio", "video") and r.uri
-    ]
+    """Beside the picture gallery: players for the sounds and videos among the results (a
+    video starts at the moment it was found at), and what was read in or generated for the
+    pictures, with their numbers (recommended sounds play on their cards)."""
+    rows = []
+    for number, r in enumerate(results, start=1):
+        if r.modality in ("audio", "video") and r.uri:
+            rows.append(
+                _cited_media(number, r.item_id, r.caption, r.uri, r.modality, r.moment, r.evidence)
+            )
+        elif r.modality == "image" and r.evidence:
+            name = html.escape(r.caption.strip() or Path(r.uri).name)
+            rows.append(
+                f"[{number}] {name} <span class='evidence'>{html.escape(r.evidence)}</span>"
+            )
     return "<div class='sounds'>" + "".join(f"<p>{r}</p>" for r in rows) + "</div>" if rows else ""
 
 
@@ -621,7 +627,7 @@ def build_app(
                     elem_id="results",
                 )
                 sounds = gr.HTML(elem_id="sounds")
-                described = DescribedPanel(assistant.library)
+                described = DescribedPanel(assistant.library, identity)
                 described.build()  # results with generated descriptions, correctable
                 cards = recommendation_cards()
                 feedback_note = gr.Markdown(elem_id="feedback-note")

@@ -12,9 +12,14 @@ import gradio as gr
 from retrieval.corrections import correct_caption
 from retrieval.describe import GENERATED
 from retrieval.library import Library
+from ui.security.identity import Identity
 from ui.security.messages import sentence_for
 
 LABEL = "Described by crossmedia"
+NOT_ALLOWED = (
+    "Only a signed-in user can correct descriptions on this server (they change what everyone "
+    'sees); the library\'s owner can also run: crossmedia correct ITEM_ID "text"'
+)
 
 
 def described_choices(library: Library, picks: list) -> list[tuple[str, str]]:
@@ -34,8 +39,9 @@ def described_choices(library: Library, picks: list) -> list[tuple[str, str]]:
 class DescribedPanel:
     """The panel's components and handlers, over one library."""
 
-    def __init__(self, library: Library):
+    def __init__(self, library: Library, identity: Identity):
         self.library = library
+        self.identity = identity
 
     def build(self) -> None:
         """Place the panel (hidden until a turn finds a described picture)."""
@@ -67,10 +73,16 @@ class DescribedPanel:
         item = self.library.index.get(item_id) if item_id else None
         return str(item.metadata.get("description", "")) if item else ""
 
-    def correct(self, item_id: str | None, text: str, picks: list) -> tuple[Any, ...]:
-        """Save the correction of the chosen picture; the note says what happened."""
+    def correct(
+        self, item_id: str | None, text: str, picks: list, request: gr.Request
+    ) -> tuple[Any, ...]:
+        """Save the correction of the chosen picture (a change every user sees, so only for
+        a signed-in user, or anyone on a server that serves this machine alone); the note says
+        what happened."""
         if not item_id:
             return gr.skip(), gr.skip(), gr.skip(), "Choose a picture first."
+        if not self.identity.may_change_library(request):
+            return gr.skip(), gr.skip(), gr.skip(), NOT_ALLOWED
         try:
             done = correct_caption(
                 self.library.index,

@@ -37,6 +37,9 @@ def presented_api_key(headers) -> str | None:
     return (headers.get("x-api-key") or "").strip() or None
 
 
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
 @dataclass(frozen=True)
 class Identity:
     """Resolves the user of a page event or an API call under one server's settings."""
@@ -57,6 +60,22 @@ class Identity:
                 )
             return name
         return getattr(request, "username", None) or None
+
+    def may_change_library(self, request: RequestLike | None) -> bool:
+        """Whether this request may change what every user sees (a caption correction): a
+        signed-in user (login or the proxy's header) may; an anonymous one only on a server
+        with no logins, asked from this machine itself and not through a proxy."""
+        try:
+            if self._authenticated(request):
+                return True
+        except AccessError:
+            return False
+        if request is None or self.settings.auth or self.settings.trusted_user_header:
+            return False
+        client = getattr(request, "client", None)
+        host = getattr(client, "host", "") or ""
+        proxied = any(request.headers.get(h) for h in ("x-forwarded-for", "forwarded"))
+        return host in LOOPBACK and not proxied
 
     def for_page(self, request: RequestLike | None, browser_id: str) -> str:
         """The user of a chat page: the authenticated name, else the browser's anonymous id."""
