@@ -193,6 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="all",
         help="which audio files of a folder to add (paired: sounds named like a picture)",
     )
+    ingest.add_argument(
+        "--no-ocr", action="store_true", help="do not read the text in pictures (faster)"
+    )
+    ingest.add_argument(
+        "--no-describe",
+        action="store_true",
+        help="do not generate descriptions for pictures without a caption",
+    )
     ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
     _common(ingest)
     _speech(ingest)
@@ -435,6 +443,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         audio=args.audio,
         transcribe=speech_to_text(args),
+        read_text=not args.no_ocr,
+        describe=not args.no_describe,
     )
     print(json.dumps(report.to_dict()) if args.json else report.summary())
     return 0
