@@ -112,7 +112,7 @@ class TextReader:
         self._gate: Any = None
 
     def load(self) -> None:
-        """Load the models now (otherwise the first call does): about a second."""
+        """Load the models now (otherwise the first call does): 1-2 s."""
         with self._lock:
             self._load()
 
@@ -126,7 +126,10 @@ class TextReader:
             try:
                 found = self._gate(pixels)
             except Exception as exc:
-                raise OCRError(f"the text detector failed on this picture: {exc}") from exc
+                raise OCRError(
+                    f"the text detector failed on this picture ({exc}); skip its text, or "
+                    "re-save the picture as PNG or JPEG and try again"
+                ) from exc
         boxes = found.boxes if found.boxes is not None else []
         scores = found.scores or []
         return any(
@@ -149,7 +152,10 @@ class TextReader:
             try:
                 result = self._engine(pixels)
             except Exception as exc:
-                raise OCRError(f"text recognition failed on this picture: {exc}") from exc
+                raise OCRError(
+                    f"text recognition failed on this picture ({exc}); skip its text, or "
+                    "re-save the picture as PNG or JPEG and try again"
+                ) from exc
         lines = tuple(
             TextLine(
                 text.strip(),
