@@ -33,3 +33,8 @@ class EmptyQueryError(CrossmediaError):
 
 class OCRError(CrossmediaError):
     """Text in pictures cannot be read: the OCR package or its models are missing or fail."""
+
+
+class OCRUnavailableError(OCRError):
+    """The OCR package or its models are missing or cannot load: no picture can be read until
+    it is (re)installed, so callers can stop trying (a failure on one picture is an OCRError)."""

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from retrieval.errors import MediaError, OCRError
+from retrieval.errors import MediaError, OCRError, OCRUnavailableError
 from retrieval.images import load_image
 
 RAPIDOCR_VERSION = "3.10.0"
@@ -112,7 +112,7 @@ class TextReader:
         self._gate: Any = None
 
     def load(self) -> None:
-        """Load the models now (otherwise the first call does): about a second."""
+        """Load the models now (otherwise the first call does): 1-2 s."""
         with self._lock:
             self._load()
 
@@ -126,7 +126,10 @@ class TextReader:
             try:
                 found = self._gate(pixels)
             except Exception as exc:
-                raise OCRError(f"the text detector failed on this picture: {exc}") from exc
+                raise OCRError(
+                    f"the text detector failed on this picture ({exc}); skip its text, or "
+                    "re-save the picture as PNG or JPEG and try again"
+                ) from exc
         boxes = found.boxes if found.boxes is not None else []
         scores = found.scores or []
         return any(
@@ -149,7 +152,10 @@ class TextReader:
             try:
                 result = self._engine(pixels)
             except Exception as exc:
-                raise OCRError(f"text recognition failed on this picture: {exc}") from exc
+                raise OCRError(
+                    f"text recognition failed on this picture ({exc}); skip its text, or "
+                    "re-save the picture as PNG or JPEG and try again"
+                ) from exc
         lines = tuple(
             TextLine(
                 text.strip(),
@@ -200,7 +206,7 @@ class TextReader:
             gate_cfg.box_thresh = self.gate_score
             gate = TextDetector(gate_cfg)
         except Exception as exc:
-            raise OCRError(
+            raise OCRUnavailableError(
                 f"rapidocr could not load its models from {models} ({exc}); reinstall: "
                 f"pip install --force-reinstall rapidocr=={RAPIDOCR_VERSION}"
             ) from exc
@@ -209,17 +215,21 @@ class TextReader:
 
 
 def _rapidocr_and_models() -> tuple[Any, Path]:
-    """The rapidocr module and the folder of its packaged models, or an OCRError saying how
-    to install them."""
+    """The rapidocr module and the folder of its packaged models, or an OCRUnavailableError
+    saying how to install them."""
     try:
         import rapidocr
     except ImportError as exc:
-        raise OCRError(f"reading text in pictures needs rapidocr: {INSTALL_HINT}") from exc
+        raise OCRUnavailableError(
+            f"reading text in pictures needs rapidocr: {INSTALL_HINT}"
+        ) from exc
     version = metadata.version("rapidocr")
     models = Path(rapidocr.__file__).parent / "models"
     missing = [f for f in MODEL_FILES.values() if not (models / f).is_file()]
     if missing:
-        raise OCRError(f"rapidocr {version} at {models} lacks {', '.join(missing)}: {INSTALL_HINT}")
+        raise OCRUnavailableError(
+            f"rapidocr {version} at {models} lacks {', '.join(missing)}: {INSTALL_HINT}"
+        )
     return rapidocr, models
 
 

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from retrieval.datasets.text_pictures import TextStyle, font_path, render_text, text_pictures
-from retrieval.errors import MediaError, OCRError
+from retrieval.errors import MediaError, OCRUnavailableError
 from retrieval.ocr import PictureText, TextReader
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,7 +202,7 @@ def test_odd_inputs_get_typed_errors(reader, tmp_path):
 
 def test_missing_rapidocr_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "rapidocr", None)  # what an absent package looks like
-    with pytest.raises(OCRError, match=r"pip install rapidocr==3\.10\.0"):
+    with pytest.raises(OCRUnavailableError, match=r"pip install rapidocr==3\.10\.0"):
         TextReader().load()
 
 
