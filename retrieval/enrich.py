@@ -21,7 +21,7 @@ from PIL import Image
 
 from retrieval.describe import describe_batch
 from retrieval.encoders.base import Encoder
-from retrieval.errors import CrossmediaError
+from retrieval.errors import CrossmediaError, OCRUnavailableError
 from retrieval.items import PICTURE_TEXT_KEY, ItemPart, MediaItem
 
 if TYPE_CHECKING:
@@ -58,12 +58,12 @@ class PictureEnricher:
             return item
         try:
             found = self.reader.read(image, gate=True)
+        except OCRUnavailableError as exc:  # no OCR package or models: say it once, go on
+            log.warning("text in pictures will not be read: %s", exc)
+            self.reader = None
+            return item
         except CrossmediaError as exc:
-            if "install" in str(exc):  # no OCR package: say it once, go on without
-                log.warning("text in pictures will not be read: %s", exc)
-                self.reader = None
-            else:
-                log.warning("%s: text not read (%s)", item.uri, exc)
+            log.warning("%s: text not read (%s)", item.uri, exc)
             return item
         text = " ".join(found.text.split())[:MAX_PICTURE_TEXT_CHARS]
         if not text:
