@@ -282,6 +282,36 @@ def prepare_libraries(home: Path) -> tuple[Path, Path, dict[str, str]]:
     return captioned / "data", bare / "data", captions
 
 
+def uncaptioned_only(args: argparse.Namespace) -> None:
+    """The uncaptioned library ingested twice, by image vectors alone and with generated
+    descriptions (and the text read in pictures, as ingest does by default), the same
+    questions on both."""
+    from retrieval.encoders.registry import default_cache_dir
+    from retrieval.library import Library, LibraryConfig
+
+    _, bare, captions = prepare_libraries(args.home)
+    manifest = bare.parent / "manifest.jsonl"
+    questions = build_questions(args.items, args.pictures)
+    report: dict = {
+        "provenance": provenance(encoder_name(), COMMAND + " --uncaptioned-only"),
+        "questions": len(questions),
+        "library": "every Tux Paint stamp copied as img-NNNN.png, no captions, no folders",
+    }
+    for name, enrich in (("image vectors alone", False), ("generated descriptions", True)):
+        data = bare.parent / f"data-{'described' if enrich else 'plain'}"
+        library = Library(LibraryConfig(data, "default", None, default_cache_dir()))
+        if library.index.count() == 0:
+            started = time.perf_counter()
+            library.ingest(manifest, audio="none", read_text=enrich, describe=enrich)
+            report.setdefault("ingest_seconds", {})[name] = round(time.perf_counter() - started, 1)
+        rows = run_questions(data, questions)
+        report[name] = score(questions, rows, captions)
+        print(name, json.dumps(report[name], indent=1), file=sys.stderr)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / "conversation-uncaptioned.json"
+    out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+
+
 def encoder_name() -> str:
     """The name of the encoder the libraries use (the default; the same instance, not loaded
     again)."""
@@ -349,7 +379,14 @@ def main() -> None:
         "captioned library only; writes conversation-<llm>.json"
     )  # fmt: skip
     parser.add_argument("--llm-sample", type=int, default=60, help="questions for --llm")
+    parser.add_argument(
+        "--uncaptioned-only", action="store_true", help="only the library without captions, "
+        "with and without generated descriptions; writes conversation-uncaptioned.json"
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.uncaptioned_only:
+        uncaptioned_only(args)
+        return
     if args.llm:
         captioned, _, captions = prepare_libraries(args.home)
         questions = build_questions(args.items, args.pictures)
