@@ -302,7 +302,9 @@ def uncaptioned_only(args: argparse.Namespace) -> None:
         library = Library(LibraryConfig(data, "default", None, default_cache_dir()))
         if library.index.count() == 0:
             started = time.perf_counter()
-            library.ingest(manifest, audio="none", read_text=enrich, describe=enrich)
+            library.ingest(
+                manifest, audio="none", ocr="gated" if enrich else "off", describe=enrich
+            )
             report.setdefault("ingest_seconds", {})[name] = round(time.perf_counter() - started, 1)
         rows = run_questions(data, questions)
         report[name] = score(questions, rows, captions)

@@ -45,11 +45,19 @@ class PictureEnricher:
     """Reads text in new pictures and describes the uncaptioned ones, for one ingest run."""
 
     def __init__(
-        self, encoder: Encoder, reader: TextReader | None = None, describe: bool = True
+        self,
+        encoder: Encoder,
+        reader: TextReader | None = None,
+        describe: bool = True,
+        gate: bool = True,
     ) -> None:
+        """``reader``: OCR (None: none); ``gate``: read only where its detector sees text
+        (False: read every picture, for scans and screenshots); ``describe``: generate
+        descriptions for pictures without a caption."""
         self.encoder = encoder
         self.reader = reader
         self.describe = describe
+        self.gate = gate
 
     def with_text(self, item: MediaItem, image: Image.Image) -> MediaItem:
         """The item with the text read in its picture (unchanged when there is none, or when
@@ -57,7 +65,7 @@ class PictureEnricher:
         if self.reader is None:
             return item
         try:
-            found = self.reader.read(image, gate=True)
+            found = self.reader.read(image, gate=self.gate)
         except OCRUnavailableError as exc:  # no OCR package or models: say it once, go on
             log.warning("text in pictures will not be read: %s", exc)
             self.reader = None

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 MANIFEST_SUFFIXES = frozenset({".jsonl", ".csv"})
 MEDIA_COLUMNS: tuple[Modality, ...] = ("image", "text", "audio", "video")
 AudioMode = Literal["all", "paired", "none"]
+OcrMode = Literal["gated", "all", "off"]
 MAX_TRANSCRIPT_CHARS = 4000  # of a video's speech kept in its metadata (all of it is searched)
 
 
@@ -356,9 +357,11 @@ class Ingestor:
         transcribe: AudioTranscriber | None = None,
         read_text: TextReader | None = None,
         describe: bool = True,
+        ocr_gate: bool = True,
     ):
         """``transcribe``: speech to text for sounds and videos; ``read_text``: OCR for pictures
-        (None: none); ``describe``: generate descriptions for pictures without a caption."""
+        (None: none), only where its detector sees text unless ``ocr_gate`` is False;
+        ``describe``: generate descriptions for pictures without a caption."""
         if encoder.dim != index.dim:
             raise ValueError(f"encoder gives {encoder.dim}-d vectors, index holds {index.dim}-d")
         self.index = index
@@ -366,7 +369,7 @@ class Ingestor:
         self.batch_size = batch_size
         self.source = source
         self.transcribe = transcribe
-        self.pictures = PictureEnricher(encoder, read_text, describe)
+        self.pictures = PictureEnricher(encoder, read_text, describe, ocr_gate)
 
     def ingest(self, records: Iterable[SourceRecord], progress: bool = True) -> IngestReport:
         """Ingest every record; returns counts of added, duplicate and refused items."""

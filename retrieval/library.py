@@ -14,7 +14,14 @@ from retrieval.encoders import load_encoder
 from retrieval.encoders.base import l2_normalise
 from retrieval.errors import EmptyQueryError
 from retrieval.index import VECTOR_KINDS, MediaIndex, SearchHit, VectorKind
-from retrieval.ingest import AudioMode, AudioTranscriber, Ingestor, IngestReport, discover
+from retrieval.ingest import (
+    AudioMode,
+    AudioTranscriber,
+    Ingestor,
+    IngestReport,
+    OcrMode,
+    discover,
+)
 
 if TYPE_CHECKING:
     from retrieval.ocr import TextReader
@@ -64,21 +71,23 @@ class Library:
         batch_size: int = 32,
         audio: AudioMode = "all",
         transcribe: AudioTranscriber | None = None,
-        read_text: bool = True,
+        ocr: OcrMode = "gated",
         describe: bool = True,
     ) -> IngestReport:
         """Ingest a folder, a file or a manifest (see retrieval.ingest); audio items need
-        ``transcribe`` (speech to text), videos use it for their sound. ``read_text``: read the
-        text in pictures (OCR, where a detector sees some); ``describe``: generate descriptions
-        for pictures without a caption."""
+        ``transcribe`` (speech to text), videos use it for their sound. ``ocr``: read the text
+        in pictures where a cheap detector sees some (``gated``), in every picture (``all``:
+        scans, screenshots) or not at all (``off``); ``describe``: generate descriptions for
+        pictures without a caption."""
         records = discover(path, audio)
         ingestor = Ingestor(
             self.index,
             self.encoder,
             batch_size=batch_size,
             transcribe=transcribe,
-            read_text=self.text_reader() if read_text else None,
+            read_text=None if ocr == "off" else self.text_reader(),
             describe=describe,
+            ocr_gate=ocr != "all",
         )
         return ingestor.ingest(records, progress)
 

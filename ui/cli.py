@@ -194,7 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="which audio files of a folder to add (paired: sounds named like a picture)",
     )
     ingest.add_argument(
-        "--no-ocr", action="store_true", help="do not read the text in pictures (faster)"
+        "--ocr",
+        choices=["gated", "all", "off"],
+        default="gated",
+        help="read the text in pictures where a detector sees some (default), in every "
+        "picture (scans, screenshots), or not at all (faster)",
     )
     ingest.add_argument(
         "--no-describe",
@@ -443,7 +447,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         audio=args.audio,
         transcribe=speech_to_text(args),
-        read_text=not args.no_ocr,
+        ocr=args.ocr,
         describe=not args.no_describe,
     )
     print(json.dumps(report.to_dict()) if args.json else report.summary())
