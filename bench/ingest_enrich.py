@@ -20,9 +20,10 @@ import numpy as np
 from provenance import provenance
 
 from retrieval.datasets.tuxpaint import captioned_stamps
+from retrieval.discovery import SourceRecord
 from retrieval.encoders import load_encoder
 from retrieval.index import MediaIndex
-from retrieval.ingest import Ingestor, SourceRecord
+from retrieval.ingest import Ingestor
 from retrieval.items import PICTURE_TEXT_KEY
 from retrieval.ocr import TextReader
 

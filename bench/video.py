@@ -25,9 +25,10 @@ from tqdm import tqdm
 from assistant.speech import load_transcriber
 from retrieval.datasets.clips import Scene, make_slideshow, scene_starts
 from retrieval.datasets.tuxpaint import load_tuxpaint
+from retrieval.discovery import discover
 from retrieval.encoders import load_encoder
 from retrieval.index import MediaIndex
-from retrieval.ingest import Ingestor, discover
+from retrieval.ingest import Ingestor
 from retrieval.metrics import first_relevant_ranks
 
 RESULTS = Path(__file__).parent / "results"

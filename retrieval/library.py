@@ -10,18 +10,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from retrieval.discovery import AudioMode, discover
 from retrieval.encoders import load_encoder
 from retrieval.encoders.base import l2_normalise
 from retrieval.errors import EmptyQueryError
 from retrieval.index import VECTOR_KINDS, MediaIndex, SearchHit, VectorKind
-from retrieval.ingest import (
-    AudioMode,
-    AudioTranscriber,
-    Ingestor,
-    IngestReport,
-    OcrMode,
-    discover,
-)
+from retrieval.ingest import AudioTranscriber, Ingestor, IngestReport, OcrMode
 
 if TYPE_CHECKING:
     from retrieval.ocr import TextReader

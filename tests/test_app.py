@@ -466,7 +466,7 @@ def test_gallery_thumbnails_keep_their_result_numbers(library):
     """Sounds have no thumbnail, so the n-th picture is not the n-th result: a click must
     ask for the result's own number."""
     from assistant.reply import Result
-    from ui.app import _gallery
+    from ui.rendering import gallery_items
 
     pictures = sorted(library.glob("*.png"))[:2]
     results = [
@@ -475,26 +475,26 @@ def test_gallery_thumbnails_keep_their_result_numbers(library):
         Result("c", "Gone.", str(library / "deleted.png"), "image", 0.7, "content"),
         Result("d", "Two.", str(pictures[1]), "image", 0.6, "content"),
     ]
-    shown, picks = _gallery(results)
+    shown, picks = gallery_items(results)
     assert picks == [(2, "b"), (4, "d")]
     assert [caption for _, caption in shown] == ["[2] One. · 0.80", "[4] Two. · 0.60"]
     assert all(max(picture.size) <= 256 for picture, _ in shown)
-    from ui.app import _sounds_html
+    from ui.rendering import result_players
 
-    players = _sounds_html(results)  # the sound among the results is playable, as [1]
+    players = result_players(results)  # the sound among the results is playable, as [1]
     assert players.count("<audio") == 1 and "[1] A rooster." in players and "/media/a" in players
 
 
 def test_an_answer_carries_its_cited_media_and_links_its_numbers():
     from assistant.reply import Citation, Reply
-    from ui.app import _citations_markdown
+    from ui.rendering import answer_markdown
 
     reply = Reply(
         "Yes, I have a frog [1] and a frog croaking [2].",
         citations=[Citation(1, "f1", "A frog.", "/lib/frog.png", "image", 0.9),
                    Citation(2, "f2", "A frog <croaking>.", "/lib/frog.ogg", "audio", 0.8)],
     )  # fmt: skip
-    shown = _citations_markdown(reply)
+    shown = answer_markdown(reply)
     assert "[[1]](/media/f1)" in shown and "[[2]](/media/f2)" in shown
     assert '<img src="/media/f1" alt="A frog."' in shown
     assert '<audio controls preload="none" src="/media/f2"' in shown

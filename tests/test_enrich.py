@@ -94,3 +94,18 @@ def test_the_assistant_names_an_uncaptioned_picture_by_its_generated_description
     cited = [c for c in reply.citations if c.caption == ""]
     assert cited, reply.answer
     assert "described by crossmedia" in reply.answer and "banana" in reply.answer.lower()
+
+
+def test_ocr_can_be_turned_off_or_run_on_every_picture(enriched, run, tmp_path):
+    library, root = enriched
+    poster = tmp_path / "scans"
+    poster.mkdir()
+    shutil.copy(root / "poster.png", poster / "poster.png")
+    run("ingest", str(poster), "--ocr", "off", "--data-dir", str(tmp_path / "off"))
+    off = Library(LibraryConfig(tmp_path / "off", "default", None, library.config.cache_dir))
+    (item,) = off.index.get_many(off.index.ids_of("image", 5)).values()
+    assert PICTURE_TEXT_KEY not in item.metadata
+    every = Library(LibraryConfig(tmp_path / "all", "default", None, library.config.cache_dir))
+    every.ingest(poster, progress=False, ocr="all")
+    (item,) = every.index.get_many(every.index.ids_of("image", 5)).values()
+    assert "JAZZ" in str(item.metadata[PICTURE_TEXT_KEY]).upper()

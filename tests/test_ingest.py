@@ -5,10 +5,11 @@ from pathlib import Path
 import pytest
 
 from retrieval.datasets.tuxpaint import captioned_stamps
+from retrieval.discovery import discover
 from retrieval.encoders import load_encoder
 from retrieval.errors import DatasetError
 from retrieval.index import MediaIndex
-from retrieval.ingest import Ingestor, discover
+from retrieval.ingest import Ingestor
 from tests.conftest import draw_picture
 
 KEYWORDS = ("frog", "guitar", "banana", "sports car", "saturn")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from retrieval.ingest import MAX_CSV_FIELD, MAX_TEXT_CHARS
+from retrieval.discovery import MAX_CSV_FIELD, MAX_TEXT_CHARS
 from tests.conftest import draw_picture
 
 FAST = ("--encoder", "random:16")

@@ -11,9 +11,10 @@ import pytest
 
 from retrieval.datasets.clips import Scene, make_slideshow, scene_starts
 from retrieval.datasets.tuxpaint import captioned_stamps
+from retrieval.discovery import discover
 from retrieval.errors import MediaError
 from retrieval.index import MediaIndex
-from retrieval.ingest import Ingestor, discover
+from retrieval.ingest import Ingestor
 from retrieval.video import format_moment, keyframes, probe_video
 from tests.conftest import speak
 

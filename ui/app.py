@@ -11,7 +11,6 @@ Everything is served from this machine: no analytics, no web fonts, no CDN asset
 
 from __future__ import annotations
 
-import html
 import logging
 import uuid
 import wave
@@ -21,16 +20,13 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
-from PIL import Image
 
 from assistant.errors import SpeechError
-from assistant.reply import Reply, Result
+from assistant.reply import Reply
 from assistant.service import Assistant, display_name
 from assistant.speech.tts import Speaker
-from retrieval.errors import CrossmediaError, MediaError
-from retrieval.images import load_image
+from retrieval.errors import CrossmediaError
 from retrieval.items import is_audio_path
-from retrieval.video import format_moment
 from ui.cards import (
     activity_tracker,
     card_event,
@@ -39,7 +35,8 @@ from ui.cards import (
     tracked_event,
 )
 from ui.described import DescribedPanel
-from ui.public import media_url, public_item, public_reply
+from ui.public import public_item, public_reply
+from ui.rendering import answer_markdown, cited_media, gallery_items, result_players
 from ui.security.identity import Identity, new_anonymous_id
 from ui.security.messages import api_endpoint, chat_warning, sentence_for
 from ui.security.uploads import require_upload
@@ -68,30 +65,6 @@ PAGE_CSS = (
 PICTURE_EXAMPLE = "More like this picture"
 VOICE_EXAMPLE = "Ask aloud (a recording)"
 EMPTY_MESSAGE = "The message is empty: type a question, add a picture or record one."
-THUMBNAIL = (256, 256)
-
-
-def _gallery(
-    items: list[Result],
-) -> tuple[list[tuple[Image.Image, str]], list[tuple[int, str]]]:
-    """(thumbnail, caption) pairs for a Gallery and, for each, its 1-based position among
-    ``items`` and its item id. Thumbnails are rendered here by the safe loader (SVG included),
-    so no library folder has to be exposed to the web server; items without a picture get a
-    player beside the gallery (sounds) or are cited in the chat (texts), which is why a
-    thumbnail's place is not its item's number."""
-    shown, positions = [], []
-    for number, item in enumerate(items, start=1):
-        if item.modality != "image":
-            continue
-        try:
-            picture = load_image(item.uri)
-        except MediaError:
-            continue  # moved or deleted since it was indexed
-        picture.thumbnail(THUMBNAIL)
-        name = item.caption or Path(item.uri).name
-        shown.append((picture, f"[{number}] {name} · {item.score:.2f}"))
-        positions.append((number, item.item_id))
-    return shown, positions
 
 
 def _chat_only(history: Any, box: Any = None) -> tuple[Any, ...]:
@@ -105,78 +78,6 @@ def _box(generating: bool) -> Any:
     if generating:
         return gr.MultimodalTextbox(value=None, submit_btn=False, stop_btn=True)
     return gr.MultimodalTextbox(submit_btn=True, stop_btn=False)
-
-
-def _citations_markdown(reply: Reply, listen: str = "") -> str:
-    """The answer as the chat shows it: citation numbers link to their items, the ``listen``
-    button (if any) follows, and each cited item after it with its number: a picture as a
-    thumbnail, a sound as a player."""
-    answer = reply.answer
-    for c in reply.citations:
-        url = media_url(c.item_id, c.uri)
-        if url:
-            answer = answer.replace(f"[{c.number}]", f"[[{c.number}]]({url})")
-    lines = [answer]
-    if listen:
-        lines += ["", listen]
-    if reply.image_labels:
-        lines.insert(0, f"*The picture looks like:* {', '.join(reply.image_labels)}\n")
-    if reply.citations:
-        lines.append("")
-        lines += [_cited_media(c.number, c.item_id, c.caption, c.uri, c.modality, c.moment)
-                  for c in reply.citations]  # fmt: skip
-    return "\n".join(lines)
-
-
-def _cited_media(
-    number: int | None,
-    item_id: str,
-    caption: str,
-    uri: str,
-    modality: str,
-    moment: float | None = None,
-    evidence: str = "",
-) -> str:
-    """An item as the chat shows it: a picture, or a player for a sound or a video (a video
-    starts at the moment it was found at), under its name (and its citation number, where it
-    has one) and what matched in it."""
-    url = media_url(item_id, uri)
-    name = html.escape(caption.strip() or Path(uri).name or modality)
-    label = f"[{number}] {name}" if number is not None else name
-    if evidence:
-        label += f" <span class='evidence'>{html.escape(evidence)}</span>"
-    if url and modality == "image":
-        return f'<span class="cited"><img src="{url}" alt="{name}" height="88"><br>{label}</span>'
-    if url and modality == "audio":
-        player = f'<audio controls preload="none" src="{url}" aria-label="{name}"></audio>'
-        return f'<span class="cited">{label}<br>{player}</span>'
-    if url and modality == "video":
-        start = f"#t={moment:.1f}" if moment else ""
-        at = f" from {format_moment(moment)}" if moment else ""
-        player = (
-            f'<video controls preload="metadata" playsinline src="{url}{start}" '
-            f'aria-label="Play {name}{at}"></video>'
-        )
-        return f'<span class="cited">{label}<br>{player}</span>'
-    return f"{label} ({modality})"
-
-
-def _players_html(results: list[Result]) -> str:
-    """Beside the picture gallery: players for the sounds and videos among the results (a
-    video starts at the moment it was found at), and what was read in or generated for the
-    pictures, with their numbers (recommended sounds play on their cards)."""
-    rows = []
-    for number, r in enumerate(results, start=1):
-        if r.modality in ("audio", "video") and r.uri:
-            rows.append(
-                _cited_media(number, r.item_id, r.caption, r.uri, r.modality, r.moment, r.evidence)
-            )
-        elif r.modality == "image" and r.evidence:
-            name = html.escape(r.caption.strip() or Path(r.uri).name)
-            rows.append(
-                f"[{number}] {name} <span class='evidence'>{html.escape(r.evidence)}</span>"
-            )
-    return "<div class='sounds'>" + "".join(f"<p>{r}</p>" for r in rows) + "</div>" if rows else ""
 
 
 class ChatApp:
@@ -203,7 +104,7 @@ class ChatApp:
     def _answer(self, reply: Reply, fresh: bool) -> str:
         """An answer as the chat shows it, with its Listen button (``fresh``: just generated
         on this page, so the autoplay setting applies to it)."""
-        return _citations_markdown(reply, self._listen(reply, fresh))
+        return answer_markdown(reply, self._listen(reply, fresh))
 
     def _listen(self, reply: Reply, fresh: bool) -> str:
         """The Listen button of an answer: its text registered with the speaker, which
@@ -279,7 +180,7 @@ class ChatApp:
                 elif update.kind == "reply":
                     reply: Reply = update.value
                     history[-1] = {"role": "assistant", "content": self._answer(reply, fresh=True)}
-                    pictures, picks = _gallery(reply.results)
+                    pictures, picks = gallery_items(reply.results)
                     yield (
                         history,
                         _box(generating=False),
@@ -287,7 +188,7 @@ class ChatApp:
                         picks,
                         card_values(reply.recommendations),
                         gr.skip(),
-                        _players_html(reply.results),
+                        result_players(reply.results),
                     )
         except Exception as exc:  # a message in the chat; a traceback only for the unexpected
             history[-1] = {"role": "assistant", "content": chat_warning(exc, "a chat turn")}
@@ -362,7 +263,7 @@ class ChatApp:
         item_id = self.example_items.get(event.index)
         item = self.assistant.library.index.get(item_id) if item_id else None
         if item is not None:  # shown as the user's message: the picture, or a player
-            media = _cited_media(None, item.id, display_name(item), item.uri, item.modality)
+            media = cited_media(None, item.id, display_name(item), item.uri, item.modality)
             spoken = item.modality == "audio"
             label = VOICE_EXAMPLE if spoken else PICTURE_EXAMPLE
             shown = [*history, {"role": "user", "content": f"{media}<br>{label}"}]
@@ -440,7 +341,7 @@ class ChatApp:
             last = Reply.from_dict(turn.reply)
             history.append({"role": "user", "content": turn.question})
             history.append({"role": "assistant", "content": self._answer(last, fresh=False)})
-        pictures, picks = _gallery(last.results) if last else ([], [])
+        pictures, picks = gallery_items(last.results) if last else ([], [])
         return history, session, pictures, picks
 
     def new_chat(self) -> tuple[Any, ...]:
