@@ -158,6 +158,35 @@ def _audio_decoding() -> str:
     return f"PyAV decodes audio without an ffmpeg program ({len(samples)} samples at 16 kHz)"
 
 
+def _text_in_pictures() -> str:
+    from PIL import Image, ImageDraw, ImageFont
+
+    from retrieval.ocr import TextReader
+
+    picture = Image.new("RGB", (360, 80), "white")
+    ImageDraw.Draw(picture).text(
+        (12, 16), "HELLO 42", fill="black", font=ImageFont.load_default(40)
+    )
+    found = TextReader().read(picture)
+    if "HELLO" not in found.text.upper():
+        raise RuntimeError(f"rapidocr read {found.text!r} for 'HELLO 42': reinstall rapidocr")
+    return f"rapidocr reads text in pictures ({found.text!r})"
+
+
+def _video_decoding() -> str:
+    from PIL import Image
+
+    from retrieval.datasets.clips import Scene, make_slideshow
+    from retrieval.video import keyframes
+
+    with tempfile.TemporaryDirectory(prefix="crossmedia-doctor-") as folder:
+        still = Path(folder) / "still.png"
+        Image.new("RGB", (64, 48), "orange").save(still)
+        clip = make_slideshow(Path(folder) / "clip.mp4", [Scene(still, 1.0)], size=(64, 48))
+        frames = keyframes(clip)
+    return f"PyAV writes and reads H.264 video ({len(frames)} keyframe of a 1 s clip)"
+
+
 def _chromium() -> str:
     found = shutil.which("chromium") or (
         "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
@@ -241,6 +270,8 @@ def checks(data_dir: Path, chroma_url: str | None) -> list[Check]:
         Check("data folder", _data_dir_check(data_dir)),
         Check("multilingual speech", _multilingual_speech, essential=False),
         Check("spoken answers", _spoken_answers, essential=False),
+        Check("text in pictures", _text_in_pictures, essential=False),
+        Check("video", _video_decoding, essential=False),
         Check("MovieLens-100k", _movielens, essential=False),
         Check("Chromium", _chromium, essential=False),
     ]
