@@ -194,25 +194,30 @@ class MediaIndex:
         return [i.id for i in items if i.id not in before]
 
     def _delete_parts(self, item_ids: list[str]) -> None:
-        """Remove the parts of these items (from Chroma and the exact copy)."""
+        """Remove the parts of these items."""
         if not item_ids:
             return
         collection = self.collections["part"]
         found = self._read(
             lambda: collection.get(where={"part_of": {"$in": item_ids}}, include=[])["ids"]
         )
-        if not found:
-            return
+        if found:
+            self._remove(("part",), found)
+
+    def _remove(self, kinds: Sequence[VectorKind], ids: list[str]) -> None:
+        """Delete entries by id from these collections and their in-memory copies."""
         try:
             with self._locked():
-                collection.delete(ids=found)
+                for kind in kinds:
+                    self.collections[kind].delete(ids=ids)
         except Exception as exc:
             raise IndexStoreError(
                 f"could not delete from the index at {self.location}: {exc}"
             ) from exc
         with self._exact_guard:
-            if "part" in self._exact:
-                self._exact["part"].delete(found)
+            for kind in kinds:
+                if kind in self._exact:
+                    self._exact[kind].delete(ids)
 
     def _write(self, kind: VectorKind, ids: list[str], vectors: list, metadata: dict) -> None:
         collection = self.collections[kind]
@@ -239,22 +244,11 @@ class MediaIndex:
                     )
 
     def delete(self, item_ids: Iterable[str]) -> None:
-        """Remove items (both of their vectors). Unknown ids are ignored."""
+        """Remove items (all of their vectors and parts). Unknown ids are ignored."""
         ids = list(item_ids)
         if not ids:
             return
-        try:
-            with self._locked():
-                for kind, collection in self.collections.items():
-                    if kind != "part":
-                        collection.delete(ids=ids)
-        except Exception as exc:
-            raise IndexStoreError(
-                f"could not delete from the index at {self.location}: {exc}"
-            ) from exc
-        with self._exact_guard:
-            for exact in self._exact.values():
-                exact.delete(ids)
+        self._remove([kind for kind in VECTOR_KINDS if kind != "part"], ids)
         self._delete_parts(ids)
 
     def _locked(self) -> AbstractContextManager:

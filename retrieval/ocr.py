@@ -121,15 +121,7 @@ class TextReader:
         pixels = as_bgr(image, self.gate_side)
         if pixels is None:
             return False
-        with self._lock:
-            self._load()
-            try:
-                found = self._gate(pixels)
-            except Exception as exc:
-                raise OCRError(
-                    f"the text detector failed on this picture ({exc}); skip its text, or "
-                    "re-save the picture as PNG or JPEG and try again"
-                ) from exc
+        found = self._run("gate", pixels, "the text detector")
         boxes = found.boxes if found.boxes is not None else []
         scores = found.scores or []
         return any(
@@ -147,15 +139,7 @@ class TextReader:
         if pixels is None:
             return PictureText("", (), time.perf_counter() - start)
         scale = max(image.size) / max(pixels.shape[:2])
-        with self._lock:
-            self._load()
-            try:
-                result = self._engine(pixels)
-            except Exception as exc:
-                raise OCRError(
-                    f"text recognition failed on this picture ({exc}); skip its text, or "
-                    "re-save the picture as PNG or JPEG and try again"
-                ) from exc
+        result = self._run("engine", pixels, "text recognition")
         lines = tuple(
             TextLine(
                 text.strip(),
@@ -168,6 +152,19 @@ class TextReader:
         return PictureText(
             "\n".join(line.text for line in lines), lines, time.perf_counter() - start
         )
+
+    def _run(self, model: str, pixels: np.ndarray, what: str) -> Any:
+        """One model (``gate`` or ``engine``) on the pixels, under the lock; OCRError if it
+        fails."""
+        with self._lock:
+            self._load()
+            try:
+                return (self._gate if model == "gate" else self._engine)(pixels)
+            except Exception as exc:
+                raise OCRError(
+                    f"{what} failed on this picture ({exc}); skip its text, or re-save the "
+                    "picture as PNG or JPEG and try again"
+                ) from exc
 
     def read_file(self, path: str | Path, *, gate: bool = False) -> PictureText:
         """``read`` on an image file, loaded safely (MediaError for a bad file)."""
