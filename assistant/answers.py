@@ -92,24 +92,26 @@ def unnamed_phrase(document: Document) -> str:
     return f"the {kind} {name}"
 
 
-def item_words(document: Document) -> set[str]:
+def item_words(document: Document, generated: bool = True) -> set[str]:
     """The words an answer may use for an item: its caption's (else its name's) and those of
-    its evidence (words heard in a video, text read in a picture)."""
+    its evidence (words heard in a video, text read in a picture, and unless ``generated`` is
+    False its generated description)."""
     text = document.page_content
     if not text.strip() or safe_caption(text) == WITHHELD:
         text = unnamed_phrase(document)
-    return words_of(text) | words_of(evidence_phrase(document))
+    return words_of(text) | words_of(evidence_phrase(document, generated=generated))
 
 
-def _mentions(subject: str, documents: Sequence[Document]) -> bool:
+def _mentions(subject: str, documents: Sequence[Document], generated: bool = True) -> bool:
     """Whether the subject's main word is a word of one of the first three items (their
-    captions and evidence: words heard, text read, a generated description)."""
+    captions and evidence: words heard, text read, and unless ``generated`` is False a
+    generated description)."""
     words = [w for w in re.findall(r"[a-z]+", subject.lower()) if w not in _LINKING]
     if not words:
         return False
     head = words[-1]
     forms = {head, head[:-1] if head.endswith("s") else head}
-    return any(forms & item_words(d) for d in documents[:3])
+    return any(forms & item_words(d, generated) for d in documents[:3])
 
 
 def plan_answer(
@@ -127,19 +129,22 @@ def plan_answer(
     if not documents:
         return AnswerPlan("none", kind, subject, language=language)
     scores = [float(d.metadata.get("score", 0.0)) for d in documents]
+    described_only = False  # only a generated description names the subject
     if kind == "follow_up":
         grade: Grade = "confident"
     else:
         grade = calibration.grade(kind, scores[0])
-        if kind in ("text", "category", "voice") and _mentions(subject, documents):
+        if kind in ("text", "category", "voice") and _mentions(subject, documents, False):
             grade = "confident" if grade != "none" else "closest"
+        elif kind in ("text", "category", "voice") and _mentions(subject, documents):
+            grade, described_only = "closest", True  # offered as the closest, not claimed
     if grade == "none":
         return AnswerPlan("none", kind, subject, language=language)
     cuts = calibration.cuts_for(kind)
     floor = cuts.confident if grade == "confident" and kind != "follow_up" else cuts.plausible
     numbers = [n for n, s in enumerate(scores, 1) if s >= min(floor, scores[0])]
     matching = [n for n in range(1, len(documents) + 1) if _mentions(subject, [documents[n - 1]])]
-    if kind in ("text", "voice") and grade == "confident" and matching:
+    if kind in ("text", "voice") and (grade == "confident" or described_only) and matching:
         numbers = [n for n in numbers if n in matching] or matching[:1]  # the matches, not
         # their neighbours: "a guitar" is answered with guitars even if a violin is close
     numbers = _distinct(numbers, documents)
@@ -190,7 +195,7 @@ def phrase_with_number(plan: AnswerPlan, documents: Sequence[Document], n: int) 
     return f"{item_phrase(document, whole=plan.describe)}{evidence} [{n}]"
 
 
-def evidence_phrase(document: Document, language: str = "en") -> str:
+def evidence_phrase(document: Document, language: str = "en", generated: bool = True) -> str:
     """What an answer adds after an item's name to show where it was found: a video's moment
     (" at 0:42"), the words heard there, the text read in a picture, or for an uncaptioned
     picture its generated description (labelled as such); "" for the rest."""
@@ -206,7 +211,12 @@ def evidence_phrase(document: Document, language: str = "en") -> str:
     if read and safe_caption(read) != WITHHELD:
         added += said.text_reads.format(x=quoted(read, language))
     described = " ".join(str(meta.get("description") or "").split())[:MAX_EVIDENCE_CHARS]
-    if described and not document.page_content.strip() and safe_caption(described) != WITHHELD:
+    if (
+        generated
+        and described
+        and not document.page_content.strip()
+        and safe_caption(described) != WITHHELD
+    ):
         added += said.described_as.format(x=described.rstrip("."))
     return added
 
