@@ -293,7 +293,7 @@ def uncaptioned_only(args: argparse.Namespace) -> None:
     manifest = bare.parent / "manifest.jsonl"
     questions = build_questions(args.items, args.pictures)
     report: dict = {
-        "provenance": provenance(encoder_name(), COMMAND + " --uncaptioned-only"),
+        "provenance": provenance(encoder_name(), COMMAND),
         "questions": len(questions),
         "library": "every Tux Paint stamp copied as img-NNNN.png, no captions, no folders",
     }
