@@ -93,13 +93,33 @@ def unnamed_phrase(document: Document) -> str:
 
 
 def item_words(document: Document, generated: bool = True) -> set[str]:
-    """The words an answer may use for an item: its caption's (else its name's) and those of
-    its evidence (words heard in a video, text read in a picture, and unless ``generated`` is
-    False its generated description)."""
+    """The words that name an item: its caption's (else its name's) and what was found in it
+    (words heard in a video, text read in a picture, and unless ``generated`` is False its
+    generated description), without the phrasing an answer puts around them."""
     text = document.page_content
     if not text.strip() or safe_caption(text) == WITHHELD:
         text = unnamed_phrase(document)
-    return words_of(text) | words_of(evidence_phrase(document, generated=generated))
+    return words_of(text) | words_of(evidence_text(document, generated))
+
+
+def evidence_text(document: Document, generated: bool = True) -> str:
+    """What was found in an item beyond its caption, as plain text: the words heard where a
+    video matched, the text read in a picture, an uncaptioned picture's generated
+    description (unless ``generated`` is False)."""
+    meta = document.metadata
+    found = []
+    if meta.get("part") == "speech":
+        found.append(str(meta.get("part_text") or ""))
+    found.append(str(meta.get("picture_text") or ""))
+    if generated and not document.page_content.strip():
+        found.append(str(meta.get("description") or ""))
+    return " ".join(" ".join(found).split())
+
+
+def _answer_words(document: Document, language: str) -> set[str]:
+    """The words an answer may use for an item: those naming it and the phrasing of its
+    evidence in ``language`` (" at 0:05, where it says ...")."""
+    return item_words(document) | words_of(evidence_phrase(document, language))
 
 
 def _mentions(subject: str, documents: Sequence[Document], generated: bool = True) -> bool:
@@ -300,13 +320,13 @@ def check_answer(
     linking = words_of(question) | _LINKING | words_of(" ".join([*openings(plan), said.and_]))
     allowed = set(linking)
     for n in cited:
-        allowed |= item_words(documents[n - 1])
+        allowed |= _answer_words(documents[n - 1], plan.language)
     if not words_of(_CITATION.sub(" ", text)) <= allowed:
         return None
     start = 0
     for match in _CITATION.finditer(text):
         clause = words_of(text[start : match.start()]) - linking
-        caption = item_words(documents[int(match.group(1)) - 1])
+        caption = _answer_words(documents[int(match.group(1)) - 1], plan.language)
         if clause and not clause & caption:
             return None
         start = match.end()

@@ -111,3 +111,32 @@ def test_ocr_can_be_turned_off_or_run_on_every_picture(enriched, run, tmp_path):
     every.ingest(poster, progress=False, ocr="all")
     (item,) = every.index.get_many(every.index.ids_of("image", 5)).values()
     assert "JAZZ" in str(item.metadata[PICTURE_TEXT_KEY]).upper()
+
+
+def test_what_was_heard_or_read_names_an_item_but_the_answers_phrasing_does_not():
+    from langchain_core.documents import Document
+
+    from assistant.answers import plan_answer, template_answer
+    from assistant.calibration import Calibration, KindCuts
+
+    poster = Document(
+        page_content="A concert poster.",
+        metadata={"item_id": "p", "modality": "image", "score": 0.7, "uri": "/p.png",
+                  "picture_text": POSTER_TEXT},
+    )  # fmt: skip
+    video = Document(
+        page_content="farm and space",
+        metadata={"item_id": "v", "modality": "video", "score": 0.6, "uri": "/v.mp4",
+                  "part": "speech", "part_text": "The treasure is buried here.", "moment": 5.2},
+    )  # fmt: skip
+    calibration = Calibration("x", 9, {"text": KindCuts(confident=0.5, plausible=0.3)}, {})
+    # "say" is in the phrasing of the video's evidence (", where it says ..."), not in it
+    question = "What does the concert poster say"
+    plan = plan_answer("text", question, question + "?", [poster, video], calibration)
+    assert plan.lead[0] == 1
+    assert "with the text “SUMMER JAZZ FESTIVAL” [1]" in template_answer(plan, [poster, video])
+    buried = plan_answer(
+        "text", "buried treasure", "buried treasure?", [poster, video], calibration
+    )
+    assert buried.lead == [2]  # the words heard in the video name it
+    assert "at 0:05, where it says" in template_answer(buried, [poster, video])
