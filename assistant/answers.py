@@ -106,14 +106,24 @@ def evidence_text(document: Document, generated: bool = True) -> str:
     """What was found in an item beyond its caption, as plain text: the words heard where a
     video matched, the text read in a picture, an uncaptioned picture's generated
     description (unless ``generated`` is False)."""
+    heard, read, described = _evidence(document, generated)
+    return " ".join(filter(None, (heard, read, described)))
+
+
+def _evidence(document: Document, generated: bool = True) -> tuple[str, str, str]:
+    """(words heard where a video matched, text read in the picture, generated description
+    of an uncaptioned picture unless ``generated`` is False): each one line, cut short, and
+    withheld ("") if it reads like orders."""
     meta = document.metadata
-    found = []
-    if meta.get("part") == "speech":
-        found.append(str(meta.get("part_text") or ""))
-    found.append(str(meta.get("picture_text") or ""))
-    if generated and not document.page_content.strip():
-        found.append(str(meta.get("description") or ""))
-    return " ".join(" ".join(found).split())
+
+    def clean(value: object) -> str:
+        line = " ".join(str(value or "").split())[:MAX_EVIDENCE_CHARS]
+        return "" if safe_caption(line) == WITHHELD else line
+
+    heard = clean(meta.get("part_text")) if meta.get("part") == "speech" else ""
+    uncaptioned = generated and not document.page_content.strip()
+    described = clean(meta.get("description")) if uncaptioned else ""
+    return heard, clean(meta.get("picture_text")), described
 
 
 def _answer_words(document: Document, language: str) -> set[str]:
@@ -224,19 +234,12 @@ def evidence_phrase(document: Document, language: str = "en", generated: bool = 
     added = ""
     if meta.get("moment") is not None and meta.get("modality") == "video":
         added += said.at_moment.format(t=format_moment(float(meta["moment"])))
-    words = " ".join(str(meta.get("part_text") or "").split())[:MAX_EVIDENCE_CHARS]
-    if meta.get("part") == "speech" and words and safe_caption(words) != WITHHELD:
-        added += said.it_says.format(x=quoted(words, language))
-    read = " ".join(str(meta.get("picture_text") or "").split())[:MAX_EVIDENCE_CHARS]
-    if read and safe_caption(read) != WITHHELD:
+    heard, read, described = _evidence(document, generated)
+    if heard:
+        added += said.it_says.format(x=quoted(heard, language))
+    if read:
         added += said.text_reads.format(x=quoted(read, language))
-    described = " ".join(str(meta.get("description") or "").split())[:MAX_EVIDENCE_CHARS]
-    if (
-        generated
-        and described
-        and not document.page_content.strip()
-        and safe_caption(described) != WITHHELD
-    ):
+    if described:
         added += said.described_as.format(x=described.rstrip("."))
     return added
 

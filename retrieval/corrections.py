@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from retrieval.describe import GENERATED, PERSON
+from retrieval.describe import PERSON, generated_description
 from retrieval.encoders.base import Encoder
 from retrieval.errors import CrossmediaError
 from retrieval.index import MediaIndex
@@ -101,7 +101,7 @@ def correct_caption(
     fuse = getattr(encoder, "fuse", None)
     fused = fuse(content[None, :], caption_vector[None, :]) if fuse is not None else None
     metadata = dict(item.metadata)
-    if metadata.get("description_by") == GENERATED and "description" in metadata:
+    if generated_description(metadata):
         metadata["generated_description"] = metadata["description"]
     metadata.update(description=caption, description_by=PERSON)
     corrected = dataclasses.replace(item, caption=caption, metadata=metadata)

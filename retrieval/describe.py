@@ -148,14 +148,20 @@ def folder_name(folder: str) -> str:
     return "" if not name or _CAMERA_FOLDER.match(name) else name
 
 
-def read_exif(source: bytes | str | Path) -> tuple[datetime | None, tuple[float, float] | None]:
+def read_exif(
+    source: bytes | str | Path | Image.Image,
+) -> tuple[datetime | None, tuple[float, float] | None]:
     """The date a picture was taken and its GPS place from its EXIF, each None where absent
-    or unreadable. Only the header is read (no pixels are decoded)."""
+    or unreadable: from a picture already decoded, or from a file's header (no pixels are
+    decoded)."""
     try:
-        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
-            exif = image.getexif()
-            details = exif.get_ifd(ExifTags.IFD.Exif)
-            gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+        if isinstance(source, Image.Image):
+            exif = source.getexif()
+        else:
+            with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+                exif = image.getexif()
+        details = exif.get_ifd(ExifTags.IFD.Exif)
+        gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None, None
     stamp = details.get(ExifTags.Base.DateTimeOriginal) or exif.get(ExifTags.Base.DateTime)
@@ -240,7 +246,7 @@ def describe(
     *,
     text: str = "",
     folder: str = "",
-    exif_source: bytes | str | Path | None = None,
+    exif_source: bytes | str | Path | Image.Image | None = None,
     floor: float = CONCEPT_FLOOR,
 ) -> Description:
     """A picture's description from its tower labels, OCR text, folder and EXIF (the file's
@@ -271,15 +277,15 @@ def fused_with_descriptions(
 def describe_batch(
     encoder: Encoder,
     images: Sequence[Image.Image],
-    sources: Sequence[bytes | str | Path | None],
+    sources: Sequence[bytes | str | Path | Image.Image | None],
     folders: Sequence[str],
     ocr_texts: Sequence[str] | None = None,
     floor: float = CONCEPT_FLOOR,
 ) -> DescribedBatch:
     """Content vectors, descriptions and fused vectors of a batch of uncaptioned pictures, with
-    one pass of the image tower. ``sources`` are the files (bytes or paths; None: no EXIF) for
-    their EXIF, ``folders`` their folders relative to the library root, ``ocr_texts`` the text
-    read in each (None: no OCR)."""
+    one pass of the image tower. ``sources`` hold each one's EXIF (its file's bytes or path,
+    or the decoded picture; None: no EXIF), ``folders`` their folders relative to the library
+    root, ``ocr_texts`` the text read in each (None: no OCR)."""
     texts = list(ocr_texts) if ocr_texts is not None else [""] * len(images)
     if not len(images) == len(sources) == len(folders) == len(texts):
         raise ValueError("one source, folder and OCR text per image is required")

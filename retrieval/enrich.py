@@ -13,7 +13,6 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,6 +21,7 @@ from PIL import Image
 from retrieval.describe import describe_batch
 from retrieval.encoders.base import Encoder
 from retrieval.errors import CrossmediaError, OCRUnavailableError
+from retrieval.images import flatten
 from retrieval.items import PICTURE_TEXT_KEY, ItemPart, MediaItem
 
 if TYPE_CHECKING:
@@ -60,8 +60,9 @@ class PictureEnricher:
         self.gate = gate
 
     def with_text(self, item: MediaItem, image: Image.Image) -> MediaItem:
-        """The item with the text read in its picture (unchanged when there is none, or when
-        the reader cannot run: OCR never costs a picture its place in the library)."""
+        """The item with the text read in its picture, given as decoded (transparency kept,
+        so the reader can put light text on a dark ground); unchanged when there is none, or
+        when the reader cannot run: OCR never costs a picture its place in the library."""
         if self.reader is None:
             return item
         try:
@@ -79,20 +80,22 @@ class PictureEnricher:
         return dataclasses.replace(item, metadata={**item.metadata, PICTURE_TEXT_KEY: text})
 
     def encode(self, items: Sequence[MediaItem], images: Sequence[Image.Image]) -> EncodedPictures:
-        """Content vectors of the pictures; the uncaptioned ones also get their description
-        (from the same tower pass) and its fused vector."""
+        """Content vectors of the pictures (as decoded, transparency kept: flattened on white
+        for the tower here); the uncaptioned ones also get their description (from the same
+        tower pass, their EXIF read from the decoded picture) and its fused vector."""
+        flat = [flatten(image) for image in images]
         vectors = np.zeros((len(items), self.encoder.dim), dtype=np.float32)
         updated = list(items)
         fused: dict[int, np.ndarray] = {}
         uncaptioned = [n for n, item in enumerate(items) if self.describe and not item.caption]
-        captioned = [n for n in range(len(items)) if n not in set(uncaptioned)]
+        captioned = sorted(set(range(len(items))) - set(uncaptioned))
         if captioned:
-            vectors[captioned] = self.encoder.encode_images([images[n] for n in captioned])
+            vectors[captioned] = self.encoder.encode_images([flat[n] for n in captioned])
         if uncaptioned:
             batch = describe_batch(
                 self.encoder,
+                [flat[n] for n in uncaptioned],
                 [images[n] for n in uncaptioned],
-                [Path(items[n].uri) if items[n].uri else None for n in uncaptioned],
                 [str(items[n].metadata.get("folder", "")) for n in uncaptioned],
                 [str(items[n].metadata.get(PICTURE_TEXT_KEY, "")) for n in uncaptioned],
             )

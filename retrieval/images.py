@@ -13,7 +13,9 @@ import re
 import stat
 import warnings
 from pathlib import Path
+from typing import Literal
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from retrieval.errors import MediaError, UnsupportedMediaError
@@ -23,6 +25,7 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_PIXELS = 50_000_000
 SVG_RENDER_SIDE = 512
+LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 weights of R, G, B
 
 
 def is_image_path(path: str | Path) -> bool:
@@ -30,8 +33,9 @@ def is_image_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
-def read_limited(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
-    """Read a file's bytes, refusing a missing, unreadable, special or oversized file."""
+def checked_size(path: Path, max_bytes: int) -> int:
+    """A media file's size; MediaError for a missing, unreadable, special, empty file or one
+    over ``max_bytes``."""
     try:
         info = path.stat()
     except FileNotFoundError:
@@ -50,6 +54,12 @@ def read_limited(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
         )
     if size == 0:
         raise MediaError(f"{path}: file is empty")
+    return size
+
+
+def read_limited(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """Read a file's bytes, refusing a missing, unreadable, special or oversized file."""
+    checked_size(path, max_bytes)
     try:
         with path.open("rb") as handle:
             data = handle.read(max_bytes + 1)
@@ -66,8 +76,11 @@ def load_image(
     max_bytes: int = MAX_FILE_BYTES,
     max_pixels: int = MAX_PIXELS,
     label: str | None = None,
+    keep_alpha: bool = False,
 ) -> Image.Image:
-    """Load an image file (or its bytes) as an upright RGB image, transparency flattened on white.
+    """Load an image file (or its bytes) as an upright RGB image, transparency flattened on white
+    (with ``keep_alpha``, a raster picture keeps its transparency and mode; ``flatten`` it later;
+    an SVG is always rendered on white).
 
     Raises MediaError for a corrupt, empty, oversized or decompression-bomb file and
     UnsupportedMediaError for data that is no image format crossmedia reads. ``label`` names
@@ -84,7 +97,7 @@ def load_image(
         data, label = read_limited(path, max_bytes), label or str(path)
     if _looks_like_svg(data):
         return _render_svg(data, label)
-    return _decode_raster(data, label, max_pixels)
+    return _decode_raster(data, label, max_pixels, keep_alpha)
 
 
 def _looks_like_svg(data: bytes) -> bool:
@@ -98,7 +111,9 @@ def _looks_like_svg(data: bytes) -> bool:
     return (head.startswith(b"<?xml") and b"<svg" in head) or head.startswith(b"<svg")
 
 
-def _decode_raster(data: bytes, label: str, max_pixels: int) -> Image.Image:
+def _decode_raster(
+    data: bytes, label: str, max_pixels: int, keep_alpha: bool = False
+) -> Image.Image:
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -119,17 +134,25 @@ def _decode_raster(data: bytes, label: str, max_pixels: int) -> Image.Image:
         except (OSError, SyntaxError, ValueError) as exc:
             raise MediaError(f"{label}: corrupt or truncated image ({exc})") from None
     image = ImageOps.exif_transpose(image)
-    return flatten_on_white(image)
+    return image if keep_alpha else flatten(image)
 
 
-def flatten_on_white(image: Image.Image) -> Image.Image:
-    """Return an RGB copy, compositing any transparency onto a white background."""
+def flatten(image: Image.Image, background: Literal["white", "contrast"] = "white") -> Image.Image:
+    """Return an RGB copy, compositing any transparency onto white, or with ``contrast`` onto
+    black or white, whichever contrasts with the opaque pixels (white text drawn on a
+    transparent ground stays legible to OCR)."""
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     if not has_alpha:
         return image.convert("RGB")
     rgba = image.convert("RGBA")
-    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(background, rgba).convert("RGB")
+    ground = (255, 255, 255)
+    if background == "contrast":
+        pixels = np.asarray(rgba)
+        opaque = pixels[:, :, 3] > 0
+        if opaque.any() and (pixels[:, :, :3][opaque] @ LUMA).mean() >= 128:
+            ground = (0, 0, 0)
+    base = Image.new("RGBA", rgba.size, (*ground, 255))
+    return Image.alpha_composite(base, rgba).convert("RGB")
 
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*(\[(?P<subset>.*?)\])?\s*>", re.S)

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from retrieval.discovery import SourceRecord
-from retrieval.encoders.base import Encoder, batched
+from retrieval.encoders.base import Encoder, batched, l2_normalise
 from retrieval.enrich import PictureEnricher
 from retrieval.errors import IndexStoreError, MediaError
 from retrieval.images import load_image, read_limited
@@ -57,8 +57,6 @@ AudioTranscriber = Callable[[Path], HeardSpeech]
 class VideoPayload:
     """A video being ingested: its keyframes and, once transcribed, its speech."""
 
-    path: Path
-    has_audio: bool
     frames: list[Keyframe]
     speech: list[tuple[float, str]] = field(default_factory=list)
 
@@ -221,7 +219,7 @@ class Ingestor:
                 record.path, "audio", data, record.caption, source, record.metadata
             )
             return item, record.path
-        image = load_image(data, label=str(record.path))
+        image = load_image(data, label=str(record.path), keep_alpha=True)  # flattened in encode
         item = MediaItem.from_file(
             record.path, "image", data, record.caption, source, record.metadata
         )
@@ -260,7 +258,7 @@ class Ingestor:
         """Read a new video's keyframes and transcribe its sound (when it has sound and a
         transcriber is given): each becomes a part with its time."""
         path = Path(item.uri)
-        payload = VideoPayload(path, has_audio, keyframes(path))
+        payload = VideoPayload(keyframes(path))
         unheard = ""
         if has_audio and self.transcribe is not None:
             try:
@@ -328,5 +326,4 @@ class Ingestor:
                 (ItemPart("speech", text, time=round(start, 2)), v)
                 for (start, text), v in zip(video.speech, spoken, strict=True)
             ]
-        mean = frames.mean(axis=0)
-        return mean / max(float(np.linalg.norm(mean)), 1e-12), parts
+        return l2_normalise(frames.mean(axis=0, keepdims=True))[0], parts

@@ -4,13 +4,14 @@ ItemPart: a piece of an item with its own vector (a keyframe, a stretch of speec
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 Modality = Literal["image", "audio", "text", "video"]
 MODALITIES: tuple[Modality, ...] = ("image", "audio", "text", "video")
-PartKind = Literal["keyframe", "speech", "ocr", "description"]
+PartKind = Literal["keyframe", "speech", "ocr"]
 PICTURE_TEXT_KEY = "picture_text"  # metadata: the words read in a picture (OCR)
 MetadataValue = str | int | float | bool
 AUDIO_SUFFIXES = frozenset(
@@ -30,15 +31,19 @@ def label_from_filename(path: Path) -> str:
 
 def content_id(data: bytes, modality: Modality) -> str:
     """Stable item id: the SHA-256 of the content (prefixed by modality), 32 hex digits."""
-    return hashlib.sha256(modality.encode() + b"\0" + data).hexdigest()[:32]
+    return _content_digest(modality, [data])
 
 
 def file_content_id(path: Path, modality: Modality, chunk: int = 1 << 20) -> str:
     """``content_id`` of a file read in chunks (a video too large to hold in memory at once)."""
-    digest = hashlib.sha256(modality.encode() + b"\0")
     with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
+        return _content_digest(modality, iter(lambda: handle.read(chunk), b""))
+
+
+def _content_digest(modality: Modality, blocks: Iterable[bytes]) -> str:
+    digest = hashlib.sha256(modality.encode() + b"\0")
+    for block in blocks:
+        digest.update(block)
     return digest.hexdigest()[:32]
 
 
@@ -102,8 +107,8 @@ class MediaItem:
 @dataclass(frozen=True)
 class ItemPart:
     """A piece of an item searched by its own vector: a video's keyframe or a stretch of its
-    speech (``time``: seconds from the start), the text read in a picture, or a generated
-    description. ``text`` is what the part says, shown beside a hit it made."""
+    speech (``time``: seconds from the start), or the text read in a picture. ``text`` is what
+    the part says, shown beside a hit it made."""
 
     kind: PartKind
     text: str = ""

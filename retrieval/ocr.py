@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from retrieval.errors import MediaError, OCRError, OCRUnavailableError
-from retrieval.images import load_image
+from retrieval.images import flatten, load_image
 
 RAPIDOCR_VERSION = "3.10.0"
 MODEL_FILES = {
@@ -270,7 +270,7 @@ def as_bgr(image: Image.Image, max_side: int) -> np.ndarray | None:
         if min(size) < MIN_SIDE:
             return None
         image = _eight_bit(image).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    rgb = _flatten(_eight_bit(image))
+    rgb = flatten(_eight_bit(image), "contrast")
     return np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
 
 
@@ -282,17 +282,3 @@ def _eight_bit(image: Image.Image) -> Image.Image:
     low, high = float(values.min()), float(values.max())
     scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
     return Image.fromarray(scaled.astype(np.uint8), "L")
-
-
-def _flatten(image: Image.Image) -> Image.Image:
-    """RGB, with any transparency composited onto black or white (whichever contrasts)."""
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-    if not has_alpha:
-        return image.convert("RGB")
-    rgba = image.convert("RGBA")
-    pixels = np.asarray(rgba)
-    opaque = pixels[:, :, 3] > 0
-    luminance = pixels[:, :, :3][opaque] @ np.array([0.299, 0.587, 0.114]) if opaque.any() else None
-    background = (0, 0, 0) if luminance is not None and luminance.mean() >= 128 else (255, 255, 255)
-    base = Image.new("RGBA", rgba.size, (*background, 255))
-    return Image.alpha_composite(base, rgba).convert("RGB")

@@ -16,11 +16,12 @@ import numpy as np
 from PIL import Image
 
 from retrieval.errors import MediaError
+from retrieval.images import checked_size
 
 log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"})
 MAX_VIDEO_SECONDS = 30 * 60.0
-MAX_VIDEO_BYTES = 2 * 1024**3
+MAX_VIDEO_BYTES = 2_000_000_000
 SAMPLE_EVERY = 0.25  # seconds between frames compared for scene changes
 SCENE_THRESHOLD = 0.06  # mean absolute change of a 32x32 colour thumbnail, 0..1
 MAX_KEYFRAMES_PER_MINUTE = 30  # one every 2 s on average; the biggest changes win
@@ -29,11 +30,9 @@ MAX_KEYFRAME_SIDE = 448
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What the container says: length (seconds), frame size and whether there is sound."""
+    """What the container says: length (seconds) and whether there is sound."""
 
     seconds: float
-    width: int
-    height: int
     has_audio: bool
 
 
@@ -61,28 +60,14 @@ def probe_video(path: Path, max_seconds: float = MAX_VIDEO_SECONDS) -> VideoInfo
     video, one over ``max_seconds`` or over the size limit."""
     import av
 
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise MediaError(f"{path}: cannot read file ({exc.strerror})") from None
-    if size > MAX_VIDEO_BYTES:
-        raise MediaError(
-            f"{path}: video is {size / 1e9:.1f} GB, over the {MAX_VIDEO_BYTES / 1e9:.1f} GB limit"
-        )
-    if size == 0:
-        raise MediaError(f"{path}: file is empty")
+    checked_size(path, MAX_VIDEO_BYTES)
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise MediaError(f"{path}: holds no video stream")
             stream = container.streams.video[0]
             seconds = _duration(container, stream)
-            info = VideoInfo(
-                seconds=seconds,
-                width=int(stream.codec_context.width or 0),
-                height=int(stream.codec_context.height or 0),
-                has_audio=bool(container.streams.audio),
-            )
+            info = VideoInfo(seconds=seconds, has_audio=bool(container.streams.audio))
     except MediaError:
         raise
     except (av.error.FFmpegError, OSError, ValueError) as exc:

@@ -4,7 +4,6 @@ Tux Paint stamps, the real default encoder and a real Chroma index in temporary 
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import shutil
 import subprocess
@@ -36,7 +35,9 @@ from retrieval.describe import (
     phrase,
     read_exif,
 )
-from retrieval.items import MediaItem
+from retrieval.discovery import discover
+from retrieval.ingest import Ingestor
+from retrieval.items import MediaItem, content_id
 from retrieval.library import Library, LibraryConfig
 from retrieval.sidecar import sidecar_caption
 
@@ -63,18 +64,12 @@ def uncaptioned_copies(stamps_root: Path, folder: Path) -> list[tuple[Path, str]
 
 
 def add_uncaptioned(library: Library, files: list[Path], root: Path) -> list[MediaItem]:
-    """What the ingest does for captionless pictures: one tower pass for vectors and
-    descriptions; the description goes to metadata, the caption stays empty."""
-    data = [f.read_bytes() for f in files]
-    images = [Image.open(io.BytesIO(d)).convert("RGB") for d in data]
-    folders = [str(f.parent.relative_to(root)) for f in files]
-    batch = describe_batch(library.encoder, images, data, folders)
-    items = [
-        MediaItem.from_file(f, "image", d, metadata={"folder": folder, **desc.metadata()})
-        for f, d, folder, desc in zip(files, data, folders, batch.descriptions, strict=True)
-    ]
-    library.index.add(items, batch.vectors, None, batch.fused)
-    return items
+    """The captionless pictures through the real ingest (folder metadata from ``root``, no
+    OCR); their stored items in the order of ``files``."""
+    wanted = set(files)
+    records = [r for r in discover(root) if r.path in wanted]
+    Ingestor(library.index, library.encoder).ingest(records, progress=False)
+    return [library.index.get(content_id(f.read_bytes(), "image")) for f in files]
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +154,9 @@ def test_exif_date_and_gps_written_in_a_jpeg_are_read_and_phrased(tmp_path, libr
     assert batch.vectors.shape == (1, library.encoder.dim)
     stored = batch.descriptions[0].metadata()
     assert stored["taken"] == "2019-07-14T18:30:05" and stored["latitude"] == 43.2965
+    (ingested,) = add_uncaptioned(library, [photo], tmp_path)  # EXIF of the decoded picture
+    assert ingested.caption == "" and ingested.metadata["taken"] == "2019-07-14T18:30:05"
+    assert "taken 14 July 2019" in str(ingested.metadata["description"])
 
 
 def test_no_exif_no_date_and_a_bad_file_is_not_an_error(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.datasets.text_pictures import TextStyle, font_path, render_text
+from retrieval.datasets.text_pictures import TextStyle, font_path, render_text, text_layer
 from retrieval.datasets.tuxpaint import captioned_stamps
 from retrieval.images import load_image
 from retrieval.items import PICTURE_TEXT_KEY
@@ -46,8 +46,8 @@ def enriched(tmp_path_factory, stamps_root, model_cache):
 
 
 def _item(library: Library, name: str):
-    ids = [h.item_id for h in library.search("anything", k=10)]
-    return next(i for i in library.index.get_many(ids).values() if Path(i.uri).name == name)
+    items = library.index.get_many(library.index.ids_of("image", 100)).values()
+    return next(item for item in items if Path(item.uri).name == name)
 
 
 def test_the_text_in_a_picture_is_read_stored_and_searchable(enriched):
@@ -140,3 +140,26 @@ def test_what_was_heard_or_read_names_an_item_but_the_answers_phrasing_does_not(
     )
     assert buried.lead == [2]  # the words heard in the video name it
     assert "at 0:05, where it says" in template_answer(buried, [poster, video])
+
+
+def test_white_text_on_a_transparent_ground_is_read_at_ingest(tmp_path, enriched):
+    from PIL import Image
+
+    from retrieval.discovery import discover
+    from retrieval.index import MediaIndex
+    from retrieval.ingest import Ingestor
+    from retrieval.ocr import TextReader
+
+    library, _ = enriched
+    style = TextStyle(font_path("DejaVuSans-Bold.ttf"), 48, fill=(255, 255, 255))
+    folder = tmp_path / "stickers"
+    folder.mkdir()
+    sticker = Image.new("RGBA", (720, 160), (0, 0, 0, 0))
+    sticker.alpha_composite(text_layer("OPEN LATE TONIGHT", style), (20, 40))
+    sticker.save(folder / "sticker.png")  # white letters, nothing behind them
+    encoder = library.encoder
+    index = MediaIndex(tmp_path / "index", encoder_name=encoder.name, dim=encoder.dim)
+    ingestor = Ingestor(index, encoder, read_text=TextReader(), describe=False)
+    report = ingestor.ingest(discover(folder), progress=False)
+    (item,) = index.get_many(report.added_ids).values()
+    assert {"OPEN", "LATE", "TONIGHT"} <= set(str(item.metadata[PICTURE_TEXT_KEY]).split())

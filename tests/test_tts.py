@@ -89,7 +89,6 @@ def test_japanese_is_spoken_in_kana_and_kanji_is_refused(tmp_path):
 def test_without_espeak_ng_the_error_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # a PATH with no espeak-ng on it
     speaker = Speaker(tmp_path / "cache")
-    assert not speaker.available()
     with pytest.raises(SpeechError, match=r"espeak-ng is not installed.*apt-get install espeak-ng"):
         speaker.speak(FROG)
 
@@ -245,3 +244,17 @@ def test_the_speak_endpoint_returns_a_wav(speaking_app):
     path = client.predict("Bonjour, j'ai une grenouille [1].", "fr", api_name="/speak")
     channels, _, seconds = _wav(Path(path))
     assert channels == 1 and 0.8 < seconds < 6
+
+
+def test_the_cache_keeps_the_newest_answers_and_those_said_again(tmp_path):
+    speaker = Speaker(tmp_path / "cache", max_files=10)
+    kept = speaker.register("The answer everyone asks for.")
+    for n in range(40):
+        speaker.register(f"Answer number {n}.")
+        if n % 4 == 0:
+            assert speaker.register("The answer everyone asks for.") == kept  # said again
+    entries = list((tmp_path / "cache").glob("*.json"))
+    assert 10 <= len(entries) <= 11  # pruned now and then, never far over the limit
+    assert (tmp_path / "cache" / f"{kept}.json").exists()
+    newest = speaker.register("Answer number 39.")
+    assert (tmp_path / "cache" / f"{newest}.json").exists()

@@ -115,6 +115,7 @@ def test_bad_videos_are_refused_with_reasons_and_sound_only_webm_is_audio(
     tmp_path, clips, default_encoder
 ):
     import av
+    import numpy as np
 
     good = clips["library"] / "fruit_and_frogs.mp4"
     (tmp_path / "broken.mp4").write_bytes(good.read_bytes()[:3000])
@@ -122,8 +123,6 @@ def test_bad_videos_are_refused_with_reasons_and_sound_only_webm_is_audio(
     (tmp_path / "notes.mkv").write_text("this is a text file, not a video")
     with av.open(str(tmp_path / "voice.webm"), "w") as container:  # sound only
         stream = container.add_stream("libopus", rate=48000)
-        import numpy as np
-
         frame = av.AudioFrame.from_ndarray(
             np.zeros((1, 48000), np.float32), format="flt", layout="mono"
         )

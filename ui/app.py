@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import numpy as np
 from assistant.errors import SpeechError
 from assistant.reply import Reply
 from assistant.service import Assistant, display_name
-from assistant.speech.tts import Speaker
+from assistant.speech.tts import Speaker, wav_samples
 from retrieval.errors import CrossmediaError
 from retrieval.items import is_audio_path
 from ui.cards import (
@@ -408,7 +407,7 @@ class ChatApp:
         self.identity.check_api_key(request)
         if self.speaker is None:
             raise SpeechError("this server cannot speak: espeak-ng is not installed on it")
-        return _wav_samples(self.speaker.speak(text or "", language or "en").path)
+        return wav_samples(self.speaker.speak(text or "", language or "en").path)
 
     @api_endpoint("/rate")
     def api_rate(self, user: str, item_id: str, rating: float, request: gr.Request) -> dict:
@@ -424,13 +423,6 @@ def _count(k: float | None, most: int) -> int:
         return max(1, min(int(k or 10), most))
     except (TypeError, ValueError, OverflowError):
         raise gr.Error("k must be a number of results", print_exception=False) from None
-
-
-def _wav_samples(path: Path) -> tuple[int, np.ndarray]:
-    """A 16-bit mono WAV file as (sample rate, int16 samples)."""
-    with wave.open(str(path), "rb") as audio:
-        rate, frames = audio.getframerate(), audio.readframes(audio.getnframes())
-    return rate, np.frombuffer(frames, dtype=np.int16)
 
 
 def _file_path(entry: Any) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import gradio as gr
 
 from retrieval.corrections import correct_caption
-from retrieval.describe import GENERATED
+from retrieval.describe import generated_description
 from retrieval.library import Library
 from ui.security.identity import Identity
 from ui.security.messages import sentence_for
@@ -30,9 +30,9 @@ def described_choices(library: Library, picks: list) -> list[tuple[str, str]]:
     choices = []
     for number, item_id in picks or []:
         item = items.get(item_id)
-        if item is None or item.caption or item.metadata.get("description_by") != GENERATED:
-            continue
-        choices.append((f"[{number}] {LABEL}: {item.metadata.get('description', '')}", item_id))
+        described = generated_description(item.metadata) if item and not item.caption else ""
+        if described:
+            choices.append((f"[{number}] {LABEL}: {described}", item_id))
     return choices
 
 

@@ -22,6 +22,8 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from assistant.errors import SpeechError
 
 log = logging.getLogger(__name__)
@@ -128,6 +130,19 @@ def wav_seconds(path: str | Path) -> float:
         raise SpeechError(f"{path}: not a readable WAV file ({exc})") from None
 
 
+def wav_samples(path: str | Path) -> tuple[int, np.ndarray]:
+    """A 16-bit mono WAV file (what ``synthesise`` writes) as (sample rate, int16 samples); a
+    SpeechError if it is not one."""
+    try:
+        with wave.open(str(path), "rb") as audio:
+            if audio.getsampwidth() != 2 or audio.getnchannels() != 1:
+                raise SpeechError(f"{path}: not a 16-bit mono WAV file")
+            rate, frames = audio.getframerate(), audio.readframes(audio.getnframes())
+    except (wave.Error, EOFError, OSError) as exc:
+        raise SpeechError(f"{path}: not a readable WAV file ({exc})") from None
+    return rate, np.frombuffer(frames, dtype=np.int16)
+
+
 def synthesise(
     text: str,
     target: str | Path,
@@ -199,10 +214,7 @@ class Speaker:
         self.max_chars = max_chars
         self.max_files = max_files
         self.program = program
-
-    def available(self) -> bool:
-        """Whether the program is installed (a page offers play buttons only then)."""
-        return shutil.which(self.program) is not None
+        self._added = self.max_files  # answers registered since the last prune (prune first)
 
     def register(self, text: str, language: str = "en") -> str:
         """Remember ``text`` (cleaned for speech, in the voice of ``language``) and return its
@@ -215,11 +227,16 @@ class Speaker:
         voice = voice_for(language)
         key = hashlib.sha256(f"{voice}\n{self.rate}\n{spoken}".encode()).hexdigest()[:32]
         entry = self.cache_dir / f"{key}.json"
-        if not entry.exists():
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            partial = entry.with_name(f".{key}.{os.getpid()}.json")
-            partial.write_text(json.dumps({"text": spoken, "voice": voice}, ensure_ascii=False))
-            os.replace(partial, entry)
+        if entry.exists():
+            entry.touch()  # said again: newest, kept longest
+            return key
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = entry.with_name(f".{key}.{os.getpid()}.json")
+        partial.write_text(json.dumps({"text": spoken, "voice": voice}, ensure_ascii=False))
+        os.replace(partial, entry)
+        self._added += 1
+        if self._added > self.max_files // 10:  # look at the folder now and then, not per answer
+            self._added = 0
             self._prune()
         return key
 
