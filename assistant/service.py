@@ -92,6 +92,7 @@ class _Query:
     exclude: tuple[str, ...] = ()
     labels: list[str] = field(default_factory=list)
     about: str = ""  # a follow-up: how the earlier item it takes is named
+    english: str = ""  # a question in another language: its search text's dictionary English
 
 
 class Assistant:
@@ -266,6 +267,7 @@ class Assistant:
             self.calibration(),
             query.about,
             language,
+            query.english,
         )
         for chunk in self.qa.stream(query.question, documents, plan, history):
             if isinstance(chunk, CitedAnswer):
@@ -327,9 +329,14 @@ class Assistant:
                 position = previous[-1].result_ids.index(item) + 1
                 about = f"“{display_name(stored)}” (result {position})"
                 return _Query("follow_up", text, item, vector, exclude=(item,), about=about)
-        phrase = search_phrase(text)
+        language = question_language(text)
+        phrase = search_phrase(text, language)
         kind = "category" if category_of(text) else "text"
-        return _Query(kind, text, phrase, self.library.query_vector(phrase))
+        if language == "en":
+            return _Query(kind, text, phrase, self.library.query_vector(phrase))
+        vector = self.library.query_vector(phrase, language=language)
+        english = self.library.in_english(phrase, language) or ""
+        return _Query(kind, text, phrase, vector, english=english)
 
     def _about_item(self, item_id: str, text: str) -> _Query:
         """A turn about one library item: more like it (the item itself is not a result)."""

@@ -289,6 +289,41 @@ def test_conversations_are_saved_listed_reopened_and_survive_a_restart(assistant
     assert again.turn("ivy", "h1", "more like the second one").query_kind != "follow_up"
 
 
+@pytest.mark.parametrize(
+    ("question", "language", "keyword"),
+    [
+        ("Avez-vous des images de grenouilles ?", "fr", "frog"),
+        ("¿Tienes fotos de guitarras?", "es", "guitar"),
+        ("Hast du Bilder von einem Traktor?", "de", "tractor"),
+        ("У вас есть картинки с бананом?", "ru", "banana"),
+        ("你们有绵羊的图片吗？", "zh", "sheep"),
+        ("カエルの写真はありますか？", "ja", "frog"),
+    ],
+)
+def test_a_question_in_six_languages_finds_its_thing_and_says_so(
+    assistant, question, language, keyword
+):
+    """Issue 15: "avez-vous des images de chevaux ?" found cameras and "你们有猫的图片吗？" the
+    letter X, both answered "not found". Now the request phrasing goes, the thing asked for is
+    read in English by its dictionary translation beside the student, and the answer says it
+    was found, in the question's language, citing it."""
+    from assistant.locales import PHRASES
+
+    reply = assistant.turn("polyglot-6", language, question)
+    assert reply.language == language
+    assert keyword in reply.results[0].caption.lower()
+    assert reply.answer.startswith(tuple(PHRASES[language].found)), reply.answer
+    assert reply.citations and keyword in reply.citations[0].caption.lower()
+
+
+def test_a_thing_the_library_lacks_is_not_found_in_the_question_language(assistant):
+    from assistant.locales import PHRASES
+
+    reply = assistant.turn("polyglot-6", "absent", "Avez-vous des images de sous-marins ?")
+    assert reply.language == "fr" and not reply.citations
+    assert reply.answer == PHRASES["fr"].not_found.format(q="« sous-marins »")
+
+
 def test_a_question_in_another_language_is_answered_in_it(assistant):
     """Spanish finds the frog through the multilingual text side and is answered in Spanish
     around the caption as it is; the fixed sentences follow the question's language."""

@@ -122,3 +122,26 @@ def test_searches_are_not_mistaken_for_small_talk(message):
 )
 def test_text_with_a_picture_asks_about_it_or_changes_it(text, about_picture):
     assert about_the_picture(text) is about_picture
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "phrase"),
+    [
+        ("avez-vous des images de chevaux ?", "fr", "chevaux"),
+        ("Montre-moi une guitare", "fr", "guitare"),
+        ("¿Tienes fotos de caballos?", "es", "caballos"),
+        ("¿Tienes una guitarra?", "es", "guitarra"),
+        ("Hast du Bilder von Pferden?", "de", "Pferden"),
+        ("Zeig mir eine Banane", "de", "Banane"),
+        ("У вас есть картинки с лягушкой?", "ru", "лягушкой"),
+        ("你们有猫的图片吗？", "zh", "猫"),
+        ("给我看看香蕉", "zh", "香蕉"),
+        ("猫の写真はありますか？", "ja", "猫"),
+        ("カエルを見せてください", "ja", "カエル"),
+        ("Une grenouille.", "fr", "Une grenouille"),  # no request: the words as they are
+    ],
+)
+def test_questions_in_other_languages_lose_their_request_phrasing(question, language, phrase):
+    """The words for "pictures" and "do you have" pulled every such question towards cameras
+    and letters (issue 15: "avez-vous des images de chevaux ?" found cameras)."""
+    assert search_phrase(question, language) == phrase
