@@ -175,6 +175,10 @@ PHRASES: dict[str, Phrases] = {
     ),
 }
 LANGUAGES = tuple(PHRASES)
+LANGUAGE_NAMES = {
+    "en": "English", "zh": "Chinese", "es": "Spanish", "fr": "French", "de": "German",
+    "ru": "Russian", "ja": "Japanese",
+}  # fmt: skip
 
 
 def phrases(language: str) -> Phrases:
