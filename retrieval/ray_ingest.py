@@ -153,7 +153,9 @@ class RayIngest:
             raise ClusterError(f"a Ray worker could not open the library: {exc.cause}") from exc
         except ray.exceptions.RayError as exc:
             self.close()
-            raise ClusterError(f"a Ray worker died while opening the library: {_first(exc)}")
+            raise ClusterError(
+                f"a Ray worker died while opening the library: {_first(exc)}"
+            ) from exc
         log.info("Ray workers ready on %s", ", ".join(sorted(set(nodes))))
 
     def __enter__(self) -> RayIngest:

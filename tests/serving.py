@@ -85,6 +85,48 @@ def served(
     assert log_path.read_text().count("models loaded in") == 1
 
 
+@contextmanager
+def chroma_served(workdir: Path) -> Iterator[str]:
+    """A real Chroma server (the ``chroma`` program chromadb installs) on a free loopback port,
+    keeping its data in ``workdir/server-data``; yields its URL, stopped at the end."""
+    import shutil
+
+    import pytest
+
+    chroma = shutil.which("chroma") or shutil.which("chroma", path=str(Path(sys.executable).parent))
+    if chroma is None:
+        pytest.skip("the chroma server program is not installed")
+    port = free_port()
+    log_path = workdir / "chroma.log"
+    log = open(log_path, "w")  # noqa: SIM115 - closed below
+    command = [chroma, "run", "--path", str(workdir / "server-data"),
+               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
+                break
+            except OSError:
+                if server.poll() is not None:
+                    break
+                time.sleep(0.2)
+        else:
+            raise AssertionError("the Chroma server did not start:\n" + log_path.read_text()[-500:])
+        if server.poll() is not None:
+            raise AssertionError("the Chroma server stopped:\n" + log_path.read_text()[-500:])
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+        log.close()
+
+
 def file_data(path: str | Path) -> dict[str, Any]:
     """A FileData argument naming ``path`` (what an attacker sends instead of an upload)."""
     return {"path": str(path), "meta": {"_type": "gradio.FileData"}}
