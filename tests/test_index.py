@@ -179,8 +179,8 @@ def test_opening_needs_exactly_one_location(tmp_path):
 @pytest.fixture
 def chroma_server(tmp_path):
     """A real Chroma server on loopback."""
-    with chroma_served(tmp_path) as url:
-        yield url
+    with chroma_served(tmp_path) as server:
+        yield server.url
 
 
 def test_client_server_mode(chroma_server):
