@@ -14,6 +14,7 @@ paths on every node (one machine, or a shared file system). Ray is an optional e
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -26,7 +27,13 @@ from tqdm import tqdm
 
 from retrieval.discovery import AudioMode, SourceRecord, discover
 from retrieval.encoders.base import batched
-from retrieval.errors import ClusterError, CrossmediaError, IndexStoreError, IngestIncompleteError
+from retrieval.errors import (
+    ClusterError,
+    CrossmediaError,
+    IndexStoreError,
+    IngestIncompleteError,
+    OCRError,
+)
 from retrieval.ingest import AudioTranscriber, Ingestor, IngestReport, OcrMode
 from retrieval.library import Library, LibraryConfig
 
@@ -95,12 +102,17 @@ class IngestWorker:
         self.ingestor: Ingestor | None = None
 
     def open(self) -> str:
-        """Load the encoder and open the index (raises their CrossmediaError); returns the node."""
+        """Load the encoder and the OCR models and open the index (raises their
+        CrossmediaError, except an OCR failure, which the pipeline reports as a local ingest
+        does); returns the node's name."""
         import socket
 
         library = Library(self.config)
         o = self.options
         self.ingestor = library.ingestor(o.batch_size, o.transcribe, o.ocr, o.describe)
+        if o.ocr != "off":
+            with contextlib.suppress(OCRError):
+                library.text_reader().load()
         return socket.gethostname()
 
     def ingest(self, records: list[SourceRecord]) -> IngestReport:
