@@ -5,6 +5,8 @@ itself (loading the models, the encoder and OCR, is timed apart as ``startup_s``
 of each run to one worker. Writes bench/results/ray_ingest.json.
 
     OPENBLAS_NUM_THREADS=1 python bench/ray_ingest.py [--items 480 --workers 1 2 --repeats 2]
+
+``$CROSSMEDIA_CACHE_DIR``, when set, holds the unpacked models (else a scratch folder).
 """
 
 from __future__ import annotations
@@ -56,6 +58,40 @@ def timed_run(records: list[SourceRecord], workers: int | None, batch: int, cach
     return {"startup_s": ready - started, "ingest_s": done - ready}
 
 
+def measure(records: list[SourceRecord], workers: list[int], batch: int, repeats: int) -> list:
+    """One row per runner: the local pipeline, then each number of Ray workers."""
+    with tempfile.TemporaryDirectory(prefix="ray-bench-") as scratch:
+        cache = Path(os.environ.get("CROSSMEDIA_CACHE_DIR") or scratch)
+        Library(LibraryConfig(Path(scratch), "default", None, cache))  # unpack models, untimed
+        ray.init(
+            address="local",
+            num_cpus=max(workers),
+            include_dashboard=False,
+            log_to_driver=False,
+            object_store_memory=256 * 1024 * 1024,
+        )
+        rows: list[dict] = []
+        try:
+            for count in [None, *workers]:
+                runs = [timed_run(records, count, batch, cache) for _ in range(repeats)]
+                ingest_s = float(np.median([r["ingest_s"] for r in runs]))
+                row = {
+                    "runner": "local pipeline, this process" if count is None else "ray",
+                    "workers": count,
+                    "startup_s": round(float(np.median([r["startup_s"] for r in runs])), 2),
+                    "ingest_s": round(ingest_s, 2),
+                    "items_per_s": round(len(records) / ingest_s, 2),
+                }
+                rows.append(row)
+                print(row, flush=True)
+        finally:
+            ray.shutdown()
+    one = next((r["items_per_s"] for r in rows if r["workers"] == 1), None)
+    for row in rows:
+        row["ratio_to_1_worker"] = round(row["items_per_s"] / one, 2) if one else None
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=480)
@@ -65,35 +101,7 @@ def main() -> int:
     args = parser.parse_args()
     sample = random.Random(0).sample(captioned_stamps(), args.items)
     records = [SourceRecord("image", path, caption=caption) for path, caption in sample]
-    cache = Path(tempfile.mkdtemp(prefix="ray-bench-cache-"))
-    Library(LibraryConfig(cache, "default", None, cache))  # unpack the models once, untimed
-    ray.init(
-        num_cpus=max(args.workers),
-        include_dashboard=False,
-        log_to_driver=False,
-        object_store_memory=256 * 1024 * 1024,
-    )
-    rows: list[dict] = []
-    try:
-        for workers in [None, *args.workers]:
-            runs = [
-                timed_run(records, workers, args.batch_size, cache) for _ in range(args.repeats)
-            ]
-            ingest_s = float(np.median([r["ingest_s"] for r in runs]))
-            row = {
-                "runner": "local pipeline, this process" if workers is None else "ray",
-                "workers": workers,
-                "startup_s": round(float(np.median([r["startup_s"] for r in runs])), 2),
-                "ingest_s": round(ingest_s, 2),
-                "items_per_s": round(args.items / ingest_s, 2),
-            }
-            rows.append(row)
-            print(row, flush=True)
-    finally:
-        ray.shutdown()
-    one = next((r["items_per_s"] for r in rows if r["workers"] == 1), None)
-    for row in rows:
-        row["ratio_to_1_worker"] = round(row["items_per_s"] / one, 2) if one else None
+    rows = measure(records, args.workers, args.batch_size, args.repeats)
     result = {
         "provenance": provenance(default_encoder_name(), COMMAND),
         "sample": f"{args.items} captioned Tux Paint stamps (seed 0), batches of "

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -63,10 +64,15 @@ def ray_cluster(address: str | None = None, num_cpus: int | None = None) -> Iter
     if ray.is_initialized():
         yield
         return
+    if address is not None and address != "auto":
+        _check_reachable(address)
     try:
-        if address is None:
+        if address is None:  # "local": never a cluster that `ray start` or $RAY_ADDRESS names
             ray.init(
-                num_cpus=num_cpus, include_dashboard=False, object_store_memory=LOCAL_OBJECT_STORE
+                address="local",
+                num_cpus=num_cpus,
+                include_dashboard=False,
+                object_store_memory=LOCAL_OBJECT_STORE,
             )
         else:
             ray.init(address=address)
@@ -74,12 +80,30 @@ def ray_cluster(address: str | None = None, num_cpus: int | None = None) -> Iter
         where = "a local Ray cluster" if address is None else f"the Ray cluster at {address}"
         raise ClusterError(
             f"cannot start or reach {where} ({exc}); start one with 'ray start --head' and give "
-            "its address, or leave the address out to run on this machine"
+            "its address, or leave the address out to run on this machine. A cluster that uses "
+            "token authentication also needs RAY_AUTH_MODE=token here, and its token (in "
+            "~/.ray/auth_token or $RAY_AUTH_TOKEN)"
         ) from exc
     try:
         yield
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast when nothing answers at a cluster's address (Ray itself retries for minutes)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ClusterError(
+            f"{address!r} is not a Ray address: give auto, HOST:PORT or ray://HOST:PORT"
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ClusterError(
+            f"nothing answers at {address} ({exc.strerror or exc}): start the cluster's head "
+            "there with 'ray start --head', or give its address"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -105,8 +129,6 @@ class IngestWorker:
         """Load the encoder and the OCR models and open the index (raises their
         CrossmediaError, except an OCR failure, which the pipeline reports as a local ingest
         does); returns the node's name."""
-        import socket
-
         library = Library(self.config)
         o = self.options
         self.ingestor = library.ingestor(o.batch_size, o.transcribe, o.ocr, o.describe)

@@ -32,7 +32,12 @@ BATCH = 2
 @pytest.fixture(scope="module")
 def cluster():
     """A local Ray cluster of two CPUs for this module (workers start in this checkout)."""
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024 * 1024)
+    ray.init(
+        address="local",  # a new cluster, never one that `ray start` left on this machine
+        num_cpus=2,
+        include_dashboard=False,
+        object_store_memory=100 * 1024 * 1024,
+    )
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
@@ -163,6 +168,13 @@ def test_the_command_ingests_with_workers_of_a_running_cluster(
     ]
     with pytest.raises(ClusterError, match="--chroma-url"):
         ingest_on_ray(config_for(None, tmp_path, model_cache), folder, address=cluster)
+
+
+def test_a_cluster_address_where_nothing_answers_fails_at_once(folder, chroma_url, run):
+    nobody = f"127.0.0.1:{free_port()}"
+    result = run("ingest", str(folder), "--ray", nobody, "--chroma-url", chroma_url, check=False)
+    assert result.returncode == 2
+    assert f"nothing answers at {nobody}" in result.stderr and "ray start --head" in result.stderr
 
 
 def test_without_ray_the_command_says_how_to_install_it(folder, tmp_path):
