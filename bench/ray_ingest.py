@@ -101,6 +101,7 @@ def main() -> int:
     args = parser.parse_args()
     sample = random.Random(0).sample(captioned_stamps(), args.items)
     records = [SourceRecord("image", path, caption=caption) for path, caption in sample]
+    load_before = os.getloadavg()[0]
     rows = measure(records, args.workers, args.batch_size, args.repeats)
     result = {
         "provenance": provenance(default_encoder_name(), COMMAND),
@@ -108,6 +109,7 @@ def main() -> int:
         f"{args.batch_size}, gated OCR (the defaults), each run into a new Chroma server on "
         "loopback; median of the repeats",
         "machine_cpus": os.cpu_count(),
+        "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
         "repeats": args.repeats,
         "rows": rows,
     }

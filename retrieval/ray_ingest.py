@@ -101,8 +101,8 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except OSError as exc:
         raise ClusterError(
-            f"nothing answers at {address} ({exc.strerror or exc}): start the cluster's head "
-            "there with 'ray start --head', or give its address"
+            f"nothing answers at {address} ({exc.strerror or exc}): check the address, or "
+            "start the cluster's head there with 'ray start --head'"
         ) from None
 
 

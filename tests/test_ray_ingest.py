@@ -46,13 +46,17 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory, stamps_root) -> Path:
-    """Six captioned stamps, a truncated picture and a text file posing as a JPEG."""
+    """Six captioned stamps, a frog's croak (an item only where a transcriber is given), a
+    truncated picture and a text file posing as a JPEG."""
     root = tmp_path_factory.mktemp("ray-library")
     stamps = [(p, c) for p, c in captioned_stamps(stamps_root) if p.suffix == ".png"]
     for keyword in KEYWORDS:
         path = next(p for p, c in stamps if keyword in c.lower())
         shutil.copy(path, root / path.name)
         shutil.copy(path.with_suffix(".txt"), root / path.with_suffix(".txt").name)
+    croak = next(p for p, _ in stamps if p.stem == "frog").with_suffix(".ogg")
+    shutil.copy(croak, root / "zz-croak.ogg")  # sorts after the pictures
+    (root / "zz-croak.txt").write_text("A frog croaking.\n")
     (root / "broken.png").write_bytes(stamps[0][0].read_bytes()[:200])
     (root / "letter.jpg").write_text("Dear user, this is not a picture.")
     return root
@@ -87,9 +91,11 @@ def test_workers_store_what_a_local_ingest_stores_and_a_rerun_adds_nothing(
     with RayIngest(config_for(chroma_url, tmp_path, model_cache), 2, options) as pool:
         report = pool.ingest(discover(folder), progress=False)
         again = pool.ingest(discover(folder), progress=False)
-    assert (report.added, report.duplicates) == (PICTURES, 0)
+    assert (report.added, report.duplicates) == (PICTURES, 0) == (local_report.added, 0)
     assert sorted(report.refused) == sorted(local_report.refused)
-    assert {Path(where).name for where, _ in report.refused} == {"broken.png", "letter.jpg"}
+    refused = {Path(where).name: why for where, why in report.refused}
+    assert set(refused) == {"broken.png", "letter.jpg", "zz-croak.ogg"}
+    assert "speech transcriber" in refused["zz-croak.ogg"]  # none given, as locally
     server = server_index(chroma_url, library)
     for kind in ("content", "caption", "fused"):
         ids, vectors = server.vectors(kind)
@@ -98,7 +104,7 @@ def test_workers_store_what_a_local_ingest_stores_and_a_rerun_adds_nothing(
         order = [local_ids.index(i) for i in ids]
         np.testing.assert_allclose(vectors, local_vectors[order], atol=1e-4)
     assert server.get_many(ids) == library.index.get_many(ids)  # captions, uris, metadata
-    assert (again.added, again.duplicates, len(again.refused)) == (0, PICTURES, 2)
+    assert (again.added, again.duplicates, len(again.refused)) == (0, PICTURES, 3)
     assert server.count() == PICTURES
 
 
@@ -121,13 +127,13 @@ def test_a_killed_worker_loses_only_its_batch_and_a_rerun_finishes_without_dupli
         assert stopped.value.unfinished == BATCH  # the batch it was handed; the rest went on
         first = stopped.value.report
         server = server_index(chroma_url, library)
-        assert server.count() == first.added == PICTURES - BATCH
-        assert len(first.refused) == 2  # the bad files were reached by the surviving worker
+        assert server.count() == first.added == PICTURES - BATCH  # two batches of pictures
+        assert len(first.refused) == 3  # the surviving worker reached the bad files
         rerun = pool.ingest(records, progress=False)  # the survivor finishes the rest
-    assert (rerun.added, rerun.duplicates) == (BATCH, PICTURES - BATCH)
+    assert (rerun.added, rerun.duplicates) == (BATCH, first.added)
+    assert not set(first.added_ids) & set(rerun.added_ids)
     assert sorted(server.vectors("content")[0]) == sorted(library.index.vectors("content")[0])
     assert server.count() == PICTURES
-    assert not set(first.added_ids) & set(rerun.added_ids)
 
 
 def test_an_index_that_goes_away_stops_the_run_and_a_rerun_resumes(
@@ -154,18 +160,21 @@ def test_an_index_that_goes_away_stops_the_run_and_a_rerun_resumes(
 
 
 def test_the_command_ingests_with_workers_of_a_running_cluster(
-    cluster, folder, chroma_url, tmp_path, model_cache, run
+    cluster, folder, local, chroma_url, tmp_path, model_cache, run
 ):
     result = run(
         "ingest", str(folder), "--ray", cluster, "--ray-workers", "1",
         "--chroma-url", chroma_url, "--batch-size", "4", "--json",
     )  # fmt: skip
     report = json.loads(result.stdout)
-    assert report["added"] == PICTURES and report["duplicates"] == 0
+    assert report["added"] == PICTURES + 1 and report["duplicates"] == 0  # the croak is heard
     assert sorted(Path(r["source"]).name for r in report["refused"]) == [
         "broken.png",
         "letter.jpg",
     ]
+    server = server_index(chroma_url, local[0])
+    [sound] = server.get_many(server.ids_of("audio", 5)).values()  # transcribed in a worker
+    assert sound.caption == "A frog croaking." and "is_speech" in sound.metadata
     with pytest.raises(ClusterError, match="--chroma-url"):
         ingest_on_ray(config_for(None, tmp_path, model_cache), folder, address=cluster)
 
