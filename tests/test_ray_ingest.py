@@ -198,6 +198,18 @@ def test_without_ray_the_command_says_how_to_install_it(folder, tmp_path):
     assert 'pip install "crossmedia[ray]"' in result.stderr
 
 
+def test_a_worker_keeps_to_its_share_of_cpus(cluster):
+    @ray.remote(num_cpus=1)
+    def threads() -> tuple[int, int]:
+        import torch
+
+        from retrieval.ocr import default_threads
+
+        return torch.get_num_threads(), default_threads()
+
+    assert ray.get(threads.remote()) == (1, 1)  # PyTorch and the OCR models alike
+
+
 def test_merged_reports_count_an_item_two_workers_stored_at_once_only_once():
     total = IngestReport()
     total.merge(IngestReport(added=2, added_ids=["a", "b"], refused=[("x.png", "corrupt")]))
