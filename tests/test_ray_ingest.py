@@ -159,6 +159,20 @@ def test_an_index_that_goes_away_stops_the_run_and_a_rerun_resumes(
         pool.close()
 
 
+def test_workers_of_a_local_cluster_may_share_the_embedded_index(
+    cluster, folder, local, tmp_path, model_cache
+):
+    library, _ = local
+    config = config_for(None, tmp_path, model_cache)
+    with RayIngest(config, 2, IngestOptions(BATCH)) as pool:
+        report = pool.ingest(discover(folder), progress=False)
+    assert (report.added, report.duplicates, len(report.refused)) == (PICTURES, 0, 3)
+    embedded = MediaIndex(
+        config.index_dir, encoder_name=library.encoder.name, dim=library.encoder.dim
+    )
+    assert sorted(embedded.vectors("content")[0]) == sorted(library.index.vectors("content")[0])
+
+
 def test_the_command_ingests_with_workers_of_a_running_cluster(
     cluster, folder, local, chroma_url, tmp_path, model_cache, run
 ):
