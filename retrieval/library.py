@@ -73,8 +73,19 @@ class Library:
         in pictures where a cheap detector sees some (``gated``), in every picture (``all``:
         scans, screenshots) or not at all (``off``); ``describe``: generate descriptions for
         pictures without a caption."""
-        records = discover(path, audio)
-        ingestor = Ingestor(
+        ingestor = self.ingestor(batch_size, transcribe, ocr, describe)
+        return ingestor.ingest(discover(path, audio), progress)
+
+    def ingestor(
+        self,
+        batch_size: int = 32,
+        transcribe: AudioTranscriber | None = None,
+        ocr: OcrMode = "gated",
+        describe: bool = True,
+    ) -> Ingestor:
+        """The pipeline that writes records into this library (see ``ingest``); a Ray worker
+        (retrieval.ray_ingest) makes one and feeds it batch after batch."""
+        return Ingestor(
             self.index,
             self.encoder,
             batch_size=batch_size,
@@ -83,7 +94,6 @@ class Library:
             describe=describe,
             ocr_gate=ocr != "all",
         )
-        return ingestor.ingest(records, progress)
 
     def text_reader(self) -> TextReader:
         """The library's OCR reader, made once (its models load on first use)."""

@@ -205,6 +205,22 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not generate descriptions for pictures without a caption",
     )
+    ingest.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="ingest with a pool of Ray workers (pip install 'crossmedia[ray]'); put it after "
+        "the path. ADDRESS: auto, HOST:PORT or ray://HOST:PORT of a running cluster (then "
+        "--chroma-url is needed); none starts a local cluster (docs/deployment-ray.md)",
+    )
+    ingest.add_argument(
+        "--ray-workers",
+        type=int,
+        metavar="N",
+        help="Ray workers, one CPU and one copy of the models each (default: every CPU of "
+        "the cluster)",
+    )
     ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
     _common(ingest)
     _speech(ingest)
@@ -441,6 +457,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    if args.ray is not None:
+        return _ingest_on_ray(args)
+    if args.ray_workers is not None:
+        print("crossmedia: error: --ray-workers needs --ray", file=sys.stderr)
+        return 2
     report = _library(args).ingest(
         args.path,
         progress=not args.json,
@@ -450,6 +471,36 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         ocr=args.ocr,
         describe=not args.no_describe,
     )
+    print(json.dumps(report.to_dict()) if args.json else report.summary())
+    return 0
+
+
+def _ingest_on_ray(args: argparse.Namespace) -> int:
+    """``ingest --ray``: the same pipeline on a pool of Ray workers; when some records were
+    left (a worker died), what was done is printed before the error."""
+    from retrieval.errors import IngestIncompleteError
+    from retrieval.ray_ingest import IngestOptions, ingest_on_ray
+
+    options = IngestOptions(
+        batch_size=args.batch_size,
+        transcribe=speech_to_text(args),
+        ocr=args.ocr,
+        describe=not args.no_describe,
+    )
+    try:
+        report = ingest_on_ray(
+            library_config(args),
+            args.path,
+            address=args.ray or None,
+            workers=args.ray_workers,
+            audio=args.audio,
+            options=options,
+            progress=not args.json,
+        )
+    except IngestIncompleteError as exc:
+        done = {**exc.report.to_dict(), "unfinished": exc.unfinished}
+        print(json.dumps(done) if args.json else exc.report.summary())
+        raise
     print(json.dumps(report.to_dict()) if args.json else report.summary())
     return 0
 
