@@ -74,6 +74,9 @@ class AssistantConfig:
     # what serves the chat's recommendations: ALS; "twotower" wins offline on MovieLens but
     # not in the live session simulator (docs/recsys.md)
     recommender_model: str = "als"
+    # the interaction store and chat history: an SQLAlchemy URL (postgresql+psycopg://...)
+    # shared by several app processes, else an SQLite file in the data directory
+    database_url: str | None = None
 
 
 @dataclass
@@ -109,7 +112,11 @@ class Assistant:
         self.config = config
         self.library = library or Library(config.library)
         self.retriever = LibraryRetriever(library=self.library, k=config.k)
-        self.store = store or InteractionStore.in_data_dir(config.library.data_dir)
+        self.store = store or (
+            InteractionStore(config.database_url)
+            if config.database_url
+            else InteractionStore.in_data_dir(config.library.data_dir)
+        )
         self.history = ChatHistory.beside(self.store)
         self._qa: QAChain | None = None
         self._calibration: Calibration | None = None

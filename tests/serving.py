@@ -85,6 +85,42 @@ def served(
     assert log_path.read_text().count("models loaded in") == 1
 
 
+@contextmanager
+def chroma_server(path: Path) -> Iterator[str]:
+    """A real Chroma server (``chroma run``, the one installed with chromadb) over ``path`` on
+    a free port; yields its URL and stops it at the end."""
+    port = free_port()
+    chroma = Path(sys.executable).with_name("chroma")
+    log = open(path.parent / f"{path.name}-chroma.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url + "/api/v2/heartbeat", timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                log.close()
+                raise AssertionError("chroma did not start: see " + log.name) from None
+            time.sleep(0.5)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
+        log.close()
+
+
 def file_data(path: str | Path) -> dict[str, Any]:
     """A FileData argument naming ``path`` (what an attacker sends instead of an upload)."""
     return {"path": str(path), "meta": {"_type": "gradio.FileData"}}

@@ -24,6 +24,7 @@ from ui.security.settings import SecuritySettings
 from ui.settings import (
     API_KEYS_ENV,
     CHROMA_URL_ENV,
+    DATABASE_URL_ENV,
     ENCODER_ENV,
     MAX_AUDIO_ENV,
     ORIGINS_ENV,
@@ -156,6 +157,16 @@ def _credential(value: str) -> tuple[str, str]:
     if not user or not password:
         raise argparse.ArgumentTypeError(f"{value!r} is not USER:PASSWORD")
     return user, password
+
+
+def _database(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(DATABASE_URL_ENV),
+        help="where events and chat history live: an SQLAlchemy URL such as "
+        "postgresql+psycopg://user@host/db, shared by several serve processes "
+        f"(also ${DATABASE_URL_ENV}; default: an SQLite file in the data directory)",
+    )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -372,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true")
     ask.add_argument("--user", default="cli", help="whose recommendations and history")
     _common(ask)
+    _database(ask)
     _speech(ask)
     add_llm_options(ask)
 
@@ -379,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--library", help="ingest this folder or manifest before serving")
     _serving(serve)
     _common(serve)
+    _database(serve)
     _speech(serve)
     add_llm_options(serve)
 
@@ -391,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-serve", action="store_true", help="stop after the example searches")
     _serving(demo)
     _common(demo)
+    _database(demo)
     _speech(demo)
     add_llm_options(demo)
     return parser

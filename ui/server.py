@@ -25,7 +25,7 @@ from assistant.service import Assistant
 from assistant.speech.tts import Speaker, program_path
 from ui.app import PAGE_CSS, THEME, build_app
 from ui.public import MEDIA_ROUTE
-from ui.security.identity import Identity, load_or_create_secret
+from ui.security.identity import Identity, shared_secret
 from ui.security.middleware import ClientLimits, OriginGuard, UploadsOnly
 from ui.security.settings import SecuritySettings
 from ui.speech import SPEECH_ROUTE
@@ -71,7 +71,7 @@ def create_server(
     assistant.warm_up()
     log.info("models loaded in %.1f s", time.perf_counter() - started)
     identity = Identity(security)
-    secret = load_or_create_secret(assistant.config.library.data_dir)
+    secret = shared_secret(assistant.store.engine, assistant.config.library.data_dir)
     sweep = (security.cache_sweep_every, security.cache_max_age)
     speaker = _speaker(assistant.config.library.data_dir / "speech")
     demo = build_app(
