@@ -22,6 +22,7 @@ from starlette.routing import Mount
 
 from assistant.errors import SpeechError
 from assistant.service import Assistant
+from assistant.speech.shared import SharedSpokenTexts
 from assistant.speech.tts import Speaker, program_path
 from ui.app import PAGE_CSS, THEME, build_app
 from ui.public import MEDIA_ROUTE
@@ -73,7 +74,9 @@ def create_server(
     identity = Identity(security)
     secret = shared_secret(assistant.store.engine, assistant.config.library.data_dir)
     sweep = (security.cache_sweep_every, security.cache_max_age)
-    speaker = _speaker(assistant.config.library.data_dir / "speech")
+    speaker = _speaker(
+        assistant.config.library.data_dir / "speech", SharedSpokenTexts(assistant.store.engine)
+    )
     demo = build_app(
         assistant, identity, secret, delete_cache=sweep if all(sweep) else None, speaker=speaker
     )
@@ -146,14 +149,14 @@ def create_server(
     return app
 
 
-def _speaker(cache_dir: Path) -> Speaker | None:
+def _speaker(cache_dir: Path, shared: SharedSpokenTexts) -> Speaker | None:
     """The answers' speaker, or None (and a warning saying how to fix it) without espeak-ng."""
     try:
         program_path()
     except SpeechError as exc:
         log.warning("answers have no Listen button: %s", exc)
         return None
-    return Speaker(cache_dir)
+    return Speaker(cache_dir, shared=shared)
 
 
 def stop_gradio(app: FastAPI) -> None:
