@@ -1,17 +1,20 @@
 """Two real ``crossmedia serve`` processes behind one address, as a load balancer would spread
 them: one PostgreSQL database and one Chroma server, each replica with its own data directory.
 A conversation's turns alternate between them and every turn sees the others; a like recorded
-on one counts in the other's recommendations at once; one secret keeps browsers' ids valid."""
+on one counts in the other's recommendations at once; a login made on one is valid on the other;
+one secret keeps browsers' ids valid."""
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.serving import call, chroma_server, served
+from tests.serving import call, chroma_server, login, served
+
+PASSWORD = "correct horse"
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +24,8 @@ def replicas(tmp_path_factory, served_library, model_cache, postgres):
     database = postgres.create_database()
     with ExitStack() as stack:
         chroma = stack.enter_context(chroma_server(workdir / "chroma"))
-        shared = ("--chroma-url", chroma, "--database-url", database, "--rate-limit", "0")
+        shared = ("--chroma-url", chroma, "--database-url", database, "--rate-limit", "0",
+                  "--auth", f"walker:{PASSWORD}", f"liker:{PASSWORD}")  # fmt: skip
         first = stack.enter_context(served(workdir / "a", served_library, model_cache, *shared))
         second = stack.enter_context(served(workdir / "b", served_library, model_cache, *shared))
         yield first, second, database
@@ -35,7 +39,8 @@ def _chat(client: httpx.Client, url: str, user: str, session: str, text: str) ->
 
 def test_a_conversation_alternating_between_replicas_refers_to_every_turn(replicas):
     first, second, database = replicas
-    with httpx.Client(timeout=300) as client:
+    with closing(login(first.url, "walker", PASSWORD)) as client:  # signed in on A; sent to B
+        client.timeout = httpx.Timeout(300)
         asked = _chat(client, first.url, "walker", "trip", "Show me a badger")
         follow = _chat(client, second.url, "walker", "trip", "more like the second one")
         assert follow["query_kind"] == "follow_up"
@@ -59,7 +64,8 @@ def test_a_conversation_alternating_between_replicas_refers_to_every_turn(replic
 
 def test_a_like_on_one_replica_counts_on_the_other_at_once(replicas):
     first, second, _ = replicas
-    with httpx.Client(timeout=300) as client:
+    with closing(login(second.url, "liker", PASSWORD)) as client:
+        client.timeout = httpx.Timeout(300)
         status, before = call(client, second.url, "recommend", ["liker", 5])
         assert status == "complete", before
         top = before[0][0]["item_id"]
@@ -70,6 +76,20 @@ def test_a_like_on_one_replica_counts_on_the_other_at_once(replicas):
     shown = [s["item_id"] for s in after[0]]
     assert top not in shown  # a liked item is never recommended again: B read A's like
     assert shown != [s["item_id"] for s in before[0]]
+
+
+def test_a_login_on_one_replica_counts_on_the_other_until_signed_out(replicas):
+    first, second, _ = replicas
+    with httpx.Client(timeout=60) as stranger:
+        status, _ = call(stranger, second.url, "recommend", ["", 3])
+        assert status == "refused"  # no login, no answer
+    client = login(first.url, "liker", PASSWORD)
+    status, _ = call(client, second.url, "recommend", ["", 3])
+    assert status == "complete"
+    client.get(second.url + "/logout")  # signed out on B: the login is gone on A as well
+    status, _ = call(client, first.url, "recommend", ["", 3])
+    assert status == "refused"
+    client.close()
 
 
 def test_both_replicas_share_one_secret(replicas):

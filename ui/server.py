@@ -27,6 +27,7 @@ from assistant.speech.tts import Speaker, program_path
 from ui.app import PAGE_CSS, THEME, build_app
 from ui.public import MEDIA_ROUTE
 from ui.security.identity import Identity, shared_secret
+from ui.security.logins import share_logins
 from ui.security.middleware import ClientLimits, OriginGuard, UploadsOnly
 from ui.security.settings import SecuritySettings
 from ui.speech import SPEECH_ROUTE
@@ -134,6 +135,8 @@ def create_server(
     # serves it). Launched, it accepts only files in its upload folder (ui.security.uploads
     # checks the same again in every handler).
     demo.has_launched = True
+    # Logins made on any replica count on every other (Gradio keeps them per process).
+    share_logins(_gradio_app(app), assistant.store.engine, secret)
     # Our CORS policy replaces Gradio's, which lets any localhost origin call with cookies.
     app.add_middleware(
         CORSMiddleware,
