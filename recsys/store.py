@@ -40,10 +40,13 @@ items_table = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("external_id", sa.String(512), nullable=False, unique=True),
 )
+# 64-bit event ids where the database has them (a chat turn logs about 11 views: 32 bits
+# last some 200 million turns); SQLite's INTEGER primary key is already 64-bit.
+EVENT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 events_table = sa.Table(
     "events",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", EVENT_ID, primary_key=True, autoincrement=True),
     sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
     sa.Column("item_id", sa.Integer, sa.ForeignKey("items.id"), nullable=False, index=True),
     sa.Column("kind", sa.String(16), nullable=False),
@@ -92,7 +95,7 @@ class InteractionStore:
     def __init__(self, url_or_path: str | Path):
         """Open a store: a file path (SQLite) or an SQLAlchemy URL such as ``postgresql://...``."""
         target = str(url_or_path)
-        self.location = target
+        self.location = _shown(target)  # as messages and logs show it: never the password
         try:
             if target.startswith(SQLITE_URL) and ":memory:" not in target:
                 # a file all the same: WAL and write locks as for a path
@@ -102,8 +105,16 @@ class InteractionStore:
             else:
                 self.engine = _sqlite_engine(Path(target))
             metadata.create_all(self.engine)
+        except ModuleNotFoundError as exc:
+            raise StoreError(
+                f"the database driver for {self.location} is not installed ({exc}); for "
+                "PostgreSQL: pip install 'crossmedia[postgres]'"
+            ) from exc
         except Exception as exc:
-            raise StoreError(f"cannot open the interaction store at {target}: {exc}") from exc
+            detail = str(exc).replace(target, self.location)
+            raise StoreError(
+                f"cannot open the interaction store at {self.location}: {detail}"
+            ) from exc
 
     @classmethod
     def in_data_dir(cls, data_dir: Path) -> InteractionStore:
@@ -244,6 +255,16 @@ class InteractionStore:
             users=[u for (u,) in users],
             items=[i for (i,) in items],
         )
+
+
+def _shown(target: str) -> str:
+    """A store's location as shown to people: a URL's password masked."""
+    if "://" not in target:
+        return target
+    try:
+        return sa.engine.make_url(target).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return target.split("://", 1)[0] + "://..."
 
 
 def _events_query() -> sa.Select:

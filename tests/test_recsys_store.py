@@ -86,8 +86,9 @@ def test_unopenable_store_is_a_store_error(tmp_path, postgres):
     (tmp_path / "file").write_text("x")
     with pytest.raises(StoreError, match="cannot open"):
         InteractionStore(tmp_path / "file" / "sub" / "db.sqlite")
-    with pytest.raises(StoreError, match="cannot open"):  # a database that does not exist
-        InteractionStore(postgres.url("no_such_database"))
+    with pytest.raises(StoreError, match="cannot open") as refused:  # no such database
+        InteractionStore(postgres.url("no_such_database").replace("@", ":s3cret-pw@"))
+    assert "s3cret-pw" not in str(refused.value) and "***" in str(refused.value)
 
 
 def _log_many(path: str, writer: int, start) -> None:
