@@ -95,7 +95,7 @@ class InteractionStore:
     def __init__(self, url_or_path: str | Path):
         """Open a store: a file path (SQLite) or an SQLAlchemy URL such as ``postgresql://...``."""
         target = str(url_or_path)
-        self.location = _shown(target)  # as messages and logs show it: never the password
+        self.location = shown_location(target)  # as messages and logs show it: no password
         try:
             if target.startswith(SQLITE_URL) and ":memory:" not in target:
                 # a file all the same: WAL and write locks as for a path
@@ -257,7 +257,7 @@ class InteractionStore:
         )
 
 
-def _shown(target: str) -> str:
+def shown_location(target: str) -> str:
     """A store's location as shown to people: a URL's password masked."""
     if "://" not in target:
         return target

@@ -7,12 +7,13 @@ one secret keeps browsers' ids valid."""
 from __future__ import annotations
 
 from contextlib import ExitStack, closing
+from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.serving import call, chroma_server, login, served
+from tests.serving import call, chroma_server, free_port, login, served
 
 PASSWORD = "correct horse"
 
@@ -98,3 +99,18 @@ def test_both_replicas_share_one_secret(replicas):
         (secret,) = connection.execute(sa.text("select value from server_secrets")).scalars()
     assert secret == (first.home / "server-secret").read_text().strip()
     assert not (second.home / "server-secret").exists()  # B took the database's
+
+
+def _database_finding(url: str):
+    from ui.doctor import checks
+
+    (check,) = [c for c in checks(Path("/tmp"), None, url) if c.name == "database"]
+    return check()
+
+
+def test_doctor_says_whether_the_database_answers(postgres):
+    found = _database_finding(postgres.url().replace("@", ":s3cret@"))
+    assert found.status == "ok" and "s3cret" not in found.detail
+    found = _database_finding(f"postgresql+psycopg://nobody:s3cret@127.0.0.1:{free_port()}/none")
+    assert found.status == "fail" and "cannot connect" in found.detail
+    assert "s3cret" not in found.detail

@@ -262,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", help="check that everything the defaults need is installed, and how to fix it"
     )
     _common(doctor)
+    _database(doctor)
 
     transcribe = sub.add_parser("transcribe", help="speech to text with Whisper")
     transcribe.add_argument("file")
@@ -451,7 +452,7 @@ def _library(args: argparse.Namespace):
 def cmd_doctor(args: argparse.Namespace) -> int:
     from ui.doctor import diagnose, report
 
-    return report(diagnose(resolve_data_dir(args.data_dir), args.chroma_url))
+    return report(diagnose(resolve_data_dir(args.data_dir), args.chroma_url, args.database_url))
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
