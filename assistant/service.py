@@ -1,6 +1,8 @@
 """The Assistant: one chat turn from voice, image or text to a grounded, cited answer plus
 personal recommendations. Used by the CLI and the UI alike; models load once and are shared by
-every session, while each (user, session) keeps its own memory.
+every session. Nothing of a conversation lives only in this process: its turns are read from
+and written to the database (assistant.history), so several app processes over one database
+answer the turns of one conversation alike.
 
 A turn: audio -> transcript; an image -> image vector and the labels the image tower sees; an
 image with text -> one composed query vector (the encoder's fusion, else the mean); a follow-up
@@ -31,7 +33,7 @@ from assistant.errors import TurnError
 from assistant.history import ChatHistory, ConversationSummary, StoredTurn
 from assistant.llm import LLMSettings, load_llm
 from assistant.locales import question_language
-from assistant.memory import SessionMemory, TurnRecord
+from assistant.memory import TurnRecord
 from assistant.qa import CitedAnswer, QAChain
 from assistant.reply import Citation, Reply, Result, Suggestion
 from assistant.retriever import LibraryRetriever
@@ -72,6 +74,9 @@ class AssistantConfig:
     # what serves the chat's recommendations: ALS; "twotower" wins offline on MovieLens but
     # not in the live session simulator (docs/recsys.md)
     recommender_model: str = "als"
+    # the interaction store and chat history: an SQLAlchemy URL (postgresql+psycopg://...)
+    # shared by several app processes, else an SQLite file in the data directory
+    database_url: str | None = None
 
 
 @dataclass
@@ -108,8 +113,11 @@ class Assistant:
         self.config = config
         self.library = library or Library(config.library)
         self.retriever = LibraryRetriever(library=self.library, k=config.k)
-        self.store = store or InteractionStore.in_data_dir(config.library.data_dir)
-        self.memory = SessionMemory(turns=config.history_turns)
+        self.store = store or (
+            InteractionStore(config.database_url)
+            if config.database_url
+            else InteractionStore.in_data_dir(config.library.data_dir)
+        )
         self.history = ChatHistory.beside(self.store)
         self._qa: QAChain | None = None
         self._calibration: Calibration | None = None
@@ -283,11 +291,6 @@ class Assistant:
         timings["recommendation"] = time.perf_counter() - clock
         timings["total"] = time.perf_counter() - started
 
-        self.memory.remember(
-            user,
-            session,
-            TurnRecord(query.question, answer.text, [r.item_id for r in results]),
-        )
         reply = Reply(
             answer=answer.text,
             citations=[_citation(n, documents[n - 1]) for n in answer.citations],
@@ -361,7 +364,6 @@ class Assistant:
         no results, nothing logged as seen."""
         for piece in re.findall(r"\S+\s*", reply):
             yield TurnUpdate("token", piece)
-        self.memory.remember(user, session, TurnRecord(text, reply, []))
         timings = {"total": round(time.perf_counter() - started, 4)}
         answer = Reply(
             reply, transcript=transcript, query_kind="chat", grounding="chat", timings=timings
@@ -372,19 +374,17 @@ class Assistant:
     # -- conversations -------------------------------------------------------------------
 
     def _recent(self, user: str, session: str) -> list[TurnRecord]:
-        """The session's last turns: from memory, or after a restart from the saved history."""
-        remembered = self.memory.history(user, session)
-        if remembered:
-            return remembered
+        """The session's last turns, read from the saved history: the truth whichever process
+        answered them (no copy in this process could know of a turn another one answered)."""
         try:
-            stored = self.history.turns(user, session)[-self.config.history_turns :]
-        except StoreError as exc:
+            stored = self.history.recent(user, session, self.config.history_turns)
+        except StoreError as exc:  # the turn is answered without its context
             log.warning("%s", exc)
             return []
-        for turn in stored:
-            results = [r["item_id"] for r in turn.reply.get("results", [])]
-            self.memory.remember(user, session, TurnRecord(turn.question, turn.answer, results))
-        return self.memory.history(user, session)
+        return [
+            TurnRecord(t.question, t.answer, [r["item_id"] for r in t.reply.get("results", [])])
+            for t in stored
+        ]
 
     def _save(self, user: str, session: str, question: str, reply: Reply) -> None:
         try:
@@ -452,10 +452,9 @@ class Assistant:
         return next((items[i] for i in ids if i in items and fits(items[i])), None)
 
     def forget(self, user: str, session: str) -> None:
-        """Clear a conversation: the session's memory and its saved turns (follow-ups can no
-        longer refer to them, now or after a restart)."""
+        """Clear a conversation: its saved turns (follow-ups can no longer refer to them, in
+        any process, now or after a restart)."""
         user, session = _identifier(user, "user"), _identifier(session, "session")
-        self.memory.forget(user, session)
         self.history.delete(user, session)
 
     def _compose(self, image_vector: np.ndarray, text: str) -> np.ndarray:

@@ -7,8 +7,11 @@ a background thread, out of the request path, while ALS (fitted in a fraction of
 serves, and while fewer than ``MIN_EVENTS_TO_LEARN`` events exist ALS stays. New events take
 effect at once (both models fold the user's current history in without a refit, and the content
 profile is rebuilt from it); after ``refit_after`` new events the model is refitted in a
-background thread and swapped in. Events are weighed by ``recsys.signals``: likes far
-above clicks and plays, views not at all, items shown and ignored slightly down.
+background thread and swapped in. New events are counted in the store, not in this process, so
+several app processes over one database each refit after the events any of them recorded (and
+each reads a user's history from the store on every request). Events are weighed by
+``recsys.signals``: likes far above clicks and plays, views not at all, items shown and ignored
+slightly down.
 """
 
 from __future__ import annotations
@@ -75,9 +78,9 @@ class RecommendationService:
         self._swap = threading.Lock()
         self._refit_thread: threading.Thread | None = None
         self._refit_again = False
-        self._events_since_fit = 0
         self.first_model = first_model
-        self.hybrid = self._fit(first_model)
+        # the serving model and the id of the newest event it was fitted with
+        self.hybrid, self._fitted_upto = self._fit(first_model)
         if self.hybrid.cf.name != model:
             self.refit(background=True)
 
@@ -89,7 +92,9 @@ class RecommendationService:
             return make_model(name, self.seed, item_features=features, item_content=self.content)
         return make_model(name, self.seed)
 
-    def _fit(self, name: str | None = None) -> HybridRecommender:
+    def _fit(self, name: str | None = None) -> tuple[HybridRecommender, int]:
+        """A model fitted on every stored event, and the newest event's id it saw."""
+        upto = self.store.newest_id()  # read first: what comes after counts towards the next
         events = [e for e in self.store.events() if e.item in self.item_set]
         latest = latest_by_user(events)
         triples = [
@@ -106,12 +111,11 @@ class RecommendationService:
         hybrid = HybridRecommender(self.items, self.content, model, self.settings)
         hybrid.fit(data)
         log.info("fitted %s on %d events from %d users", hybrid.name, len(triples), len(users))
-        return hybrid
+        return hybrid, upto
 
     def refit(self, background: bool = True) -> None:
         """Refit on every stored event (in a daemon thread unless ``background`` is false). A
         refit asked for while one runs is done right after it (its events are not lost)."""
-        self._events_since_fit = 0
         with self._swap:
             if self._refit_thread is not None and self._refit_thread.is_alive():
                 self._refit_again = True
@@ -127,7 +131,7 @@ class RecommendationService:
                     fresh = None
                 with self._swap:
                     if fresh is not None:
-                        self.hybrid = fresh
+                        self.hybrid, self._fitted_upto = fresh
                     if not self._refit_again:
                         return
                     self._refit_again = False
@@ -149,10 +153,18 @@ class RecommendationService:
         if item not in self.item_set:
             raise UnknownItemError(f"unknown item {item!r}: it is not in the catalogue")
         event = self.store.log(user, item, kind, value)
-        self._events_since_fit += 1
-        if self._events_since_fit >= self.refit_after:
-            self.refit(background=True)
+        self._refit_if_due()
         return event
+
+    def _refit_if_due(self) -> None:
+        """Refit in the background once ``refit_after`` events that are not mere views were
+        written (by this process or any other) since the serving model was fitted."""
+        with self._swap:
+            fitted_upto, running = self._fitted_upto, self._refit_again
+        if running:
+            return  # a refit is already asked for
+        if self.store.count(after=fitted_upto, without=(EventKind.VIEW,)) >= self.refit_after:
+            self.refit(background=True)
 
     def recommend(
         self,
@@ -165,6 +177,7 @@ class RecommendationService:
 
         Items the user liked, clicked, played, rated or disliked are never recommended; items
         only shown may come back, a little lower each time they were ignored."""
+        self._refit_if_due()  # events other processes recorded count too
         moment = now()
         confidence: dict[str, float] = defaultdict(float)
         recent: dict[str, float] = defaultdict(float)

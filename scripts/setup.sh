@@ -36,9 +36,10 @@ apt_packages=(tuxpaint-stamps-default libcairo2 espeak-ng
 # Tests also drive a real browser (chromium, through Playwright), run the README's JavaScript
 # client example (Node.js; npm fetches @gradio/client) and the speech bench reads LibriVox clips
 # (pocketsphinx-testdata); the OCR tests and bench draw text in the DejaVu faces (Sans, Serif,
-# Mono, and the condensed/oblique ones of fonts-dejavu-extra).
+# Mono, and the condensed/oblique ones of fonts-dejavu-extra); the store, history and replica
+# tests start their own PostgreSQL server from postgresql's binaries (tests/postgres.py).
 if [ -n "$extras" ]; then
-  apt_packages+=(pocketsphinx-testdata chromium fonts-dejavu-core fonts-dejavu-extra)
+  apt_packages+=(pocketsphinx-testdata chromium fonts-dejavu-core fonts-dejavu-extra postgresql)
   command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
   command -v npm >/dev/null 2>&1 || apt_packages+=(npm)  # NodeSource's nodejs brings its own
 fi

@@ -282,6 +282,11 @@ def test_conversations_are_saved_listed_reopened_and_survive_a_restart(assistant
     follow = restarted.turn("ivy", "h1", "more like the second one")  # memory from the database
     assert follow.query_kind == "follow_up" and follow.search_text == first.results[1].item_id
     assert restarted.conversations("ivy")[0].turns == 2
+    # the first process, which answered the first turn, takes the next one: it refers to the
+    # turn the other process answered, not to the one it answered itself
+    back = assistant.turn("ivy", "h1", "more like the first one")
+    assert back.query_kind == "follow_up" and back.search_text == follow.results[0].item_id
+    assert [c.turns for c in restarted.conversations("ivy") if c.session == "h1"] == [3]
 
     restarted.forget("ivy", "h1")  # cleared: gone from the list and from follow-ups
     assert [c.session for c in restarted.conversations("ivy")] == ["h2"]

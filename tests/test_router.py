@@ -3,7 +3,6 @@
 import pytest
 
 from assistant.chitchat import chat_reply
-from assistant.memory import SessionMemory, TurnRecord
 from assistant.router import about_the_picture, category_of, referenced_result, search_phrase
 
 
@@ -53,19 +52,6 @@ def test_follow_ups_point_at_earlier_results():
     assert referenced_result("the fifth one", shown) is None  # not that many results
     assert referenced_result("a red car", shown) is None
     assert referenced_result("more like this", []) is None
-
-
-def test_memory_keeps_the_last_turns_per_session_and_forgets_old_sessions():
-    memory = SessionMemory(turns=2, max_sessions=2)
-    for n in range(3):
-        memory.remember("u", "s", TurnRecord(f"q{n}", f"a{n}"))
-    assert [t.question for t in memory.history("u", "s")] == ["q1", "q2"]
-    assert memory.history("other", "s") == [] and memory.history("u", "other") == []
-    memory.remember("v", "s", TurnRecord("q", "a"))
-    memory.remember("w", "s", TurnRecord("q", "a"))  # the least recently used session goes
-    assert memory.history("u", "s") == []
-    memory.forget("w", "s")
-    assert memory.history("w", "s") == []
 
 
 def test_broad_questions_name_a_kind_of_thing():

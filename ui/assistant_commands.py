@@ -56,6 +56,7 @@ def build_assistant(args: argparse.Namespace, library: Library | None = None) ->
         speech_model=args.speech_model,
         speech_compute_type=args.compute_type,
         max_audio_seconds=args.max_audio_seconds,
+        database_url=args.database_url,
     )
     return Assistant(config, library=library or Library(config.library))
 

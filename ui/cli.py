@@ -24,6 +24,7 @@ from ui.security.settings import SecuritySettings
 from ui.settings import (
     API_KEYS_ENV,
     CHROMA_URL_ENV,
+    DATABASE_URL_ENV,
     ENCODER_ENV,
     MAX_AUDIO_ENV,
     ORIGINS_ENV,
@@ -158,6 +159,16 @@ def _credential(value: str) -> tuple[str, str]:
     return user, password
 
 
+def _database(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(DATABASE_URL_ENV),
+        help="where events and chat history live: an SQLAlchemy URL such as "
+        "postgresql+psycopg://user@host/db, shared by several serve processes "
+        f"(also ${DATABASE_URL_ENV}; default: an SQLite file in the data directory)",
+    )
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", help="data directory (default: $CROSSMEDIA_HOME or the per-user folder)"
@@ -267,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", help="check that everything the defaults need is installed, and how to fix it"
     )
     _common(doctor)
+    _database(doctor)
 
     transcribe = sub.add_parser("transcribe", help="speech to text with Whisper")
     transcribe.add_argument("file")
@@ -388,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true")
     ask.add_argument("--user", default="cli", help="whose recommendations and history")
     _common(ask)
+    _database(ask)
     _speech(ask)
     add_llm_options(ask)
 
@@ -395,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--library", help="ingest this folder or manifest before serving")
     _serving(serve)
     _common(serve)
+    _database(serve)
     _speech(serve)
     add_llm_options(serve)
 
@@ -407,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-serve", action="store_true", help="stop after the example searches")
     _serving(demo)
     _common(demo)
+    _database(demo)
     _speech(demo)
     add_llm_options(demo)
     return parser
@@ -453,7 +468,7 @@ def _library(args: argparse.Namespace):
 def cmd_doctor(args: argparse.Namespace) -> int:
     from ui.doctor import diagnose, report
 
-    return report(diagnose(resolve_data_dir(args.data_dir), args.chroma_url))
+    return report(diagnose(resolve_data_dir(args.data_dir), args.chroma_url, args.database_url))
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
