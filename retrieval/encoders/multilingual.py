@@ -141,7 +141,9 @@ class MultilingualText:
         """The teacher's vectors of ``texts`` with the student's in place of those the teacher
         does not understand (agreement below the threshold), and, given the teacher's
         ``embed``, the teacher's reading of a dictionary translation where the map says so.
-        ``language``, where known, is taken over the identifier's guess for each text."""
+        ``language``, where known, is taken over the identifier's guess for each text, and then
+        every text is read in translation; with a guessed language only those the teacher
+        misread (an English caption taken for Spanish keeps its English vector)."""
         if language == "en":
             return teacher
         languages = [
@@ -154,7 +156,9 @@ class MultilingualText:
         routed = teacher.astype(np.float32, copy=True)
         e5 = e5_vectors([texts[i] for i in other], self.threads)
         routed[other] = route_vectors(self.student, teacher[other], e5)
-        if embed is not None and self.student.translate != "off":
+        if not language:  # a guessed language: what the teacher understood stays as it is
+            other = other[not_understood(self.student, teacher[other], self.student.apply(e5))]
+        if embed is not None and self.student.translate != "off" and len(other):
             found = translated_rows(
                 self.translator, [texts[i] for i in other], [languages[i] for i in other],
                 self.student.min_coverage,
@@ -197,6 +201,12 @@ def looks_english(texts: Sequence[str]) -> np.ndarray:
     return np.array([identify(t)[0] == "en" for t in texts], dtype=bool)
 
 
+def not_understood(student: StudentMap, teacher: np.ndarray, mapped: np.ndarray) -> np.ndarray:
+    """Per row, whether the teacher misread the text: its vector and the student's (``mapped``)
+    disagree (cosine below the map's threshold)."""
+    return np.sum(l2_normalise(teacher) * mapped, axis=1) < student.threshold
+
+
 def route_vectors(
     student: StudentMap, teacher: np.ndarray, e5: np.ndarray, english: np.ndarray | None = None
 ) -> np.ndarray:
@@ -204,7 +214,7 @@ def route_vectors(
     (cosine >= the map's threshold), else the student's (or, with ``blend``, the mean of
     both)."""
     mapped = student.apply(e5)
-    foreign = np.sum(l2_normalise(teacher) * mapped, axis=1) < student.threshold
+    foreign = not_understood(student, teacher, mapped)
     if english is not None:
         foreign &= ~english
     if student.blend:

@@ -31,6 +31,7 @@ from retrieval.encoders.multilingual import (
     e5_vectors,
     fit_student_map,
     looks_english,
+    not_understood,
     route_vectors,
     with_translations,
 )
@@ -80,12 +81,14 @@ def dev_scores(
         rows = [(s, e) for lang, s, e in dev if lang == language]
         texts = [s for s, _ in rows]
         english = looks_english(texts)
-        queries = route_vectors(student, embed["teacher"](texts), embed["e5"](texts), english)
+        teacher, e5 = embed["teacher"](texts), embed["e5"](texts)
+        queries = route_vectors(student, teacher, e5, english)
         if student.translate != "off" and "translations" in embed:
+            misread = not_understood(student, teacher, student.apply(e5)) & ~english
             found = [
                 (n, embed["translations"][t])
                 for n, t in enumerate(texts)
-                if not english[n] and embed["coverage"][t] >= student.min_coverage
+                if misread[n] and embed["coverage"][t] >= student.min_coverage
             ]
             if found:
                 positions = [n for n, _ in found]
