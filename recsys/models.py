@@ -21,6 +21,7 @@ from recsys.errors import RecsysError
 from recsys.matrix import UserItems, check_user_items
 
 log = logging.getLogger(__name__)
+PARALLEL_FOLD_IN_FROM = 64  # users folded in at once from which implicit's threads pay off
 
 
 class CFModel(ABC):
@@ -255,6 +256,9 @@ class ALSModel(_FactorModel):
             model.user_factors, model.item_factors = self.user_factors, self.item_factors
             self.model = model
         rows = check_user_items(user_rows, user_rows.shape[0], len(self.items))
+        # implicit's OpenMP pool costs ~20 ms to wake on a busy machine, where one user's solve
+        # takes 0.2 ms (bench/recsys_scale.py): a few users are solved on this thread
+        model.num_threads = 0 if rows.shape[0] >= PARALLEL_FOLD_IN_FROM else 1
         return model.recalculate_user(np.arange(rows.shape[0]), rows)
 
 
