@@ -69,6 +69,8 @@ def probe(root: Path, ef_search: int | None) -> dict:
     exact search over an in-memory copy when ``ef_search`` is None), query it, report latency,
     recall and the resident memory the open index added. (Chroma reads ``ef_search`` when it
     loads the graph, so each width needs its own process.)"""
+    import chromadb  # noqa: F401  (loaded before the baseline: only the index's own memory counts)
+
     queries, truth = np.load(root.parent / "queries.npy"), np.load(root.parent / "truth.npy")
     baseline = rss_mb()
     started = time.perf_counter()
@@ -88,6 +90,7 @@ def probe(root: Path, ef_search: int | None) -> dict:
     result["query_ms"] = latency_ms(lambda: query(next(samples)), 150)
     result["recall@10_vs_exact"] = round(recall_against(index, queries, truth), 4)
     result["rss_after_queries_mb"] = round(rss_mb() - baseline, 1)
+    result["process_rss_mb"] = round(rss_mb(), 1)
     return result
 
 
