@@ -146,7 +146,8 @@ def test_the_cli_fits_and_reports_errors(tmp_path):
     home = tmp_path / "home"
     liked_store(home)
     env = {**os.environ, "CROSSMEDIA_HOME": str(home), "OPENBLAS_NUM_THREADS": "1"}
-    env.pop("CROSSMEDIA_RECSYS_MODELS", None)
+    for name in ("CROSSMEDIA_RECSYS_MODELS", "CROSSMEDIA_DATABASE_URL"):
+        env.pop(name, None)
 
     def crossmedia(*args: str) -> subprocess.CompletedProcess:
         command = [sys.executable, "-m", "ui.cli", "recommend", "fit", *args]
@@ -161,7 +162,7 @@ def test_the_cli_fits_and_reports_errors(tmp_path):
     done = crossmedia("--cpu", "--models", str(other))
     assert done.returncode == 0 and "fitted on the CPU" in done.stdout
     assert latest_name(other) == "v000001"
-    empty = crossmedia("--store", str(tmp_path / "empty.sqlite"))
+    empty = crossmedia("--database-url", f"sqlite:///{tmp_path / 'empty.sqlite'}")
     assert empty.returncode == 2
     assert "crossmedia: error:" in empty.stderr and "nothing to fit" in empty.stderr
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from ui.settings import resolve_data_dir, resolve_snapshot_dir
+from ui.settings import DATABASE_URL_ENV, resolve_data_dir, resolve_snapshot_dir
 
 
 def add_recommend_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,9 +28,10 @@ def add_recommend_parser(sub: argparse._SubParsersAction) -> None:
         "--data-dir", help="data directory (default: $CROSSMEDIA_HOME or the per-user folder)"
     )
     fit.add_argument(
-        "--store",
-        help="the interaction store: an SQLAlchemy URL (postgresql://...) or an SQLite file "
-        "(default: the data directory's interactions.sqlite)",
+        "--database-url",
+        default=os.environ.get(DATABASE_URL_ENV),
+        help="where the events live: an SQLAlchemy URL such as postgresql+psycopg://user@host/db"
+        f" (also ${DATABASE_URL_ENV}; default: the SQLite file in the data directory)",
     )
     fit.add_argument(
         "--models",
@@ -60,7 +62,11 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     from recsys.store import InteractionStore
 
     data_dir = resolve_data_dir(args.data_dir)
-    store = InteractionStore(args.store) if args.store else InteractionStore.in_data_dir(data_dir)
+    store = (
+        InteractionStore(args.database_url)
+        if args.database_url
+        else InteractionStore.in_data_dir(data_dir)
+    )
     models = resolve_snapshot_dir(args.models, data_dir)
     options = dict(
         gpu=True if args.gpu else False if args.cpu else None,
