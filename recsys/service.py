@@ -28,13 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from recsys.errors import NoSnapshotError, SnapshotError, UnknownItemError, UnknownUserError
+from recsys.errors import SnapshotError, UnknownItemError, UnknownUserError
 from recsys.events import Event, EventKind
 from recsys.hybrid import BlendSettings, HybridRecommender, Recommendation
 from recsys.matrix import UserItems
 from recsys.models import make_model
 from recsys.signals import DEFAULT_SIGNALS, SignalWeights, now, weighed_triples
-from recsys.snapshots import Snapshot, latest_name, load_latest, load_snapshot
+from recsys.snapshots import Snapshot, latest_name, load_snapshot
 from recsys.store import InteractionStore
 
 log = logging.getLogger(__name__)
@@ -107,25 +107,26 @@ class RecommendationService:
     def _first_snapshot(self) -> tuple[str, HybridRecommender] | None:
         if self.snapshots is None:
             return None
+        name = None
         try:
-            snapshot = load_latest(self.snapshots)
-        except NoSnapshotError:
-            log.info(
-                "no fitted model in %s yet: fitting in this process (run `crossmedia recommend "
-                "fit` to fit out of the request path)",
-                self.snapshots,
-            )
-            return None
+            name = latest_name(self.snapshots)
+            if name is not None:
+                return name, self._serving(load_snapshot(self.snapshots, name))
         except SnapshotError as exc:
-            self._unreadable = latest_name(self.snapshots)
+            self._unreadable = name
             log.warning("%s; fitting in this process instead", exc)
             return None
-        return snapshot.name, self._serving(snapshot)
+        log.info(
+            "no fitted model in %s yet: fitting in this process (run `crossmedia recommend fit` "
+            "to fit out of the request path)",
+            self.snapshots,
+        )
+        return None
 
     def _serving(self, snapshot: Snapshot) -> HybridRecommender:
         cf, data = snapshot.aligned_to(self.items)
         hybrid = HybridRecommender(self.items, self.content, cf, self.settings)
-        log.info("serving model snapshot %s (%s)", snapshot.name, snapshot.info.get("version"))
+        log.info("serving model snapshot %s: %s", snapshot.name, snapshot.summary())
         return hybrid.use_fitted(cf, data)
 
     def reload(self) -> bool:
@@ -133,6 +134,7 @@ class RecommendationService:
         in. Called by ``recommend`` every ``poll_s`` seconds (one small file read)."""
         if self.snapshots is None:
             return False
+        name = None
         try:
             name = latest_name(self.snapshots)
             if name is None or name in (self.snapshot, self._unreadable):

@@ -52,6 +52,14 @@ class Snapshot:
     positive: UserItems  # users x the model's items: 1 where the user showed interest
     info: dict
 
+    def summary(self) -> str:
+        """One line: its size, device and fit time."""
+        info = self.info
+        return (
+            f"{info['users']:,} users x {info['items']:,} items, {info['nonzeros']:,} cells, "
+            f"fitted on the {info['device'].upper()} in {info['fit_s']:.1f} s"
+        )
+
     def aligned_to(self, items: list[str]) -> tuple[CFModel, UserItems]:
         """The model and matrix over a catalogue's items, in its order (items the model never
         saw get no CF signal; items not in the catalogue are dropped)."""
@@ -150,9 +158,10 @@ def save_snapshot(
     finally:
         if staging is not None and staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    log.info("saved model snapshot %s (%s)", directory / name, _summary(info))
+    snapshot = Snapshot(name, model, UserItems(positive, model.users, model.items), info)
+    log.info("saved model snapshot %s: %s", directory / name, snapshot.summary())
     _prune(directory, keep)
-    return Snapshot(name, model, UserItems(positive, model.users, model.items), info)
+    return snapshot
 
 
 def latest_name(directory: str | Path) -> str | None:
@@ -163,6 +172,19 @@ def latest_name(directory: str | Path) -> str | None:
         return None
     except OSError as exc:
         raise SnapshotError(f"cannot read {Path(directory) / LATEST} ({exc})") from exc
+
+
+def latest_info(directory: str | Path) -> dict | None:
+    """The newest snapshot's ``snapshot.json`` (no model is loaded), or None."""
+    name = latest_name(directory)
+    if name is None:
+        return None
+    try:
+        return json.loads((Path(directory) / name / "snapshot.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise SnapshotError(
+            f"the model snapshot {Path(directory) / name} cannot be read ({exc}); {FIT_HINT}"
+        ) from exc
 
 
 def load_latest(directory: str | Path) -> Snapshot:
@@ -180,6 +202,8 @@ def load_snapshot(directory: str | Path, name: str) -> Snapshot:
     try:
         info = json.loads((path / "snapshot.json").read_text())
         model = CFModel.load(path / "model")
+        if not hasattr(model, "aligned_to"):
+            raise ValueError(f"it holds a {model.name} model; only factor models are served")
         with np.load(path / "positive.npz") as z:
             indices, indptr, shape = z["indices"], z["indptr"], tuple(z["shape"])
         matrix = csr_matrix((np.ones(len(indices), np.float32), indices, indptr), shape=shape)
@@ -205,7 +229,7 @@ def fit_periodically(
     stop = stop or threading.Event()
     while not stop.is_set():
         try:
-            current = load_latest(directory).info.get("store_events")
+            current = (latest_info(directory) or {}).get("store_events")
         except SnapshotError:
             current = None
         try:
@@ -240,10 +264,3 @@ def _prune(directory: Path, keep: int) -> None:
     for name in names[: max(0, len(names) - keep)]:
         if name != newest:
             shutil.rmtree(directory / name, ignore_errors=True)
-
-
-def _summary(info: dict) -> str:
-    return (
-        f"{info['users']:,} users x {info['items']:,} items, {info['nonzeros']:,} cells, "
-        f"fitted on the {info['device'].upper()} in {info['fit_s']:.1f} s"
-    )

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from recsys.errors import RecsysError, SnapshotError
+from recsys.errors import NoSnapshotError, RecsysError, SnapshotError
 from recsys.models import gpu_available, make_model
 from recsys.service import RecommendationService
 from recsys.snapshots import LATEST, fit_periodically, fit_snapshot, latest_name, load_latest
@@ -82,6 +82,8 @@ def test_a_missing_or_corrupt_snapshot_falls_back_to_fitting_here(tmp_path, capl
     service = served(store, models)
     assert service.snapshot is None and service.hybrid.cf.fitted
     assert "no fitted model in" in caplog.text and "fitting in this process" in caplog.text
+    with pytest.raises(NoSnapshotError, match="recommend fit"):
+        load_latest(models)
 
     fit_snapshot(store, models, gpu=False)
     (models / "v000001" / "model" / "model.npz").write_bytes(b"not a zip file")
@@ -102,6 +104,16 @@ def test_a_missing_or_corrupt_snapshot_falls_back_to_fitting_here(tmp_path, capl
     with pytest.raises(SnapshotError, match="cannot be read"):
         (models / "v000002" / "snapshot.json").write_text("{")
         load_latest(models)
+
+
+def test_a_snapshot_deleted_under_its_name_falls_back_with_a_warning(tmp_path, caplog):
+    store, models = liked_store(tmp_path), tmp_path / "models"
+    fit_snapshot(store, models, gpu=False)
+    (models / LATEST).write_text("v000009")  # names a folder that is gone
+    caplog.set_level(logging.WARNING, logger="recsys.service")
+    service = served(store, models)
+    assert service.snapshot is None and service.hybrid.cf.fitted
+    assert "v000009 cannot be read" in caplog.text
 
 
 def test_snapshots_are_versioned_pruned_and_never_half_written(tmp_path):
