@@ -43,6 +43,7 @@ from recsys.events import Event, EventKind
 from recsys.hybrid import BlendSettings
 from recsys.service import LIVE_BLEND, RecommendationService
 from recsys.signals import DEFAULT_SIGNALS, SignalWeights
+from recsys.snapshots import SNAPSHOT_DIRNAME
 from recsys.store import InteractionStore
 from retrieval.describe import encode_and_label
 from retrieval.encoders.base import l2_normalise
@@ -77,6 +78,9 @@ class AssistantConfig:
     # the interaction store and chat history: an SQLAlchemy URL (postgresql+psycopg://...)
     # shared by several app processes, else an SQLite file in the data directory
     database_url: str | None = None
+    # where a fit job (`crossmedia recommend fit`) writes models for the recommender to serve;
+    # None: the library's data directory / recsys-models (without one there, it fits itself)
+    recommender_snapshots: Path | None = None
 
 
 @dataclass
@@ -186,6 +190,8 @@ class Assistant:
                     model=self.config.recommender_model,
                     settings=self.config.blend,
                     signals=self.config.signals,
+                    snapshots=self.config.recommender_snapshots
+                    or self.config.library.data_dir / SNAPSHOT_DIRNAME,
                 )
                 self._catalogue_size = size
                 log.info("recommender built over %d items", size)

@@ -3,6 +3,7 @@ SQLite interaction store, real speech (espeak-ng clip)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -12,6 +13,7 @@ from assistant.errors import AudioError, TurnError
 from assistant.qa import WITHHELD
 from assistant.service import Assistant, AssistantConfig
 from recsys.errors import UnknownItemError
+from recsys.snapshots import fit_snapshot
 from retrieval.errors import EmptyQueryError, MediaError
 from retrieval.library import Library, LibraryConfig
 from tests.conftest import speak
@@ -123,6 +125,16 @@ def test_shown_items_are_logged_as_views_and_feedback_changes_recommendations(as
     assert [s.item_id for s in after] != before
     with pytest.raises(UnknownItemError):
         assistant.feedback("erin", "no-such-item", "like")
+
+
+def test_the_recommender_serves_what_the_fit_job_saved(assistant, tmp_path):
+    liked = assistant.recommend("gina", k=1)[0].item_id
+    assistant.feedback("gina", liked, "like")
+    snapshot = fit_snapshot(assistant.store, tmp_path, gpu=False)
+    config = dataclasses.replace(assistant.config, recommender_snapshots=tmp_path)
+    fresh = Assistant(config, library=assistant.library, store=assistant.store)
+    assert fresh.recommender().snapshot == snapshot.name
+    assert liked not in {s.item_id for s in fresh.recommend("gina", k=3)}
 
 
 def test_image_and_composed_turns(assistant, library_dir):

@@ -1,4 +1,5 @@
-"""The ``crossmedia`` command line: ingest, search, describe, correct, ask, eval, train, demo."""
+"""The ``crossmedia`` command line: ingest, search, describe, correct, ask, eval, train, demo,
+recommend."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ui.assistant_commands import (
     speech_to_text,
     speech_transcriber,
 )
+from ui.recommend_commands import add_recommend_parser, cmd_recommend
 from ui.security.settings import SecuritySettings
 from ui.settings import (
     API_KEYS_ENV,
@@ -424,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     _database(demo)
     _speech(demo)
     add_llm_options(demo)
+    add_recommend_parser(sub)
     return parser
 
 
@@ -448,6 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "doctor": cmd_doctor,
         "describe": cmd_describe,
         "correct": cmd_correct,
+        "recommend": cmd_recommend,
     }
     try:
         return handlers[args.command](args)
