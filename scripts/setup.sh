@@ -39,7 +39,9 @@ apt_packages=(tuxpaint-stamps-default libcairo2 espeak-ng
 # Mono, and the condensed/oblique ones of fonts-dejavu-extra); the store, history and replica
 # tests start their own PostgreSQL server from postgresql's binaries (tests/postgres.py).
 if [ -n "$extras" ]; then
-  apt_packages+=(pocketsphinx-testdata chromium fonts-dejavu-core fonts-dejavu-extra postgresql)
+  # fonts-wqy-zenhei: the browser tests ask in Chinese; their screenshots must show it
+  apt_packages+=(pocketsphinx-testdata chromium fonts-dejavu-core fonts-dejavu-extra postgresql
+    fonts-wqy-zenhei)
   command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
   command -v npm >/dev/null 2>&1 || apt_packages+=(npm)  # NodeSource's nodejs brings its own
 fi
