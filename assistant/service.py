@@ -32,7 +32,7 @@ from assistant.chitchat import chat_reply
 from assistant.errors import TurnError
 from assistant.history import ChatHistory, ConversationSummary, StoredTurn
 from assistant.llm import LLMSettings, load_llm
-from assistant.locales import question_language
+from assistant.locales import LANGUAGES, question_language
 from assistant.memory import TurnRecord
 from assistant.qa import CitedAnswer, QAChain
 from assistant.reply import Citation, Reply, Result, Suggestion
@@ -55,6 +55,7 @@ from retrieval.library import Library, LibraryConfig
 log = logging.getLogger(__name__)
 MAX_ID_CHARS = 128
 MAX_MESSAGE_CHARS = 2000  # a chat message; the LLM's context holds the question and 6 captions
+HEARD_LANGUAGE_PROBABILITY = 0.5  # Whisper as sure as this of a language answers in it
 
 
 @dataclass(frozen=True)
@@ -236,11 +237,13 @@ class Assistant:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         transcript = None
+        spoken = ""  # the language Whisper heard, where it is sure of one the answers speak
         if audio is not None:
             clock = time.perf_counter()
             heard = self.transcriber().transcribe(audio)
             timings["transcription"] = time.perf_counter() - clock
             transcript = heard.text.strip()
+            spoken = heard_language(heard.language, heard.language_probability)
             yield TurnUpdate("transcript", transcript)
             if not transcript and not (text and text.strip()) and not images:
                 raise TurnError("no speech was heard in the recording: try again, or type")
@@ -258,7 +261,7 @@ class Assistant:
         query = (
             self._about_item(item, text)
             if item is not None
-            else self._route(user, session, text, [_image(i) for i in images])
+            else self._route(user, session, text, [_image(i) for i in images], spoken)
         )
         timings["encoding"] = time.perf_counter() - clock
 
@@ -272,7 +275,7 @@ class Assistant:
         history = [(t.question, t.answer) for t in self._recent(user, session)]
         answer: CitedAnswer | None = None
         kind = "voice" if transcript and query.kind == "text" else query.kind
-        language = question_language(text)
+        language = spoken or question_language(text)
         plan = plan_answer(
             kind,
             query.search_text,
@@ -313,7 +316,9 @@ class Assistant:
         self._save(user, session, text or _wordless(images, audio), reply)
         yield TurnUpdate("reply", reply)
 
-    def _route(self, user: str, session: str, text: str, images: list[Image.Image]) -> _Query:
+    def _route(
+        self, user: str, session: str, text: str, images: list[Image.Image], spoken: str = ""
+    ) -> _Query:
         encoder = self.library.encoder
         if images:
             vectors, described = encode_and_label(encoder, images)
@@ -338,7 +343,7 @@ class Assistant:
                 position = previous[-1].result_ids.index(item) + 1
                 about = f"“{display_name(stored)}” (result {position})"
                 return _Query("follow_up", text, item, vector, exclude=(item,), about=about)
-        language = question_language(text)
+        language = spoken or question_language(text)
         phrase = search_phrase(text, language)
         kind = "category" if category_of(text) else "text"
         if language == "en":
@@ -522,6 +527,12 @@ class Assistant:
 
     def _log_views(self, user: str, item_ids: Sequence[str]) -> None:
         self.store.record(Event.create(user, i, EventKind.VIEW) for i in dict.fromkeys(item_ids))
+
+
+def heard_language(language: str, probability: float) -> str:
+    """The language a recording is answered in when Whisper is sure of it (a multilingual model
+    that heard one of the answers' languages); "" leaves it to the transcript's words."""
+    return language if language in LANGUAGES and probability >= HEARD_LANGUAGE_PROBABILITY else ""
 
 
 def _identifier(value: str, what: str) -> str:

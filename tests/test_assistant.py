@@ -355,3 +355,16 @@ def test_a_question_in_another_language_is_answered_in_it(assistant):
     assert french.answer.startswith((*said.found, said.closest.split("{")[0], "Je n'ai rien"))
     english = assistant.turn("polyglot", "en", "Do you have a picture of a frog?")
     assert english.language == "en" and english.answer.startswith(PHRASES["en"].found)
+
+
+def test_the_language_whisper_is_sure_it_heard_is_the_answers():
+    """A multilingual Whisper's language answers a recording where it is sure of it and has
+    phrases; otherwise the transcript's words decide (the Tux Paint recordings are one to two
+    seconds: base hears the French frog at 0.75, the Spanish one at 0.50, the Russian as
+    Polish at 0.33; espeak-ng's French it takes for Malay, so no synthetic clip tests this)."""
+    from assistant.service import heard_language
+
+    assert heard_language("fr", 0.75) == "fr"
+    assert heard_language("es", 0.4995) == ""  # unsure: the transcript's words decide
+    assert heard_language("pl", 0.9) == ""  # no fixed sentences in Polish
+    assert heard_language("en", 1.0) == "en"  # tiny.en always hears English
