@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from retrieval.errors import IndexStoreError, MediaError
 from retrieval.images import load_image, read_limited
 from retrieval.index import MediaIndex
 from retrieval.items import ItemPart, MediaItem, file_content_id
+from retrieval.prefetch import prefetched
 from retrieval.video import Keyframe, keyframes, probe_video
 
 if TYPE_CHECKING:
@@ -62,6 +64,17 @@ class VideoPayload:
 
 
 @dataclass
+class StagedBatch:
+    """A chunk of records read and made ready to encode: its new items with their payloads,
+    what it refused and how many it found to be duplicates; ``size``: records in the chunk."""
+
+    size: int
+    fresh: list[tuple[MediaItem, object]] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    duplicates: int = 0
+
+
+@dataclass
 class IngestReport:
     """What one ingestion run did."""
 
@@ -87,7 +100,12 @@ class IngestReport:
 
 
 class Ingestor:
-    """Encodes records in batches and writes them to a MediaIndex."""
+    """Encodes records in batches and writes them to a MediaIndex.
+
+    Reading runs ``prefetch`` batches ahead of the encoders in a background thread (decoding,
+    SVG rasterising, OCR, transcription overlap the towers); ``prefetch=0`` runs every stage in
+    turn in the caller's thread, as ingest did before (the same ids, vectors and report).
+    """
 
     def __init__(
         self,
@@ -99,10 +117,14 @@ class Ingestor:
         read_text: TextReader | None = None,
         describe: bool = True,
         ocr_gate: bool = True,
+        prefetch: int = 2,
+        cache_captions: bool = True,
     ):
         """``transcribe``: speech to text for sounds and videos; ``read_text``: OCR for pictures
         (None: none), only where its detector sees text unless ``ocr_gate`` is False;
-        ``describe``: generate descriptions for pictures without a caption."""
+        ``describe``: generate descriptions for pictures without a caption; ``prefetch``:
+        batches read ahead of the encoders (0: none, all in one thread); ``cache_captions``:
+        encode each distinct caption once per run."""
         if encoder.dim != index.dim:
             raise ValueError(f"encoder gives {encoder.dim}-d vectors, index holds {index.dim}-d")
         self.index = index
@@ -111,6 +133,10 @@ class Ingestor:
         self.source = source
         self.transcribe = transcribe
         self.pictures = PictureEnricher(encoder, read_text, describe, ocr_gate)
+        self.prefetch = prefetch
+        self.cache_captions = cache_captions
+        self._caption_cache: dict[str, np.ndarray] = {}
+        self._index_lock = threading.Lock()  # the reader thread asks what exists; we write
 
     def ingest(self, records: Iterable[SourceRecord], progress: bool = True) -> IngestReport:
         """Ingest every record; returns counts of added, duplicate and refused items."""
@@ -118,46 +144,60 @@ class Ingestor:
         records = sorted(records, key=lambda r: not r.caption)
         report = IngestReport()
         seen: set[str] = set()
+        staged = prefetched(
+            (self._stage(chunk, seen) for chunk in batched(records, self.batch_size)),
+            self.prefetch,
+            name="ingest-read",
+        )
         with tqdm(total=len(records), desc="ingesting", unit="item", disable=not progress) as bar:
-            for chunk in batched(records, self.batch_size):
-                try:
-                    self._ingest_batch(chunk, report, seen)
-                except IndexStoreError as exc:
-                    raise IndexStoreError(
-                        f"{exc}. This run added {report.added} items before the failure; "
-                        "they are kept, and running the same command again resumes"
-                    ) from exc
-                bar.update(len(chunk))
+            try:
+                for batch in staged:
+                    report.refused += batch.refused
+                    report.duplicates += batch.duplicates
+                    self._write(batch.fresh, report)
+                    bar.update(batch.size)
+            except IndexStoreError as exc:
+                raise IndexStoreError(
+                    f"{exc}. This run added {report.added} items before the failure; "
+                    "they are kept, and running the same command again resumes"
+                ) from exc
         log.info("ingest finished: %s", report.summary().splitlines()[0])
         return report
 
-    def _ingest_batch(
-        self, chunk: list[SourceRecord], report: IngestReport, seen: set[str]
-    ) -> None:
+    def _stage(self, chunk: list[SourceRecord], seen: set[str]) -> StagedBatch:
+        """Read, decode and de-duplicate a chunk of records, then make the new ones ready to
+        encode (OCR, transcription, keyframes): everything before the encoders, so it can run
+        ahead of them in another thread (``seen`` is only touched here)."""
+        staged = StagedBatch(size=len(chunk))
         loaded: list[tuple[MediaItem, object]] = []
         for record in chunk:
             if record.problem:
-                report.refused.append((record.label, record.problem))
+                staged.refused.append((record.label, record.problem))
                 continue
             try:
                 item, payload = self._load(record)
             except MediaError as exc:
                 reason = str(exc).removeprefix(f"{record.path}: ").removeprefix(f"{record.label}: ")
-                report.refused.append((record.label, reason))
+                staged.refused.append((record.label, reason))
                 continue
             if item.id in seen:
-                report.duplicates += 1
+                staged.duplicates += 1
                 continue
             seen.add(item.id)
             loaded.append((item, payload))
-        already = self.index.existing(item.id for item, _ in loaded)
-        report.duplicates += len(already)
+        with self._index_lock:
+            already = self.index.existing(item.id for item, _ in loaded)
+        staged.duplicates += len(already)
         prepared = [
-            self._prepare(item, payload, report)
+            self._prepare(item, payload, staged.refused)
             for item, payload in loaded
             if item.id not in already
         ]
-        fresh = [entry for entry in prepared if entry is not None]
+        staged.fresh = [entry for entry in prepared if entry is not None]
+        return staged
+
+    def _write(self, fresh: list[tuple[MediaItem, object]], report: IngestReport) -> None:
+        """Encode a staged batch's new items and write them to the index."""
         if not fresh:
             return
         items, content, parts, described = self._encode_content(fresh)
@@ -165,7 +205,7 @@ class Ingestor:
         caption_vectors = dict(
             zip(
                 (i.id for i in captioned),
-                self.encoder.encode_texts([i.caption for i in captioned]),
+                self._encode_captions([i.caption for i in captioned]),
                 strict=True,
             )
         )
@@ -173,10 +213,23 @@ class Ingestor:
         if fused is not None:
             for row, vector in described.items():
                 fused[row] = vector
-        new_ids = self.index.add(items, content, caption_vectors, fused, parts)
+        with self._index_lock:
+            new_ids = self.index.add(items, content, caption_vectors, fused, parts)
         report.added += len(new_ids)
         report.duplicates += len(fresh) - len(new_ids)  # another writer stored them first
         report.added_ids.extend(new_ids)
+
+    def _encode_captions(self, captions: list[str]) -> np.ndarray:
+        """Caption vectors, each distinct caption encoded once in this run (stamp libraries
+        repeat captions: every colour of a crayon says the same)."""
+        if not self.cache_captions:
+            return self.encoder.encode_texts(captions)
+        new = list(dict.fromkeys(c for c in captions if c not in self._caption_cache))
+        if new:
+            self._caption_cache.update(zip(new, self.encoder.encode_texts(new), strict=True))
+        if not captions:
+            return np.zeros((0, self.encoder.dim), dtype=np.float32)
+        return np.stack([self._caption_cache[c] for c in captions])
 
     def _fuse(self, content: np.ndarray, captions: list[np.ndarray | None]) -> np.ndarray | None:
         """Fused item vectors where the encoder has a fusion (zeros stand for no caption)."""
@@ -226,30 +279,30 @@ class Ingestor:
         return item, image
 
     def _prepare(
-        self, item: MediaItem, payload: object, report: IngestReport
+        self, item: MediaItem, payload: object, refused: list[tuple[str, str]]
     ) -> tuple[MediaItem, object] | None:
         """A new item made ready to encode (sound transcribed, a video's frames read), or None
-        when it is refused (the reason goes to the report)."""
+        when it is refused (the reason goes to ``refused``)."""
         try:
             if item.modality == "audio":
-                return self._with_transcript(item, Path(str(payload)), report)
+                return self._with_transcript(item, Path(str(payload)), refused)
             if item.modality == "video":
                 return self._with_scenes(item, payload.has_audio)  # type: ignore[attr-defined]
             if item.modality == "image":
                 return self.pictures.with_text(item, payload), payload  # type: ignore[arg-type]
         except MediaError as exc:
-            report.refused.append((item.uri, str(exc).removeprefix(f"{item.uri}: ")))
+            refused.append((item.uri, str(exc).removeprefix(f"{item.uri}: ")))
             return None
         return item, payload
 
     def _with_transcript(
-        self, item: MediaItem, path: Path, report: IngestReport
+        self, item: MediaItem, path: Path, refused: list[tuple[str, str]]
     ) -> tuple[MediaItem, str] | None:
         """Transcribe a new audio item; its content text is what was said, else its caption."""
         transcript = self.transcribe(path).text.strip()  # type: ignore[misc]
         text = transcript or item.caption
         if not text:
-            report.refused.append((str(path), "no speech heard and no caption or label to index"))
+            refused.append((str(path), "no speech heard and no caption or label to index"))
             return None
         metadata = {**item.metadata, "transcript": transcript, "is_speech": bool(transcript)}
         return dataclasses.replace(item, metadata=metadata), text
