@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -149,7 +150,8 @@ class Ingestor:
             self.prefetch,
             name="ingest-read",
         )
-        with tqdm(total=len(records), desc="ingesting", unit="item", disable=not progress) as bar:
+        bar = tqdm(total=len(records), desc="ingesting", unit="item", disable=not progress)
+        with bar, closing(staged):  # closing: a failure stops the reader thread at once
             try:
                 for batch in staged:
                     report.refused += batch.refused
