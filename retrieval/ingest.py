@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import closing
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -100,6 +101,16 @@ class IngestReport:
         }
 
 
+@contextmanager
+def _shut_down(pool: ThreadPoolExecutor | None) -> Iterator[None]:
+    """Shut the pool down on the way out (after the read-ahead using it has stopped)."""
+    try:
+        yield
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
 class Ingestor:
     """Encodes records in batches and writes them to a MediaIndex.
 
@@ -119,13 +130,14 @@ class Ingestor:
         describe: bool = True,
         ocr_gate: bool = True,
         prefetch: int = 2,
+        readers: int = 2,
         cache_captions: bool = True,
     ):
         """``transcribe``: speech to text for sounds and videos; ``read_text``: OCR for pictures
         (None: none), only where its detector sees text unless ``ocr_gate`` is False;
         ``describe``: generate descriptions for pictures without a caption; ``prefetch``:
-        batches read ahead of the encoders (0: none, all in one thread); ``cache_captions``:
-        encode each distinct caption once per run."""
+        batches read ahead of the encoders (0: none, all in one thread) by ``readers``
+        threads; ``cache_captions``: encode each distinct caption once per run."""
         if encoder.dim != index.dim:
             raise ValueError(f"encoder gives {encoder.dim}-d vectors, index holds {index.dim}-d")
         self.index = index
@@ -135,9 +147,13 @@ class Ingestor:
         self.transcribe = transcribe
         self.pictures = PictureEnricher(encoder, read_text, describe, ocr_gate)
         self.prefetch = prefetch
+        self.readers = readers
         self.cache_captions = cache_captions
         self._caption_cache: dict[str, np.ndarray] = {}
         self._index_lock = threading.Lock()  # the reader thread asks what exists; we write
+        # One transcription at a time (the model loads on first use; Whisper runs one clip at
+        # a time anyway): a sound is heard beside a picture's OCR, not beside another sound.
+        self._speech_lock = threading.Lock()
 
     def ingest(self, records: Iterable[SourceRecord], progress: bool = True) -> IngestReport:
         """Ingest every record; returns counts of added, duplicate and refused items."""
@@ -145,13 +161,15 @@ class Ingestor:
         records = sorted(records, key=lambda r: not r.caption)
         report = IngestReport()
         seen: set[str] = set()
+        pool = ThreadPoolExecutor(self.readers, "ingest-read") if self.prefetch else None
         staged = prefetched(
-            (self._stage(chunk, seen) for chunk in batched(records, self.batch_size)),
+            (self._stage(chunk, seen, pool) for chunk in batched(records, self.batch_size)),
             self.prefetch,
             name="ingest-read",
         )
         bar = tqdm(total=len(records), desc="ingesting", unit="item", disable=not progress)
-        with bar, closing(staged):  # closing: a failure stops the reader thread at once
+        # closing: a failure stops the read-ahead at once (then its pool)
+        with bar, _shut_down(pool), closing(staged):
             try:
                 for batch in staged:
                     report.refused += batch.refused
@@ -166,22 +184,22 @@ class Ingestor:
         log.info("ingest finished: %s", report.summary().splitlines()[0])
         return report
 
-    def _stage(self, chunk: list[SourceRecord], seen: set[str]) -> StagedBatch:
+    def _stage(
+        self, chunk: list[SourceRecord], seen: set[str], pool: ThreadPoolExecutor | None = None
+    ) -> StagedBatch:
         """Read, decode and de-duplicate a chunk of records, then make the new ones ready to
         encode (OCR, transcription, keyframes): everything before the encoders, so it can run
-        ahead of them in another thread (``seen`` is only touched here)."""
+        ahead of them in another thread (``seen`` is only touched here). With a ``pool``, the
+        records are read and prepared on its threads (a sound's Whisper beside a picture's
+        OCR); the outcomes are taken in order, so the report reads as a serial run's."""
+        run = pool.map if pool is not None else map
         staged = StagedBatch(size=len(chunk))
         loaded: list[tuple[MediaItem, object]] = []
-        for record in chunk:
-            if record.problem:
-                staged.refused.append((record.label, record.problem))
+        for record, outcome in zip(chunk, run(self._load_or_refuse, chunk), strict=True):
+            if isinstance(outcome, str):
+                staged.refused.append((record.label, outcome))
                 continue
-            try:
-                item, payload = self._load(record)
-            except MediaError as exc:
-                reason = str(exc).removeprefix(f"{record.path}: ").removeprefix(f"{record.label}: ")
-                staged.refused.append((record.label, reason))
-                continue
+            item, payload = outcome
             if item.id in seen:
                 staged.duplicates += 1
                 continue
@@ -190,13 +208,28 @@ class Ingestor:
         with self._index_lock:
             already = self.index.existing(item.id for item, _ in loaded)
         staged.duplicates += len(already)
-        prepared = [
-            self._prepare(item, payload, staged.refused)
-            for item, payload in loaded
-            if item.id not in already
-        ]
-        staged.fresh = [entry for entry in prepared if entry is not None]
+        new = [entry for entry in loaded if entry[0].id not in already]
+        for entry, refused in run(self._prepare_or_refuse, new):
+            staged.refused += refused
+            if entry is not None:
+                staged.fresh.append(entry)
         return staged
+
+    def _load_or_refuse(self, record: SourceRecord) -> tuple[MediaItem, object] | str:
+        """``_load``, or the reason the record is refused."""
+        if record.problem:
+            return record.problem
+        try:
+            return self._load(record)
+        except MediaError as exc:
+            return str(exc).removeprefix(f"{record.path}: ").removeprefix(f"{record.label}: ")
+
+    def _prepare_or_refuse(
+        self, entry: tuple[MediaItem, object]
+    ) -> tuple[tuple[MediaItem, object] | None, list[tuple[str, str]]]:
+        """``_prepare`` with the refusals it made."""
+        refused: list[tuple[str, str]] = []
+        return self._prepare(*entry, refused), refused
 
     def _write(self, fresh: list[tuple[MediaItem, object]], report: IngestReport) -> None:
         """Encode a staged batch's new items and write them to the index."""
@@ -301,7 +334,8 @@ class Ingestor:
         self, item: MediaItem, path: Path, refused: list[tuple[str, str]]
     ) -> tuple[MediaItem, str] | None:
         """Transcribe a new audio item; its content text is what was said, else its caption."""
-        transcript = self.transcribe(path).text.strip()  # type: ignore[misc]
+        with self._speech_lock:
+            transcript = self.transcribe(path).text.strip()  # type: ignore[misc]
         text = transcript or item.caption
         if not text:
             refused.append((str(path), "no speech heard and no caption or label to index"))
@@ -317,7 +351,8 @@ class Ingestor:
         unheard = ""
         if has_audio and self.transcribe is not None:
             try:
-                heard = self.transcribe(path)
+                with self._speech_lock:
+                    heard = self.transcribe(path)
             except MediaError as exc:  # e.g. a sound track over the transcriber's limit
                 unheard = str(exc).removeprefix(f"{path}: ")
                 log.warning("%s: indexed by its pictures only; its sound: %s", path, unheard)
