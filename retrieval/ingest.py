@@ -130,14 +130,15 @@ class Ingestor:
         describe: bool = True,
         ocr_gate: bool = True,
         prefetch: int = 2,
-        readers: int = 2,
+        readers: int = 1,
         cache_captions: bool = True,
     ):
         """``transcribe``: speech to text for sounds and videos; ``read_text``: OCR for pictures
         (None: none), only where its detector sees text unless ``ocr_gate`` is False;
         ``describe``: generate descriptions for pictures without a caption; ``prefetch``:
         batches read ahead of the encoders (0: none, all in one thread) by ``readers``
-        threads; ``cache_captions``: encode each distinct caption once per run."""
+        threads (1 by default: two ran no faster on 2 busy cores, OCR and Whisper each using
+        both); ``cache_captions``: encode each distinct caption once per run."""
         if encoder.dim != index.dim:
             raise ValueError(f"encoder gives {encoder.dim}-d vectors, index holds {index.dim}-d")
         self.index = index
@@ -161,7 +162,8 @@ class Ingestor:
         records = sorted(records, key=lambda r: not r.caption)
         report = IngestReport()
         seen: set[str] = set()
-        pool = ThreadPoolExecutor(self.readers, "ingest-read") if self.prefetch else None
+        reading = self.prefetch and self.readers > 1
+        pool = ThreadPoolExecutor(self.readers, "ingest-read") if reading else None
         staged = prefetched(
             (self._stage(chunk, seen, pool) for chunk in batched(records, self.batch_size)),
             self.prefetch,

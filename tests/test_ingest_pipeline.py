@@ -127,7 +127,9 @@ def test_pipelined_ingest_stores_what_the_serial_one_does(tmp_path, default_enco
         serial_index, serial = ingest_into(
             tmp_path / "serial", default_encoder, mixed_folder, prefetch=0, cache_captions=False
         )
-    fast_index, fast = ingest_into(tmp_path / "fast", default_encoder, mixed_folder, prefetch=2)
+    fast_index, fast = ingest_into(
+        tmp_path / "fast", default_encoder, mixed_folder, prefetch=2, readers=2
+    )
 
     assert serial.added == fast.added == 9
     assert serial.added_ids == fast.added_ids  # same ids in the same order
