@@ -227,9 +227,11 @@ def main() -> int:
             "median_stage_seconds": stages,
             "runs": done,
         }
-    ratio = (
-        rows["pipelined"]["median_items_per_second"] / rows["baseline"]["median_items_per_second"]
-    )
+    for row in rows.values():
+        row["speedup_over_baseline"] = round(
+            row["median_items_per_second"] / rows["baseline"]["median_items_per_second"], 2
+        )
+    ratio = rows["pipelined"]["speedup_over_baseline"]
     ids_b, vec_b = vectors["baseline"]
     ids_p, vec_p = vectors["pipelined, 2 readers"]
     order = {item_id: n for n, item_id in enumerate(ids_p)}
