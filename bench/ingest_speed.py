@@ -8,9 +8,9 @@ repeat) so that a busy machine slows all alike; figures are medians over the rep
 - ``baseline``: the code before this change: every stage in turn in one thread, the image
   tower in PyTorch in batches of 32, every caption encoded.
 - ``pipelined``: reading (decode, SVG, OCR, Whisper) runs ahead of the encoders in a thread,
-  the image tower in ONNX Runtime (one thread) in its default batches, each distinct caption
-  encoded once (the default now); ``pipelined, 2 readers``: the same, each batch read on two
-  threads.
+  the image tower in ONNX Runtime (one thread) in its default batches, OCR with one thread
+  (was two), each distinct caption encoded once (the default now); ``pipelined, 2 readers``:
+  the same, each batch read on two threads.
 
 Per stage it reports the seconds spent inside it (busy time: in the pipelined run stages
 overlap, so they add up to more than the wall time). The ceiling is the image tower's own
@@ -49,6 +49,7 @@ from retrieval.encoders import load_encoder
 from retrieval.encoders.image_tower import EfficientNetLiteTower
 from retrieval.encoders.text_tower import SentenceTextTower
 from retrieval.index import MediaIndex
+from retrieval.library import INGEST_OCR_THREADS
 from retrieval.ocr import TextReader
 
 RESULTS = Path(__file__).parent / "results"
@@ -159,8 +160,9 @@ def main() -> int:
     runner = tower.onnx
     if runner is None:
         raise SystemExit("the ONNX image tower is not available: pip install onnx==1.23.2")
-    reader = TextReader()
-    reader.load()
+    readers = {"before": TextReader(), "now": TextReader(threads=INGEST_OCR_THREADS)}
+    for reader in readers.values():
+        reader.load()
     speech = load_transcriber()
     records = discover(stamps_dir(), audio="paired")
     if 0 < args.items < len(records):
@@ -187,7 +189,7 @@ def main() -> int:
                         index,
                         encoder,
                         transcribe=speech.transcribe,
-                        read_text=reader,
+                        read_text=readers["now" if pipeline.prefetch else "before"],
                         prefetch=pipeline.prefetch,
                         readers=pipeline.readers,
                         cache_captions=pipeline.cache_captions,

@@ -106,9 +106,10 @@ def reference_tower(encoder):
         tower.onnx, tower.batch_size = runner, size
 
 
-def ingest_into(work, encoder, folder, **options):
+def ingest_into(work, encoder, folder, ocr_threads, **options):
     index = MediaIndex(work, encoder_name=encoder.name, dim=encoder.dim)
-    ingestor = Ingestor(index, encoder, batch_size=3, read_text=TextReader(), **options)
+    reader = TextReader(threads=ocr_threads)
+    ingestor = Ingestor(index, encoder, batch_size=3, read_text=reader, **options)
     return index, ingestor.ingest(discover(folder), progress=False)
 
 
@@ -125,10 +126,10 @@ def test_pipelined_ingest_stores_what_the_serial_one_does(tmp_path, default_enco
     assert tower.onnx is not None, "the default encoder should run its image tower in ONNX"
     with reference_tower(default_encoder):
         serial_index, serial = ingest_into(
-            tmp_path / "serial", default_encoder, mixed_folder, prefetch=0, cache_captions=False
+            tmp_path / "serial", default_encoder, mixed_folder, 2, prefetch=0, cache_captions=False
         )
     fast_index, fast = ingest_into(
-        tmp_path / "fast", default_encoder, mixed_folder, prefetch=2, readers=2
+        tmp_path / "fast", default_encoder, mixed_folder, 1, prefetch=2, readers=2
     )
 
     assert serial.added == fast.added == 9
