@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 OcrMode = Literal["gated", "all", "off"]
+CAPTION_CACHE_LIMIT = 8192  # distinct captions' vectors kept by one ingestor (~12 MB)
 MAX_TRANSCRIPT_CHARS = 4000  # of a video's speech kept in its metadata (all of it is searched)
 
 
@@ -262,6 +263,9 @@ class Ingestor:
         if not self.cache_captions:
             return self.encoder.encode_texts(captions)
         new = list(dict.fromkeys(c for c in captions if c not in self._caption_cache))
+        if len(self._caption_cache) + len(new) > CAPTION_CACHE_LIMIT:
+            self._caption_cache.clear()  # bounded: an ingestor may live for a whole cluster run
+            new = list(dict.fromkeys(captions))
         if new:
             self._caption_cache.update(zip(new, self.encoder.encode_texts(new), strict=True))
         if not captions:

@@ -161,3 +161,23 @@ def test_onnx_tower_matches_pytorch(default_encoder, stamps_root):
     np.testing.assert_allclose(fast.features, reference.features, atol=1e-3, rtol=1e-3)
     np.testing.assert_allclose(fast.logits, reference.logits, atol=1e-3, rtol=1e-3)
     assert (fast.logits.argmax(1) == reference.logits.argmax(1)).all()
+
+
+def test_captions_encoded_once_give_each_item_its_captions_vector(tmp_path, monkeypatch):
+    from retrieval.discovery import SourceRecord
+    from retrieval.encoders.random_encoder import RandomEncoder
+
+    monkeypatch.setattr("retrieval.ingest.CAPTION_CACHE_LIMIT", 2)  # the cache is cleared too
+    encoder = RandomEncoder(16)
+    captions = ["a red crayon", "a red crayon", "a frog", "a duck", "a frog", "a red crayon"]
+    records = [SourceRecord("text", None, text=f"item {n}", caption=c)
+               for n, c in enumerate(captions)]  # fmt: skip
+    index = MediaIndex(tmp_path, encoder_name=encoder.name, dim=encoder.dim)
+    report = Ingestor(index, encoder, batch_size=4).ingest(records, progress=False)
+    assert report.added == len(captions)
+    stored_captions = dict(zip(*index.vectors("caption"), strict=True))
+    items = index.get_many(report.added_ids)
+    for item_id, vector in stored_captions.items():
+        expected = encoder.encode_texts([items[item_id].caption])[0]
+        np.testing.assert_allclose(vector, expected, atol=1e-6)
+    assert len(stored_captions) == len(captions)
