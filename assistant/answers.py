@@ -152,10 +152,16 @@ def plan_answer(
     calibration: Calibration,
     about: str = "",
     language: str = "en",
+    subject_english: str = "",
 ) -> AnswerPlan:
-    """The plan for one turn, answered in ``language``. A text query whose main word is in a
-    top caption is never "not found" (the results show it) and is confident once it is
+    """The plan for one turn, answered in ``language``. A text query whose main word (or, for
+    a question in another language, its dictionary translation's: ``subject_english``) is in
+    a top caption is never "not found" (the results show it) and is confident once it is
     plausible."""
+
+    def mentions(found: Sequence[Document], generated: bool = True) -> bool:
+        return any(_mentions(s, found, generated) for s in (subject, subject_english) if s)
+
     if not documents:
         return AnswerPlan("none", kind, subject, language=language)
     scores = [float(d.metadata.get("score", 0.0)) for d in documents]
@@ -164,16 +170,16 @@ def plan_answer(
         grade: Grade = "confident"
     else:
         grade = calibration.grade(kind, scores[0])
-        if kind in ("text", "category", "voice") and _mentions(subject, documents, False):
+        if kind in ("text", "category", "voice") and mentions(documents, False):
             grade = "confident" if grade != "none" else "closest"
-        elif kind in ("text", "category", "voice") and _mentions(subject, documents):
+        elif kind in ("text", "category", "voice") and mentions(documents):
             grade, described_only = "closest", True  # offered as the closest, not claimed
     if grade == "none":
         return AnswerPlan("none", kind, subject, language=language)
     cuts = calibration.cuts_for(kind)
     floor = cuts.confident if grade == "confident" and kind != "follow_up" else cuts.plausible
     numbers = [n for n, s in enumerate(scores, 1) if s >= min(floor, scores[0])]
-    matching = [n for n in range(1, len(documents) + 1) if _mentions(subject, [documents[n - 1]])]
+    matching = [n for n in range(1, len(documents) + 1) if mentions([documents[n - 1]])]
     if kind in ("text", "voice") and (grade == "confident" or described_only) and matching:
         numbers = [n for n in numbers if n in matching] or matching[:1]  # the matches, not
         # their neighbours: "a guitar" is answered with guitars even if a violin is close

@@ -1,6 +1,8 @@
 """Chat history that lasts: every turn of every conversation, kept in the interaction store's
 database (SQLite by default, any SQLAlchemy database), so conversations survive a reload and a
-server restart, are listed newest first, and can be reopened where they were left."""
+server restart, are listed newest first, and can be reopened where they were left. It is the
+only memory of a conversation: every app process over the same database reads a follow-up's
+earlier turns from here, whichever process answered them."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from recsys.errors import StoreError
+from recsys.store import insert_missing
 
 TITLE_CHARS = 60
 metadata = sa.MetaData()
@@ -90,26 +93,22 @@ class ChatHistory:
                 self.engine.connect().execution_options(writing=True) as connection,
                 connection.begin(),
             ):
-                found = connection.execute(
-                    sa.select(conversations_table.c.id).where(
+                # made on its first turn (once, should two processes start it at once)
+                insert_missing(
+                    connection,
+                    conversations_table,
+                    [{"user": user, "session": session, "title": title,
+                      "created": now, "updated": now}],
+                )  # fmt: skip
+                conversation = connection.execute(
+                    conversations_table.update()
+                    .where(
                         conversations_table.c.user == user,
                         conversations_table.c.session == session,
                     )
-                ).first()
-                if found is None:
-                    inserted = connection.execute(
-                        conversations_table.insert().values(
-                            user=user, session=session, title=title, created=now, updated=now
-                        )
-                    )
-                    conversation = inserted.inserted_primary_key[0]
-                else:
-                    conversation = found[0]
-                    connection.execute(
-                        conversations_table.update()
-                        .where(conversations_table.c.id == conversation)
-                        .values(updated=now)
-                    )
+                    .values(updated=now)
+                    .returning(conversations_table.c.id)
+                ).scalar_one()
                 connection.execute(
                     turns_table.insert().values(
                         conversation_id=conversation,
@@ -147,6 +146,19 @@ class ChatHistory:
             .order_by(t.id)
         )
         return [StoredTurn(q, a, json.loads(r), ts) for q, a, r, ts in self._read(statement)]
+
+    def recent(self, user: str, session: str, count: int) -> list[StoredTurn]:
+        """A conversation's last ``count`` turns, oldest first (what a follow-up refers to)."""
+        c, t = conversations_table.c, turns_table.c
+        statement = (
+            sa.select(t.question, t.answer, t.reply, t.timestamp)
+            .join(conversations_table, t.conversation_id == c.id)
+            .where(c.user == user, c.session == session)
+            .order_by(t.id.desc())
+            .limit(count)
+        )
+        rows = self._read(statement)[::-1]
+        return [StoredTurn(q, a, json.loads(r), ts) for q, a, r, ts in rows]
 
     def delete(self, user: str, session: str) -> bool:
         """Delete a conversation and its turns; False when there was none."""

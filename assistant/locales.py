@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from retrieval.language import identify
+from retrieval.language import identify, script_language
 
 MIN_SCORE = 0.5
 
@@ -175,6 +175,10 @@ PHRASES: dict[str, Phrases] = {
     ),
 }
 LANGUAGES = tuple(PHRASES)
+LANGUAGE_NAMES = {
+    "en": "English", "zh": "Chinese", "es": "Spanish", "fr": "French", "de": "German",
+    "ru": "Russian", "ja": "Japanese",
+}  # fmt: skip
 
 
 def phrases(language: str) -> Phrases:
@@ -192,4 +196,5 @@ def question_language(text: str) -> str:
     """The language an answer to ``text`` is written in: one of ``LANGUAGES``, English when the
     text is short, unclear or in a language without phrases here."""
     language, score = identify(text)
-    return language if language in PHRASES and score >= MIN_SCORE else "en"
+    sure = score >= MIN_SCORE or script_language(text) == language  # Cyrillic is Russian here
+    return language if language in PHRASES and sure else "en"

@@ -31,12 +31,14 @@ from assistant.answers import (
     template_answer,
 )
 from assistant.errors import LLMError
+from assistant.locales import LANGUAGE_NAMES
 
 __all__ = ["WITHHELD", "CitedAnswer", "QAChain", "format_context", "format_history"]
 log = logging.getLogger(__name__)
 
 PROMPT = PromptTemplate.from_template(
-    """Answer each question using only the numbered library items. Cite the items you use as [n].
+    """Answer each question using only the numbered library items{in_language}. Cite the items \
+you use as [n].
 
 Items:
 [1] A red apple. (image)
@@ -59,7 +61,8 @@ Answer:"""
 # With a grammar the form is fixed; the model only chooses, so a short prompt does (and the
 # prompt is most of a small model's time on 2 cores).
 CHOOSE_PROMPT = PromptTemplate.from_template(
-    """Answer from the numbered library items that match the question, citing them as [n].
+    """Answer from the numbered library items that match the question{in_language}, citing \
+them as [n].
 {history}
 Items:
 {context}
@@ -100,6 +103,23 @@ def format_history(history: Sequence[tuple[str, str]]) -> str:
     return "\n" + "\n".join(lines) + "\n"
 
 
+def prompt_inputs(
+    question: str,
+    documents: Sequence[Document],
+    plan: AnswerPlan,
+    history: Sequence[tuple[str, str]],
+) -> dict[str, str]:
+    """What the prompts are filled with; a question in another language asks for the answer in
+    it (the captions are quoted as they are)."""
+    name = LANGUAGE_NAMES.get(plan.language, "")
+    return {
+        "question": " ".join(question.split()),
+        "context": format_context(documents),
+        "history": format_history(history),
+        "in_language": f", in {name}" if plan.language != "en" and name else "",
+    }
+
+
 class QAChain:
     """prompt -> LLM as LangChain runnables, then the plan's checks; ``answer`` returns the
     checked answer, ``stream`` yields it in pieces and then the CitedAnswer."""
@@ -116,11 +136,7 @@ class QAChain:
         plan: AnswerPlan,
         history: Sequence[tuple[str, str]],
     ) -> str:
-        inputs = {
-            "question": " ".join(question.split()),
-            "context": format_context(documents),
-            "history": format_history(history),
-        }
+        inputs = prompt_inputs(question, documents, plan, history)
         if self.grammar:
             grammar = answer_grammar(plan, documents)
             bound = CHOOSE_PROMPT | self.llm.bind(stop=STOP, grammar=grammar)

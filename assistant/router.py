@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from assistant.request_phrasing import strip_request
+
 _MEDIA = r"(pictures?|images?|photos?|photographs?|drawings?|sounds?|clips?|recordings?|stamps?)"
 _REQUEST = re.compile(
     r"^\s*(please\s+)?((can|could|would) you\s+)?(please\s+)?"
@@ -76,9 +78,13 @@ def one_of(kind: str) -> str:
     return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
 
 
-def search_phrase(question: str) -> str:
+def search_phrase(question: str, language: str = "en") -> str:
     """The part of a question worth embedding: request phrasing and the question mark go, and
-    of several sentences ("Do you have a badger? I'd like to see one.") the request is kept."""
+    of several sentences ("Do you have a badger? I'd like to see one.") the request is kept.
+    Questions in zh, es, fr, de, ru and ja lose their own request phrasing
+    (``assistant.request_phrasing``)."""
+    if language != "en":
+        return strip_request(question, language) or question.strip()
     category = category_of(question)
     if category:
         return one_of(category)

@@ -1,6 +1,8 @@
 """The Assistant: one chat turn from voice, image or text to a grounded, cited answer plus
 personal recommendations. Used by the CLI and the UI alike; models load once and are shared by
-every session, while each (user, session) keeps its own memory.
+every session. Nothing of a conversation lives only in this process: its turns are read from
+and written to the database (assistant.history), so several app processes over one database
+answer the turns of one conversation alike.
 
 A turn: audio -> transcript; an image -> image vector and the labels the image tower sees; an
 image with text -> one composed query vector (the encoder's fusion, else the mean); a follow-up
@@ -30,8 +32,8 @@ from assistant.chitchat import chat_reply
 from assistant.errors import TurnError
 from assistant.history import ChatHistory, ConversationSummary, StoredTurn
 from assistant.llm import LLMSettings, load_llm
-from assistant.locales import question_language
-from assistant.memory import SessionMemory, TurnRecord
+from assistant.locales import LANGUAGES, question_language
+from assistant.memory import TurnRecord
 from assistant.qa import CitedAnswer, QAChain
 from assistant.reply import Citation, Reply, Result, Suggestion
 from assistant.retriever import LibraryRetriever
@@ -41,6 +43,7 @@ from recsys.events import Event, EventKind
 from recsys.hybrid import BlendSettings
 from recsys.service import LIVE_BLEND, RecommendationService
 from recsys.signals import DEFAULT_SIGNALS, SignalWeights
+from recsys.snapshots import SNAPSHOT_DIRNAME
 from recsys.store import InteractionStore
 from retrieval.describe import encode_and_label
 from retrieval.encoders.base import l2_normalise
@@ -52,6 +55,7 @@ from retrieval.library import Library, LibraryConfig
 log = logging.getLogger(__name__)
 MAX_ID_CHARS = 128
 MAX_MESSAGE_CHARS = 2000  # a chat message; the LLM's context holds the question and 6 captions
+HEARD_LANGUAGE_PROBABILITY = 0.5  # Whisper as sure as this of a language answers in it
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,12 @@ class AssistantConfig:
     # what serves the chat's recommendations: ALS; "twotower" wins offline on MovieLens but
     # not in the live session simulator (docs/recsys.md)
     recommender_model: str = "als"
+    # the interaction store and chat history: an SQLAlchemy URL (postgresql+psycopg://...)
+    # shared by several app processes, else an SQLite file in the data directory
+    database_url: str | None = None
+    # where a fit job (`crossmedia recommend fit`) writes models for the recommender to serve;
+    # None: the library's data directory / recsys-models (without one there, it fits itself)
+    recommender_snapshots: Path | None = None
 
 
 @dataclass
@@ -92,6 +102,7 @@ class _Query:
     exclude: tuple[str, ...] = ()
     labels: list[str] = field(default_factory=list)
     about: str = ""  # a follow-up: how the earlier item it takes is named
+    english: str = ""  # a question in another language: its search text's dictionary English
 
 
 class Assistant:
@@ -107,8 +118,11 @@ class Assistant:
         self.config = config
         self.library = library or Library(config.library)
         self.retriever = LibraryRetriever(library=self.library, k=config.k)
-        self.store = store or InteractionStore.in_data_dir(config.library.data_dir)
-        self.memory = SessionMemory(turns=config.history_turns)
+        self.store = store or (
+            InteractionStore(config.database_url)
+            if config.database_url
+            else InteractionStore.in_data_dir(config.library.data_dir)
+        )
         self.history = ChatHistory.beside(self.store)
         self._qa: QAChain | None = None
         self._calibration: Calibration | None = None
@@ -177,6 +191,8 @@ class Assistant:
                     model=self.config.recommender_model,
                     settings=self.config.blend,
                     signals=self.config.signals,
+                    snapshots=self.config.recommender_snapshots
+                    or self.config.library.data_dir / SNAPSHOT_DIRNAME,
                 )
                 self._catalogue_size = size
                 log.info("recommender built over %d items", size)
@@ -221,11 +237,13 @@ class Assistant:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         transcript = None
+        spoken = ""  # the language Whisper heard, where it is sure of one the answers speak
         if audio is not None:
             clock = time.perf_counter()
             heard = self.transcriber().transcribe(audio)
             timings["transcription"] = time.perf_counter() - clock
             transcript = heard.text.strip()
+            spoken = heard_language(heard.language, heard.language_probability)
             yield TurnUpdate("transcript", transcript)
             if not transcript and not (text and text.strip()) and not images:
                 raise TurnError("no speech was heard in the recording: try again, or type")
@@ -243,7 +261,7 @@ class Assistant:
         query = (
             self._about_item(item, text)
             if item is not None
-            else self._route(user, session, text, [_image(i) for i in images])
+            else self._route(user, session, text, [_image(i) for i in images], spoken)
         )
         timings["encoding"] = time.perf_counter() - clock
 
@@ -257,7 +275,7 @@ class Assistant:
         history = [(t.question, t.answer) for t in self._recent(user, session)]
         answer: CitedAnswer | None = None
         kind = "voice" if transcript and query.kind == "text" else query.kind
-        language = question_language(text)
+        language = spoken or question_language(text)
         plan = plan_answer(
             kind,
             query.search_text,
@@ -266,6 +284,7 @@ class Assistant:
             self.calibration(),
             query.about,
             language,
+            query.english,
         )
         for chunk in self.qa.stream(query.question, documents, plan, history):
             if isinstance(chunk, CitedAnswer):
@@ -281,11 +300,6 @@ class Assistant:
         timings["recommendation"] = time.perf_counter() - clock
         timings["total"] = time.perf_counter() - started
 
-        self.memory.remember(
-            user,
-            session,
-            TurnRecord(query.question, answer.text, [r.item_id for r in results]),
-        )
         reply = Reply(
             answer=answer.text,
             citations=[_citation(n, documents[n - 1]) for n in answer.citations],
@@ -302,7 +316,9 @@ class Assistant:
         self._save(user, session, text or _wordless(images, audio), reply)
         yield TurnUpdate("reply", reply)
 
-    def _route(self, user: str, session: str, text: str, images: list[Image.Image]) -> _Query:
+    def _route(
+        self, user: str, session: str, text: str, images: list[Image.Image], spoken: str = ""
+    ) -> _Query:
         encoder = self.library.encoder
         if images:
             vectors, described = encode_and_label(encoder, images)
@@ -327,9 +343,14 @@ class Assistant:
                 position = previous[-1].result_ids.index(item) + 1
                 about = f"“{display_name(stored)}” (result {position})"
                 return _Query("follow_up", text, item, vector, exclude=(item,), about=about)
-        phrase = search_phrase(text)
+        language = spoken or question_language(text)
+        phrase = search_phrase(text, language)
         kind = "category" if category_of(text) else "text"
-        return _Query(kind, text, phrase, self.library.query_vector(phrase))
+        if language == "en":
+            return _Query(kind, text, phrase, self.library.query_vector(phrase))
+        vector = self.library.query_vector(phrase, language=language)
+        english = self.library.in_english(phrase, language) or ""
+        return _Query(kind, text, phrase, vector, english=english)
 
     def _about_item(self, item_id: str, text: str) -> _Query:
         """A turn about one library item: more like it (the item itself is not a result)."""
@@ -354,7 +375,6 @@ class Assistant:
         no results, nothing logged as seen."""
         for piece in re.findall(r"\S+\s*", reply):
             yield TurnUpdate("token", piece)
-        self.memory.remember(user, session, TurnRecord(text, reply, []))
         timings = {"total": round(time.perf_counter() - started, 4)}
         answer = Reply(
             reply, transcript=transcript, query_kind="chat", grounding="chat", timings=timings
@@ -365,19 +385,17 @@ class Assistant:
     # -- conversations -------------------------------------------------------------------
 
     def _recent(self, user: str, session: str) -> list[TurnRecord]:
-        """The session's last turns: from memory, or after a restart from the saved history."""
-        remembered = self.memory.history(user, session)
-        if remembered:
-            return remembered
+        """The session's last turns, read from the saved history: the truth whichever process
+        answered them (no copy in this process could know of a turn another one answered)."""
         try:
-            stored = self.history.turns(user, session)[-self.config.history_turns :]
-        except StoreError as exc:
+            stored = self.history.recent(user, session, self.config.history_turns)
+        except StoreError as exc:  # the turn is answered without its context
             log.warning("%s", exc)
             return []
-        for turn in stored:
-            results = [r["item_id"] for r in turn.reply.get("results", [])]
-            self.memory.remember(user, session, TurnRecord(turn.question, turn.answer, results))
-        return self.memory.history(user, session)
+        return [
+            TurnRecord(t.question, t.answer, [r["item_id"] for r in t.reply.get("results", [])])
+            for t in stored
+        ]
 
     def _save(self, user: str, session: str, question: str, reply: Reply) -> None:
         try:
@@ -445,10 +463,9 @@ class Assistant:
         return next((items[i] for i in ids if i in items and fits(items[i])), None)
 
     def forget(self, user: str, session: str) -> None:
-        """Clear a conversation: the session's memory and its saved turns (follow-ups can no
-        longer refer to them, now or after a restart)."""
+        """Clear a conversation: its saved turns (follow-ups can no longer refer to them, in
+        any process, now or after a restart)."""
         user, session = _identifier(user, "user"), _identifier(session, "session")
-        self.memory.forget(user, session)
         self.history.delete(user, session)
 
     def _compose(self, image_vector: np.ndarray, text: str) -> np.ndarray:
@@ -510,6 +527,12 @@ class Assistant:
 
     def _log_views(self, user: str, item_ids: Sequence[str]) -> None:
         self.store.record(Event.create(user, i, EventKind.VIEW) for i in dict.fromkeys(item_ids))
+
+
+def heard_language(language: str, probability: float) -> str:
+    """The language a recording is answered in when Whisper is sure of it (a multilingual model
+    that heard one of the answers' languages); "" leaves it to the transcript's words."""
+    return language if language in LANGUAGES and probability >= HEARD_LANGUAGE_PROBABILITY else ""
 
 
 def _identifier(value: str, what: str) -> str:

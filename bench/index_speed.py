@@ -55,7 +55,8 @@ def unit_vectors(n: int, seed: int) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def items(n: int) -> list[MediaItem]:
+def items(n: int, first: int = 0) -> list[MediaItem]:
+    """``n`` bench items numbered from ``first`` (the id is the number in hex)."""
     return [
         MediaItem(
             id=f"{i:032x}",
@@ -65,32 +66,56 @@ def items(n: int) -> list[MediaItem]:
             source="bench",
             metadata={"n": i},
         )
-        for i in range(n)
+        for i in range(first, first + n)
     ]
 
 
 def build(
-    root: Path, hnsw: HnswSettings, vectors: np.ndarray, add_batch: int
+    root: Path,
+    hnsw: HnswSettings,
+    vectors: np.ndarray,
+    add_batch: int,
+    progress: list[tuple[int, float]] | None = None,
 ) -> tuple[MediaIndex, float]:
-    """Add all vectors (content vectors only) and return the index and the add rate (vectors/s)."""
-    index = MediaIndex(root, encoder_name="bench", dim=DIM, hnsw=hnsw, exact_limit=0)
-    records = items(len(vectors))
+    """Add all vectors (content vectors only) and return the index and the add rate (vectors/s);
+    ``progress`` receives (vectors added, seconds so far) after every add."""
+    index = MediaIndex(root, encoder_name="bench", dim=vectors.shape[1], hnsw=hnsw, exact_limit=0)
     started = time.perf_counter()
     for start in tqdm(
         range(0, len(vectors), add_batch), desc=f"add batch={add_batch}", leave=False
     ):
-        index.add(records[start : start + add_batch], vectors[start : start + add_batch])
+        records = items(min(add_batch, len(vectors) - start), first=start)
+        index.add(records, vectors[start : start + add_batch])
+        if progress is not None:
+            progress.append((start + len(records), time.perf_counter() - started))
     index.count()  # forces pending work to be applied before the clock stops
     return index, len(vectors) / (time.perf_counter() - started)
 
 
-def recall_at_10(index: MediaIndex, vectors: np.ndarray, queries: np.ndarray) -> float:
-    exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
+def exact_truth(vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> np.ndarray:
+    """The exact top-k rows for each query (cosine on unit vectors), in chunks of rows."""
+    best_rows = np.zeros((len(queries), 0), dtype=np.int64)
+    best_scores = np.zeros((len(queries), 0), dtype=np.float32)
+    for start in range(0, len(vectors), 100_000):
+        scores = queries @ vectors[start : start + 100_000].T
+        top = np.argpartition(-scores, min(k, scores.shape[1] - 1), axis=1)[:, :k]
+        best_rows = np.concatenate([best_rows, top + start], axis=1)
+        best_scores = np.concatenate([best_scores, np.take_along_axis(scores, top, 1)], axis=1)
+    order = np.argsort(-best_scores, axis=1)[:, :k]
+    return np.take_along_axis(best_rows, order, 1)
+
+
+def recall_against(index: MediaIndex, queries: np.ndarray, truth: np.ndarray) -> float:
+    """Share of the exact top-10 (``truth`` rows, ids as ``items`` makes them) the index finds."""
     found = 0
-    for query, truth in zip(queries, exact, strict=True):
+    for query, rows in zip(queries, truth, strict=True):
         hits = index.query(query, k=10, kinds=("content",))
-        found += len({int(h.item_id, 16) for h in hits} & set(truth.tolist()))
+        found += len({int(h.item_id, 16) for h in hits} & set(rows.tolist()))
     return found / (10 * len(queries))
+
+
+def recall_at_10(index: MediaIndex, vectors: np.ndarray, queries: np.ndarray) -> float:
+    return recall_against(index, queries, exact_truth(vectors, queries))
 
 
 def latency_ms(fn, repeats: int) -> dict[str, float]:

@@ -34,3 +34,11 @@ class DatasetError(RecsysError):
 class LeakError(RecsysError):
     """An evaluation split lets test data into training (a user's test item, a cold item or a
     cold user's events in the training matrix)."""
+
+
+class SnapshotError(RecsysError):
+    """A fitted-model snapshot cannot be written or read (missing, half-written or corrupt)."""
+
+
+class NoSnapshotError(SnapshotError):
+    """No fitted-model snapshot has been written to the folder yet."""

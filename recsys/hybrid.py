@@ -118,6 +118,15 @@ class HybridRecommender:
         if data.items != self.items:
             raise RecsysError("the interaction matrix must have the catalogue's items, in order")
         self.cf.fit(data)
+        return self.use_fitted(self.cf, data)
+
+    def use_fitted(self, cf: CFModel, data: UserItems) -> HybridRecommender:
+        """Serve a CF model fitted elsewhere (a saved snapshot) over this catalogue; ``data``:
+        the users x catalogue items matrix it was fitted on (popularity and reasons count the
+        users who showed interest in an item; only which cells are positive matters)."""
+        if cf.items != self.items or data.items != self.items:
+            raise RecsysError("the CF model and matrix must have the catalogue's items, in order")
+        self.cf = cf
         self.popularity.fit(data)
         self._positive = (data.matrix > 0).astype(np.int8).tocsc()
         return self

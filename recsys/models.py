@@ -21,6 +21,7 @@ from recsys.errors import RecsysError
 from recsys.matrix import UserItems, check_user_items
 
 log = logging.getLogger(__name__)
+PARALLEL_FOLD_IN_FROM = 64  # users folded in at once from which implicit's threads pay off
 
 
 class CFModel(ABC):
@@ -66,7 +67,13 @@ class CFModel(ABC):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self._save_arrays(directory / "model.npz")
-        meta = {"model": self.name, "seed": self.seed, "users": self.users, "items": self.items}
+        meta = {
+            "model": self.name,
+            "seed": self.seed,
+            "params": getattr(self, "params", {}),
+            "users": self.users,
+            "items": self.items,
+        }
         (directory / "meta.json").write_text(json.dumps(meta))
 
     @classmethod
@@ -75,7 +82,7 @@ class CFModel(ABC):
         directory = Path(directory)
         try:
             meta = json.loads((directory / "meta.json").read_text())
-            model = make_model(meta["model"], seed=meta["seed"])
+            model = make_model(meta["model"], seed=meta["seed"], **meta.get("params", {}))
         except (OSError, KeyError, json.JSONDecodeError, RecsysError) as exc:
             raise RecsysError(f"{directory} holds no saved model ({exc})") from exc
         model.users, model.items = meta["users"], meta["items"]
@@ -160,6 +167,26 @@ class _FactorModel(CFModel):
         """Factors for users not in the fit, from their rows (no refit)."""
         raise NotImplementedError
 
+    def aligned_to(self, items: list[str]) -> _FactorModel:
+        """This model over another list of items (a catalogue): known items keep their
+        factors, items the model never saw get zero factors (no CF signal, as a fit with an
+        empty column gives them), items not in ``items`` are dropped."""
+        if items == self.items:
+            return self
+        aligned = make_model(self.name, self.seed, **getattr(self, "params", {}))
+        assert isinstance(aligned, _FactorModel)
+        aligned.users, aligned.items = self.users, list(items)
+        aligned.user_factors = self.user_factors
+        aligned.item_factors = np.zeros(
+            (len(items), self.item_factors.shape[1]), dtype=self.item_factors.dtype
+        )
+        known = {item: row for row, item in enumerate(self.items)}
+        pairs = [(new, known[item]) for new, item in enumerate(items) if item in known]
+        if pairs:
+            new_rows, old_rows = map(list, zip(*pairs, strict=True))
+            aligned.item_factors[new_rows] = self.item_factors[old_rows]
+        return aligned
+
     def _save_arrays(self, path: Path) -> None:
         np.savez(path, user_factors=self.user_factors, item_factors=self.item_factors)
 
@@ -168,8 +195,19 @@ class _FactorModel(CFModel):
         self.user_factors, self.item_factors = z["user_factors"], z["item_factors"]
 
 
+def gpu_available() -> bool:
+    """Whether implicit was built with CUDA and sees a GPU (``implicit.gpu.HAS_CUDA``)."""
+    import implicit.gpu
+
+    return bool(implicit.gpu.HAS_CUDA)
+
+
 class ALSModel(_FactorModel):
-    """Implicit-feedback ALS (Hu, Koren & Volinsky 2008) from implicit; folds new users in."""
+    """Implicit-feedback ALS (Hu, Koren & Volinsky 2008) from implicit; folds new users in.
+
+    ``gpu``: fit with implicit's CUDA solver (True), on the CPU (False, the default: the
+    evaluations' numbers come from it), or on the GPU where one is usable (None). A GPU fit is
+    copied back to the CPU at once, so fold-in and scoring never need the GPU."""
 
     name = "als"
     can_fold_in = True
@@ -181,11 +219,13 @@ class ALSModel(_FactorModel):
         regularization: float = 0.05,
         iterations: int = 15,
         alpha: float = 2.0,
+        gpu: bool | None = False,
     ):
         super().__init__(seed)
         self.params = dict(
             factors=factors, regularization=regularization, iterations=iterations, alpha=alpha
         )
+        self.gpu = gpu_available() if gpu is None else gpu
 
     def _new_model(self):
         from implicit.cpu.als import AlternatingLeastSquares
@@ -193,8 +233,20 @@ class ALSModel(_FactorModel):
         return AlternatingLeastSquares(**self.params, random_state=self.seed, num_threads=0)
 
     def _fit(self, matrix: csr_matrix) -> None:
-        self.model = self._new_model()
-        self.model.fit(matrix, show_progress=False)
+        if self.gpu:
+            if not gpu_available():
+                raise RecsysError(
+                    "ALS on the GPU needs implicit built with CUDA (implicit.gpu.HAS_CUDA is "
+                    "False here): install implicit from conda-forge with CUDA, or fit on the CPU"
+                )
+            from implicit.gpu.als import AlternatingLeastSquares as GpuALS
+
+            on_gpu = GpuALS(**self.params, random_state=self.seed)
+            on_gpu.fit(matrix, show_progress=False)
+            self.model = on_gpu.to_cpu()
+        else:
+            self.model = self._new_model()
+            self.model.fit(matrix, show_progress=False)
         self.user_factors, self.item_factors = self.model.user_factors, self.model.item_factors
 
     def fold_in(self, user_rows: csr_matrix) -> np.ndarray:
@@ -204,6 +256,9 @@ class ALSModel(_FactorModel):
             model.user_factors, model.item_factors = self.user_factors, self.item_factors
             self.model = model
         rows = check_user_items(user_rows, user_rows.shape[0], len(self.items))
+        # implicit's OpenMP pool costs ~20 ms to wake on a busy machine, where one user's solve
+        # takes 0.2 ms (bench/recsys_scale.py): a few users are solved on this thread
+        model.num_threads = 0 if rows.shape[0] >= PARALLEL_FOLD_IN_FROM else 1
         return model.recalculate_user(np.arange(rows.shape[0]), rows)
 
 

@@ -7,25 +7,37 @@ a background thread, out of the request path, while ALS (fitted in a fraction of
 serves, and while fewer than ``MIN_EVENTS_TO_LEARN`` events exist ALS stays. New events take
 effect at once (both models fold the user's current history in without a refit, and the content
 profile is rebuilt from it); after ``refit_after`` new events the model is refitted in a
-background thread and swapped in. Events are weighed by ``recsys.signals``: likes far
-above clicks and plays, views not at all, items shown and ignored slightly down.
+background thread and swapped in. New events are counted in the store, not in this process, so
+several app processes over one database each refit after the events any of them recorded (and
+each reads a user's history from the store on every request). Events are weighed by
+``recsys.signals``: likes far above clicks and plays, views not at all, items shown and ignored
+slightly down.
+
+At scale, and with several app processes, nothing is fitted in the serving process: with
+``snapshots=DIR`` the service serves the newest model a fit job wrote there (``recsys.snapshots``,
+``crossmedia recommend fit``), checks for a newer one every ``poll_s`` seconds, and never refits
+itself; events still count at once through fold-in. With no usable snapshot in ``DIR`` (none
+yet, or a corrupt one) it says so in the log and fits in this process as above.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 
-from recsys.errors import UnknownItemError, UnknownUserError
+from recsys.errors import SnapshotError, UnknownItemError, UnknownUserError
 from recsys.events import Event, EventKind
 from recsys.hybrid import BlendSettings, HybridRecommender, Recommendation
 from recsys.matrix import UserItems
 from recsys.models import make_model
-from recsys.signals import DEFAULT_SIGNALS, SignalWeights, latest_by_user, now
+from recsys.signals import DEFAULT_SIGNALS, SignalWeights, now, weighed_triples
+from recsys.snapshots import Snapshot, latest_name, load_snapshot
 from recsys.store import InteractionStore
 
 log = logging.getLogger(__name__)
@@ -61,9 +73,12 @@ class RecommendationService:
         seed: int = 0,
         signals: SignalWeights = DEFAULT_SIGNALS,
         first_model: str = "als",
+        snapshots: str | Path | None = None,
+        poll_s: float = 30.0,
     ):
         """``model`` is what serves once fitted; ``first_model`` (fast) serves from the start
-        while ``model`` is fitted in the background, out of the request path."""
+        while ``model`` is fitted in the background, out of the request path. ``snapshots``: a
+        folder a fit job writes models to; the newest one serves (see the module docstring)."""
         self.store = store
         self.items = list(items)
         self.item_set = set(self.items)
@@ -75,11 +90,72 @@ class RecommendationService:
         self._swap = threading.Lock()
         self._refit_thread: threading.Thread | None = None
         self._refit_again = False
-        self._events_since_fit = 0
         self.first_model = first_model
-        self.hybrid = self._fit(first_model)
+        self.snapshots = None if snapshots is None else Path(snapshots)
+        self.poll_s = poll_s
+        self.snapshot: str | None = None  # the snapshot serving; None: fitted in this process
+        self._unreadable: str | None = None
+        self._next_poll = time.monotonic() + poll_s
+        self._fitted_upto = 0  # the newest event id the serving model was fitted with
+        served = self._first_snapshot()
+        if served is not None:
+            self.snapshot, self.hybrid = served
+            return
+        self.hybrid, self._fitted_upto = self._fit(first_model)
         if self.hybrid.cf.name != model:
             self.refit(background=True)
+
+    # -- snapshots written by a fit job ------------------------------------------------------
+
+    def _first_snapshot(self) -> tuple[str, HybridRecommender] | None:
+        if self.snapshots is None:
+            return None
+        name = None
+        try:
+            name = latest_name(self.snapshots)
+            if name is not None:
+                return name, self._serving(load_snapshot(self.snapshots, name))
+        except SnapshotError as exc:
+            self._unreadable = name
+            log.warning("%s; fitting in this process instead", exc)
+            return None
+        log.info(
+            "no fitted model in %s yet: fitting in this process (run `crossmedia recommend fit` "
+            "to fit out of the request path)",
+            self.snapshots,
+        )
+        return None
+
+    def _serving(self, snapshot: Snapshot) -> HybridRecommender:
+        cf, data = snapshot.aligned_to(self.items)
+        hybrid = HybridRecommender(self.items, self.content, cf, self.settings)
+        log.info("serving model snapshot %s: %s", snapshot.name, snapshot.summary())
+        return hybrid.use_fitted(cf, data)
+
+    def reload(self) -> bool:
+        """Serve the newest snapshot if it is not the one serving; True when one was swapped
+        in. Called by ``recommend`` every ``poll_s`` seconds (one small file read)."""
+        if self.snapshots is None:
+            return False
+        name = None
+        try:
+            name = latest_name(self.snapshots)
+            if name is None or name in (self.snapshot, self._unreadable):
+                return False
+            hybrid = self._serving(load_snapshot(self.snapshots, name))
+        except SnapshotError as exc:
+            self._unreadable = name
+            log.warning("%s; keeping the model that serves", exc)
+            return False
+        with self._swap:
+            self.snapshot, self.hybrid = name, hybrid
+        return True
+
+    def _poll(self) -> None:
+        moment = time.monotonic()
+        if self.snapshots is not None and moment >= self._next_poll:
+            self._next_poll = moment + self.poll_s
+            self.reload()
 
     def _new_model(self, name: str):
         if name == "twotower":
@@ -89,14 +165,11 @@ class RecommendationService:
             return make_model(name, self.seed, item_features=features, item_content=self.content)
         return make_model(name, self.seed)
 
-    def _fit(self, name: str | None = None) -> HybridRecommender:
-        events = [e for e in self.store.events() if e.item in self.item_set]
-        latest = latest_by_user(events)
-        triples = [
-            (e.user, e.item, c, e.timestamp)
-            for e in events
-            if (c := self.signals.confidence(e, latest[e.user])) > 0
-        ]
+    def _fit(self, name: str | None = None) -> tuple[HybridRecommender, int]:
+        """A model fitted on every stored event, and the newest event's id it saw."""
+        upto = self.store.newest_id()  # read first: what comes after counts towards the next
+        events = (e for e in self.store.events() if e.item in self.item_set)
+        triples = weighed_triples(events, self.signals)
         users = sorted({t[0] for t in triples})
         data = UserItems.from_triples(triples, users=users, items=self.items)
         name = name or self.model_name
@@ -106,12 +179,11 @@ class RecommendationService:
         hybrid = HybridRecommender(self.items, self.content, model, self.settings)
         hybrid.fit(data)
         log.info("fitted %s on %d events from %d users", hybrid.name, len(triples), len(users))
-        return hybrid
+        return hybrid, upto
 
     def refit(self, background: bool = True) -> None:
         """Refit on every stored event (in a daemon thread unless ``background`` is false). A
         refit asked for while one runs is done right after it (its events are not lost)."""
-        self._events_since_fit = 0
         with self._swap:
             if self._refit_thread is not None and self._refit_thread.is_alive():
                 self._refit_again = True
@@ -126,8 +198,8 @@ class RecommendationService:
                     log.exception("background refit failed; keeping the previous model")
                     fresh = None
                 with self._swap:
-                    if fresh is not None:
-                        self.hybrid = fresh
+                    if fresh is not None and self.snapshot is None:  # a fit job's model wins
+                        self.hybrid, self._fitted_upto = fresh
                     if not self._refit_again:
                         return
                     self._refit_again = False
@@ -149,10 +221,20 @@ class RecommendationService:
         if item not in self.item_set:
             raise UnknownItemError(f"unknown item {item!r}: it is not in the catalogue")
         event = self.store.log(user, item, kind, value)
-        self._events_since_fit += 1
-        if self._events_since_fit >= self.refit_after:
-            self.refit(background=True)
+        self._refit_if_due()
         return event
+
+    def _refit_if_due(self) -> None:
+        """Refit in the background once ``refit_after`` events that are not mere views were
+        written (by this process or any other) since the serving model was fitted."""
+        if self.snapshot is not None:  # a fit job refits; this process only folds events in
+            return
+        with self._swap:
+            fitted_upto, running = self._fitted_upto, self._refit_again
+        if running:
+            return  # a refit is already asked for
+        if self.store.count(after=fitted_upto, without=(EventKind.VIEW,)) >= self.refit_after:
+            self.refit(background=True)
 
     def recommend(
         self,
@@ -165,6 +247,8 @@ class RecommendationService:
 
         Items the user liked, clicked, played, rated or disliked are never recommended; items
         only shown may come back, a little lower each time they were ignored."""
+        self._poll()
+        self._refit_if_due()  # events other processes recorded count too
         moment = now()
         confidence: dict[str, float] = defaultdict(float)
         recent: dict[str, float] = defaultdict(float)

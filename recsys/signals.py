@@ -90,6 +90,20 @@ def latest_by_user(events: Iterable[Event]) -> dict[str, float]:
     return latest
 
 
+def weighed_triples(
+    events: Iterable[Event], signals: SignalWeights = DEFAULT_SIGNALS
+) -> list[tuple[str, str, float, float]]:
+    """(user, item, confidence, time) of every event that says something about a taste, each
+    decayed from its user's own latest event: what a CF model is fitted on (``UserItems``)."""
+    events = list(events)
+    latest = latest_by_user(events)
+    return [
+        (e.user, e.item, c, e.timestamp)
+        for e in events
+        if (c := signals.confidence(e, latest[e.user])) > 0
+    ]
+
+
 def now() -> float:
     """The current time (seconds since 1970), against which "this session" is measured."""
     return time.time()

@@ -2,7 +2,9 @@
 
 Users and items get integer ids on first sight; the string ids stay the public face. Writes
 are short transactions that take the write lock up front (SQLite ``BEGIN IMMEDIATE``) and wait
-for it, so two processes logging at once both succeed and lose nothing.
+for it, so two processes logging at once both succeed and lose nothing. On PostgreSQL, where
+writers do not queue for one lock, a user or item first seen by two processes at once is added
+once (``INSERT ... ON CONFLICT DO NOTHING``) and both use it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
+from sqlalchemy.dialects import postgresql, sqlite
 
 from recsys.errors import StoreError, UnknownUserError
 from recsys.events import Event, EventKind
@@ -22,6 +25,7 @@ from recsys.signals import DEFAULT_SIGNALS, SignalWeights
 log = logging.getLogger(__name__)
 STORE_FILENAME = "interactions.sqlite"
 BUSY_TIMEOUT_S = 30
+SQLITE_URL = "sqlite:///"
 
 metadata = sa.MetaData()
 users_table = sa.Table(
@@ -36,16 +40,30 @@ items_table = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("external_id", sa.String(512), nullable=False, unique=True),
 )
+# 64-bit event ids where the database has them (a chat turn logs about 11 views: 32 bits
+# last some 200 million turns); SQLite's INTEGER primary key is already 64-bit.
+EVENT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 events_table = sa.Table(
     "events",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", EVENT_ID, primary_key=True, autoincrement=True),
     sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
     sa.Column("item_id", sa.Integer, sa.ForeignKey("items.id"), nullable=False, index=True),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("value", sa.Float, nullable=False),
     sa.Column("timestamp", sa.Float, nullable=False, index=True),
 )
+
+
+def insert_missing(connection: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
+    """Insert ``rows``, skipping those that would break a unique constraint (another process
+    added them meanwhile): ``ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL."""
+    dialects = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+    make = dialects.get(connection.dialect.name)
+    if make is None:  # another database: a plain insert (its writers must not race)
+        connection.execute(table.insert(), rows)
+        return
+    connection.execute(make(table).on_conflict_do_nothing(), rows)
 
 
 def _sqlite_engine(path: Path) -> sa.Engine:
@@ -77,15 +95,26 @@ class InteractionStore:
     def __init__(self, url_or_path: str | Path):
         """Open a store: a file path (SQLite) or an SQLAlchemy URL such as ``postgresql://...``."""
         target = str(url_or_path)
-        self.location = target
+        self.location = shown_location(target)  # as messages and logs show it: no password
         try:
-            if "://" in target:
+            if target.startswith(SQLITE_URL) and ":memory:" not in target:
+                # a file all the same: WAL and write locks as for a path
+                self.engine = _sqlite_engine(Path(target.removeprefix(SQLITE_URL)))
+            elif "://" in target:
                 self.engine = sa.create_engine(target, pool_pre_ping=True)
             else:
                 self.engine = _sqlite_engine(Path(target))
             metadata.create_all(self.engine)
+        except ModuleNotFoundError as exc:
+            raise StoreError(
+                f"the database driver for {self.location} is not installed ({exc}); for "
+                "PostgreSQL: pip install 'crossmedia[postgres]'"
+            ) from exc
         except Exception as exc:
-            raise StoreError(f"cannot open the interaction store at {target}: {exc}") from exc
+            detail = str(exc).replace(target, self.location)
+            raise StoreError(
+                f"cannot open the interaction store at {self.location}: {detail}"
+            ) from exc
 
     @classmethod
     def in_data_dir(cls, data_dir: Path) -> InteractionStore:
@@ -149,7 +178,7 @@ class InteractionStore:
         )
         missing = sorted(external - known.keys())
         if missing:
-            connection.execute(table.insert(), [{"external_id": x} for x in missing])
+            insert_missing(connection, table, [{"external_id": x} for x in missing])
             known.update(
                 connection.execute(sa.select(column, table.c.id).where(column.in_(missing))).all()
             )
@@ -182,9 +211,23 @@ class InteractionStore:
             for r in self._fetch(sa.select(items_table.c.external_id).order_by(items_table.c.id))
         ]
 
-    def count(self) -> int:
-        """Number of events."""
-        return int(self._fetch(sa.select(sa.func.count()).select_from(events_table))[0][0])
+    def count(self, after: int = 0, without: Iterable[EventKind] = ()) -> int:
+        """Number of events; ``after``: only those written after the event of that id (see
+        ``newest_id``); ``without``: not counting these kinds."""
+        query = sa.select(sa.func.count()).select_from(events_table)
+        if after:
+            query = query.where(events_table.c.id > after)
+        skipped = [k.value for k in without]
+        if skipped:
+            query = query.where(events_table.c.kind.not_in(skipped))
+        return int(self._fetch(query)[0][0])
+
+    def newest_id(self) -> int:
+        """The id of the newest event, 0 when there is none. It grows with every write by any
+        process, so ``count(after=newest_id())`` later says how many events came since (on
+        PostgreSQL a transaction still open may commit a smaller id later: good enough to tell
+        when a model is due for a refit, not for accounting)."""
+        return int(self._fetch(sa.select(sa.func.max(events_table.c.id)))[0][0] or 0)
 
     def events(self, user: str | None = None, since: float | None = None) -> list[Event]:
         """Events in time order, optionally of one user and/or after ``since``."""
@@ -212,6 +255,16 @@ class InteractionStore:
             users=[u for (u,) in users],
             items=[i for (i,) in items],
         )
+
+
+def shown_location(target: str) -> str:
+    """A store's location as shown to people: a URL's password masked."""
+    if "://" not in target:
+        return target
+    try:
+        return sa.engine.make_url(target).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return target.split("://", 1)[0] + "://..."
 
 
 def _events_query() -> sa.Select:

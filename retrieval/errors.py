@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from retrieval.ingest import IngestReport
+
 
 class CrossmediaError(Exception):
     """Base class for every error crossmedia raises on purpose."""
@@ -38,3 +43,18 @@ class OCRError(CrossmediaError):
 class OCRUnavailableError(OCRError):
     """The OCR package or its models are missing or cannot load: no picture can be read until
     it is (re)installed, so callers can stop trying (a failure on one picture is an OCRError)."""
+
+
+class ClusterError(CrossmediaError):
+    """Work cannot run on the Ray cluster: ray is not installed, the cluster cannot be reached,
+    or it cannot hold the workers asked for."""
+
+
+class IngestIncompleteError(CrossmediaError):
+    """An ingest stopped before every record was processed (a worker died, a batch failed);
+    what it committed is kept and ``report`` says what it did. Running it again resumes."""
+
+    def __init__(self, message: str, report: IngestReport, unfinished: int):
+        super().__init__(message)
+        self.report = report
+        self.unfinished = unfinished

@@ -172,13 +172,14 @@ class MediaIndex:
         and optional parts as (item id, part, vector). Re-adding an item overwrites it (its old
         parts go), so a retry is always safe. Returns the ids that were not stored before; on an
         embedded index this is decided under the write lock, so two processes adding the same
-        items never both count them."""
+        items never both count them. The content vectors are written last: an item counts as
+        stored (``existing``) only once all of its vectors are, so a writer killed half-way
+        leaves nothing that a rerun would skip."""
         if len(items) != len(content_vectors):
             raise ValueError("one content vector per item is required")
         metadata = {item.id: _entry_metadata(item) for item in items}
         with self._locked():
             before = self.existing(i.id for i in items)
-            self._write("content", [i.id for i in items], list(content_vectors), metadata)
             captioned = [i.id for i in items if caption_vectors and i.id in caption_vectors]
             if captioned:
                 self._write("caption", captioned, [caption_vectors[i] for i in captioned], metadata)
@@ -191,6 +192,7 @@ class MediaIndex:
                     "part", list(entries), [v for _, v in entries.values()],
                     {pid: meta for pid, (meta, _) in entries.items()},
                 )  # fmt: skip
+            self._write("content", [i.id for i in items], list(content_vectors), metadata)
         return [i.id for i in items if i.id not in before]
 
     def _delete_parts(self, item_ids: list[str]) -> None:

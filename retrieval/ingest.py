@@ -94,6 +94,17 @@ class IngestReport:
         lines += [f"  refused {where}: {why}" for where, why in self.refused]
         return "\n".join(lines)
 
+    def merge(self, other: IngestReport) -> None:
+        """Add the counts of another part of the same run (one batch of a Ray worker). An id
+        that two parts both added (the same bytes in two batches written at once) is counted
+        once, the second time as a duplicate, as one process would have counted it."""
+        added = set(self.added_ids)
+        fresh = [i for i in other.added_ids if i not in added]
+        self.added += other.added - (len(other.added_ids) - len(fresh))
+        self.duplicates += other.duplicates + len(other.added_ids) - len(fresh)
+        self.refused.extend(other.refused)
+        self.added_ids.extend(fresh)
+
     def to_dict(self) -> dict:
         return {
             "added": self.added,

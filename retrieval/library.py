@@ -74,8 +74,19 @@ class Library:
         in pictures where a cheap detector sees some (``gated``), in every picture (``all``:
         scans, screenshots) or not at all (``off``); ``describe``: generate descriptions for
         pictures without a caption."""
-        records = discover(path, audio)
-        ingestor = Ingestor(
+        ingestor = self.ingestor(batch_size, transcribe, ocr, describe)
+        return ingestor.ingest(discover(path, audio), progress)
+
+    def ingestor(
+        self,
+        batch_size: int = 32,
+        transcribe: AudioTranscriber | None = None,
+        ocr: OcrMode = "gated",
+        describe: bool = True,
+    ) -> Ingestor:
+        """The pipeline that writes records into this library (see ``ingest``); a Ray worker
+        (retrieval.ray_ingest) makes one and feeds it batch after batch."""
+        return Ingestor(
             self.index,
             self.encoder,
             batch_size=batch_size,
@@ -84,7 +95,6 @@ class Library:
             describe=describe,
             ocr_gate=ocr != "all",
         )
-        return ingestor.ingest(records, progress)
 
     def text_reader(self) -> TextReader:
         """The library's OCR reader, made once (its models load on first use)."""
@@ -97,16 +107,38 @@ class Library:
             self._text_reader = TextReader(threads=INGEST_OCR_THREADS)
         return self._text_reader
 
-    def query_vector(self, text: str | None = None, image: Image.Image | None = None) -> np.ndarray:
-        """The query's vector: the text's, the image's, or the normalised mean of both."""
+    def query_vector(
+        self,
+        text: str | None = None,
+        image: Image.Image | None = None,
+        language: str | None = None,
+    ) -> np.ndarray:
+        """The query's vector: the text's, the image's, or the normalised mean of both. The
+        ``language`` of the text, where known from more words than it has (the question a
+        search phrase was cut from), is passed to an encoder that reads other languages."""
         vectors = []
         if text is not None and text.strip():
-            vectors.append(self.encoder.encode_texts([text.strip()])[0])
+            in_language = getattr(self.encoder, "encode_texts_in", None)
+            if language and in_language is not None:
+                vectors.append(in_language([text.strip()], language)[0])
+            else:
+                vectors.append(self.encoder.encode_texts([text.strip()])[0])
         if image is not None:
             vectors.append(self.encoder.encode_images([image])[0])
         if not vectors:
             raise EmptyQueryError("the query is empty: give some text, an image, or both")
         return l2_normalise(np.mean(vectors, axis=0))
+
+    def in_english(self, text: str, language: str) -> str | None:
+        """A dictionary translation of a short ``text`` in ``language`` (what the multilingual
+        text side reads it as), or None: English, no multilingual side, too few words found."""
+        multilingual = getattr(self.encoder, "multilingual", None)
+        if multilingual is None or language == "en":
+            return None
+        found = multilingual.translator.translate(text, language)
+        if found is None or found.coverage < multilingual.student.min_coverage:
+            return None
+        return found.english
 
     def search(
         self,

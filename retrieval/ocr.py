@@ -72,11 +72,17 @@ class PictureText:
 
 
 def default_threads() -> int:
-    """The CPU cores this process may use, at most 4 (more barely speeds up these models)."""
-    try:
-        available = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        available = os.cpu_count() or 1
+    """The CPU cores this process may use, at most 4 (more barely speeds up these models):
+    ``$OMP_NUM_THREADS`` when set (a Ray worker's share of CPUs, as PyTorch reads it), else
+    the cores it may run on."""
+    given = os.environ.get("OMP_NUM_THREADS", "")
+    if given.isdigit() and int(given) > 0:
+        available = int(given)
+    else:
+        try:
+            available = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            available = os.cpu_count() or 1
     return max(1, min(4, available))
 
 

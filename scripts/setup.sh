@@ -26,14 +26,22 @@ if ! "$python" -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] < (
 fi
 
 active_env="${VIRTUAL_ENV:-${CONDA_PREFIX:-}}"
-# The chat speaks its answers with espeak-ng (the tests also make spoken questions with it).
-apt_packages=(tuxpaint-stamps-default libcairo2 espeak-ng)
+# The chat speaks its answers with espeak-ng (the tests also make spoken questions with it);
+# questions in French, Spanish, German, Russian and Japanese are translated word by word with
+# the FreeDict dictionaries (retrieval/translation.py).
+apt_packages=(tuxpaint-stamps-default libcairo2 espeak-ng
+  dict-freedict-fra-eng dict-freedict-eng-fra dict-freedict-spa-eng dict-freedict-eng-spa
+  dict-freedict-deu-eng dict-freedict-eng-deu dict-freedict-eng-rus dict-freedict-jpn-eng
+  dict-freedict-eng-jpn dict-freedict-deu-rus dict-freedict-jpn-rus)
 # Tests also drive a real browser (chromium, through Playwright), run the README's JavaScript
 # client example (Node.js; npm fetches @gradio/client) and the speech bench reads LibriVox clips
 # (pocketsphinx-testdata); the OCR tests and bench draw text in the DejaVu faces (Sans, Serif,
-# Mono, and the condensed/oblique ones of fonts-dejavu-extra).
+# Mono, and the condensed/oblique ones of fonts-dejavu-extra); the store, history and replica
+# tests start their own PostgreSQL server from postgresql's binaries (tests/postgres.py).
 if [ -n "$extras" ]; then
-  apt_packages+=(pocketsphinx-testdata chromium fonts-dejavu-core fonts-dejavu-extra)
+  # fonts-wqy-zenhei: the browser tests ask in Chinese; their screenshots must show it
+  apt_packages+=(pocketsphinx-testdata chromium fonts-dejavu-core fonts-dejavu-extra postgresql
+    fonts-wqy-zenhei)
   command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
   command -v npm >/dev/null 2>&1 || apt_packages+=(npm)  # NodeSource's nodejs brings its own
 fi

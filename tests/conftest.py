@@ -107,3 +107,24 @@ def speak(text: str, path: Path, voice: str = "en-us", speed: int = 150) -> Path
     """Synthesise a clip with espeak-ng (22.05 kHz mono WAV)."""
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One real PostgreSQL server for the run (tests/postgres.py); skipped where the server
+    binaries are not installed."""
+    from tests.postgres import PostgresUnavailable, postgres_server
+
+    try:
+        with postgres_server() as server:
+            yield server
+    except PostgresUnavailable as exc:
+        pytest.skip(f"PostgreSQL tests need its server binaries: {exc}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """A new, empty database: an SQLite file, then a database on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'interactions.sqlite'}"
+    return request.getfixturevalue("postgres").create_database()

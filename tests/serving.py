@@ -85,6 +85,60 @@ def served(
     assert log_path.read_text().count("models loaded in") == 1
 
 
+@dataclass
+class ChromaServer:
+    """A running Chroma server: its URL and process."""
+
+    url: str
+    process: subprocess.Popen
+
+    def stop(self) -> None:
+        """Stop the server (it can be started again on the same port and data)."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@contextmanager
+def chroma_served(workdir: Path, port: int | None = None) -> Iterator[ChromaServer]:
+    """A real Chroma server (the ``chroma`` program chromadb installs) on loopback, keeping its
+    data in ``workdir/server-data``; stopped at the end."""
+    import shutil
+
+    import pytest
+
+    chroma = shutil.which("chroma") or shutil.which("chroma", path=str(Path(sys.executable).parent))
+    if chroma is None:
+        pytest.skip("the chroma server program is not installed")
+    port = port or free_port()
+    log_path = workdir / "chroma.log"
+    log = open(log_path, "a")  # noqa: SIM115 - closed below
+    command = [chroma, "run", "--path", str(workdir / "server-data"),
+               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    server = ChromaServer(
+        f"http://127.0.0.1:{port}",
+        subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT),
+    )
+    try:
+        for _ in range(150):
+            if server.process.poll() is not None:
+                raise AssertionError("the Chroma server stopped:\n" + log_path.read_text()[-800:])
+            try:
+                urllib.request.urlopen(f"{server.url}/api/v2/heartbeat", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("the Chroma server did not start:\n" + log_path.read_text()[-800:])
+        yield server
+    finally:
+        server.stop()
+        log.close()
+
+
 def file_data(path: str | Path) -> dict[str, Any]:
     """A FileData argument naming ``path`` (what an attacker sends instead of an upload)."""
     return {"path": str(path), "meta": {"_type": "gradio.FileData"}}

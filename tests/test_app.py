@@ -223,6 +223,28 @@ def test_a_person_chats_by_text_picture_and_voice_and_rates(server, library, bro
     page.close()
 
 
+def test_a_person_asks_in_chinese_and_in_french_and_is_answered_in_kind(server, browser, shots):
+    """Issue 15 in a browser: a question in Chinese and one in French each get an answer in
+    that language that cites the picture asked for."""
+    from assistant.locales import PHRASES
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server + "/")
+    page.wait_for_selector("#message textarea", timeout=60_000)
+    for n, (question, language) in enumerate(
+        [("你们有青蛙的图片吗？", "zh"), ("Avez-vous des images de grenouilles ?", "fr")]
+    ):
+        box = page.locator("#message textarea")
+        box.fill(question)
+        box.press("Enter")
+        answer = _wait_for_new_answer(page, n)
+        assert answer.startswith(PHRASES[language].found) and "[1]" in answer, answer
+        assert "frog" in answer.lower()  # the caption as it is, in the language's sentence
+        page.wait_for_function("() => document.querySelectorAll('#results img').length > 0")
+        page.screenshot(path=shots / f"ask-in-{language}.png")
+    page.close()
+
+
 def test_each_browser_is_its_own_anonymous_user(served_app, browser):
     """Without logins every browser gets its own id (kept across reloads), so visitors never
     share a history or see each other's turns in their recommendations."""

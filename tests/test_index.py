@@ -10,6 +10,7 @@ import pytest
 from retrieval.errors import IndexStoreError
 from retrieval.index import MediaIndex, collection_name
 from retrieval.items import MediaItem
+from tests.serving import chroma_served
 
 DIM = 16
 
@@ -73,6 +74,21 @@ def test_re_adding_is_idempotent_and_existing_reports_known_ids(index):
     index.add(items, vectors)
     assert index.count() == 5
     assert index.existing([items[0].id, "unknown"]) == {items[0].id}
+
+
+def test_an_item_whose_write_fails_half_way_is_not_counted_as_stored(index):
+    """The content vector is written last: when a later vector of the batch cannot be written
+    (here a fused vector of the wrong size, refused by Chroma), the items do not count as
+    stored, so a rerun writes them again instead of skipping them."""
+    first = _items(2)
+    index.add(first, _vectors(2, 3), fused_vectors=_vectors(2, 4))
+    broken = _items(3, offset=10)
+    wrong_size = np.ones((3, DIM + 1), dtype=np.float32)
+    with pytest.raises(IndexStoreError):
+        index.add(broken, _vectors(3, 5), fused_vectors=wrong_size)
+    assert index.existing(i.id for i in broken) == set() and index.count() == 2
+    assert index.add(broken, _vectors(3, 5), fused_vectors=_vectors(3, 6)) == [i.id for i in broken]
+    assert index.count() == 5
 
 
 def test_index_persists_and_refuses_a_dimension_mismatch(tmp_path):
@@ -160,55 +176,11 @@ def test_opening_needs_exactly_one_location(tmp_path):
         MediaIndex(Path(tmp_path), url="http://127.0.0.1:1", encoder_name="x", dim=DIM)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def chroma_server(tmp_path):
-    """A real Chroma server on loopback (the `chroma` program that chromadb installs)."""
-    import time
-    import urllib.request
-
-    chroma = shutil.which("chroma")
-    if chroma is None:
-        pytest.skip("the chroma server program is not installed")
-    port = _free_port()
-    log = (tmp_path / "chroma.log").open("w")
-    server = subprocess.Popen(
-        [
-            chroma,
-            "run",
-            "--path",
-            str(tmp_path / "server-data"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail(
-                "the Chroma server did not start: " + (tmp_path / "chroma.log").read_text()[-500:]
-            )
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    """A real Chroma server on loopback."""
+    with chroma_served(tmp_path) as server:
+        yield server.url
 
 
 def test_client_server_mode(chroma_server):

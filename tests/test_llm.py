@@ -131,8 +131,14 @@ def test_openai_compatible_endpoint_answers_through_the_qa_chain(tmp_path):
         assert answer.text == "Yes, I have a green frog [1]." and "[9]" in answer.rejected
         prompt = _ChatServer.requests[-1]["messages"][-1]["content"]
         assert "[1] A green frog. (image)" in prompt and "Do you have a frog?" in prompt
+        assert "items, in " not in prompt  # an English question: no language asked for
         _ChatServer.answer = "Yes, a green frog [1]."
         assert chain.answer("Do you have a frog?", docs, plan).grounding == "model"
+        # a question in another language asks the model to answer in it (issue 15)
+        french = AnswerPlan("confident", "text", "grenouille", lead=[1], language="fr")
+        chain.answer("Avez-vous une grenouille ?", docs, french)
+        prompt = _ChatServer.requests[-1]["messages"][-1]["content"]
+        assert "using only the numbered library items, in French." in prompt
     finally:
         server.shutdown()
 

@@ -9,8 +9,8 @@ from tests.test_recsys_models import CLUSTER, content_vectors
 CATALOGUE = CLUSTER["a"] + CLUSTER["b"] + ["a-new", "b-new"]
 
 
-def liked_store(tmp_path) -> InteractionStore:
-    store = InteractionStore.in_data_dir(tmp_path)
+def liked_store(tmp_path, url: str | None = None) -> InteractionStore:
+    store = InteractionStore(url) if url else InteractionStore.in_data_dir(tmp_path)
     rng = np.random.default_rng(0)
     for taste, items in CLUSTER.items():
         for n in range(10):
@@ -97,3 +97,27 @@ def test_feedback_during_a_running_refit_is_fitted_right_after_it(tmp_path):
     service.feedback("latecomer", "a2", "like")  # asks for a refit while the first one runs
     service.wait_for_refit(timeout=240)
     assert "latecomer" in service.hybrid.cf.users
+
+
+def test_events_another_process_recorded_count_at_once_and_towards_a_refit(tmp_path, database_url):
+    """Two app processes over one database (two services, two stores): a like recorded through
+    one shows in the other's next recommendations at once, and the other refits after enough
+    events recorded elsewhere, although it recorded none of them itself."""
+    liked_store(tmp_path, database_url)
+    here, there = (
+        RecommendationService(
+            InteractionStore(database_url), CATALOGUE, content_vectors(CATALOGUE), refit_after=5
+        )
+        for _ in range(2)
+    )
+    fitted = here.hybrid
+    there.feedback("traveller", "b0", "like")
+    recs = here.recommend("traveller", k=3)
+    assert "b0" not in {r.item for r in recs} and all(r.item.startswith("b") for r in recs)
+    assert here.hybrid is fitted  # folded in from the database, no refit yet
+    for item in ("b1", "b2", "b3", "b4"):
+        there.feedback("traveller", item, "like")
+    there.wait_for_refit(timeout=60)
+    here.recommend("traveller", k=3)  # sees 5 new events in the database: refits
+    here.wait_for_refit(timeout=60)
+    assert here.hybrid is not fitted and "traveller" in here.hybrid.cf.users

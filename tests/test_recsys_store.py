@@ -1,15 +1,16 @@
+"""The interaction store, each test on SQLite and on a real PostgreSQL server."""
+
 import multiprocessing
 
 import pytest
 
 from recsys.errors import InvalidEventError, StoreError, UnknownUserError
-from recsys.events import Event, EventKind
+from recsys.events import MAX_ID_LENGTH, Event, EventKind
 from recsys.store import STORE_FILENAME, InteractionStore
 
 
-def test_round_trip_and_id_mapping(tmp_path):
-    store = InteractionStore.in_data_dir(tmp_path)
-    assert (tmp_path / STORE_FILENAME).is_file()
+def test_round_trip_and_id_mapping(database_url):
+    store = InteractionStore(database_url)
     store.log("alice", "film-1", "like", timestamp=10)
     store.log("bob", "film-1", "rating", 5, timestamp=11)
     store.log("alice", "film-2", "view", timestamp=12)
@@ -28,14 +29,31 @@ def test_round_trip_and_id_mapping(tmp_path):
     assert data.matrix[data.user_index["alice"], data.item_index["film-1"]] == 8.0  # like
     assert data.matrix[data.user_index["bob"], data.item_index["film-1"]] == 2.0  # 5-star: 5 - 3
     assert data.matrix[data.user_index["alice"], data.item_index["film-3"]] == 0.0  # dislike
-    reopened = InteractionStore(tmp_path / STORE_FILENAME)
+    reopened = InteractionStore(database_url)
     assert reopened.count() == 4 and reopened.users() == ["alice", "bob"]
+    newest = reopened.newest_id()
+    assert reopened.count(after=newest) == 0
+    store.log("carol", "film-2", "view", timestamp=14)
+    store.log("carol", "film-2", "like", timestamp=15)
+    assert reopened.count(after=newest) == 2
+    assert reopened.count(after=newest, without=[EventKind.VIEW]) == 1
+    assert reopened.newest_id() > newest
 
 
-def test_sqlalchemy_url_works_too(tmp_path):
-    store = InteractionStore(f"sqlite:///{tmp_path / 'other.db'}")
+def test_the_default_store_is_a_file_in_the_data_directory(tmp_path):
+    store = InteractionStore.in_data_dir(tmp_path)
     store.record([Event.create("u", "i", "click", timestamp=1)])
-    assert store.count() == 1
+    assert (tmp_path / STORE_FILENAME).is_file()
+    assert InteractionStore(f"sqlite:///{tmp_path / STORE_FILENAME}").count() == 1
+
+
+def test_longest_and_non_ascii_ids_fit_every_database(database_url):
+    """PostgreSQL enforces the columns' lengths (SQLite does not): the longest id allowed fits,
+    counted in characters, not bytes."""
+    store = InteractionStore(database_url)
+    longest, accented = "é" * MAX_ID_LENGTH, "ユーザー ✓"
+    store.log(longest, accented, "like", timestamp=1)
+    assert store.users() == [longest] and store.items() == [accented]
 
 
 @pytest.mark.parametrize(
@@ -51,45 +69,52 @@ def test_sqlalchemy_url_works_too(tmp_path):
         (("u", "x" * 600, "like"), "longer than"),
     ],
 )
-def test_malformed_events_are_refused_and_nothing_is_written(tmp_path, fields, message):
-    store = InteractionStore.in_data_dir(tmp_path)
+def test_malformed_events_are_refused_and_nothing_is_written(database_url, fields, message):
+    store = InteractionStore(database_url)
     with pytest.raises(InvalidEventError, match=message):
         store.log(*fields)
     assert store.count() == 0
 
 
-def test_unknown_user_is_a_clear_error(tmp_path):
-    store = InteractionStore.in_data_dir(tmp_path)
+def test_unknown_user_is_a_clear_error(database_url):
+    store = InteractionStore(database_url)
     with pytest.raises(UnknownUserError, match="nobody"):
         store.events("nobody")
 
 
-def test_unopenable_store_is_a_store_error(tmp_path):
+def test_unopenable_store_is_a_store_error(tmp_path, postgres):
     (tmp_path / "file").write_text("x")
     with pytest.raises(StoreError, match="cannot open"):
         InteractionStore(tmp_path / "file" / "sub" / "db.sqlite")
+    with pytest.raises(StoreError, match="cannot open") as refused:  # no such database
+        InteractionStore(postgres.url("no_such_database").replace("@", ":s3cret-pw@"))
+    assert "s3cret-pw" not in str(refused.value) and "***" in str(refused.value)
 
 
-def _log_many(path: str, writer: int) -> None:
+def _log_many(path: str, writer: int, start) -> None:
     store = InteractionStore(path)
+    start.wait(timeout=60)
     for batch in range(20):
+        user = f"user-{batch}-"  # new in every batch, for both writers at once
         store.record(
-            Event.create(f"shared-user-{n % 3}", f"item-{writer}-{batch}-{n}", "click", timestamp=n)
+            Event.create(user + str(n % 3), f"item-{writer}-{batch}-{n}", "click", timestamp=n)
             for n in range(10)
         )
 
 
-def test_two_processes_writing_at_once_lose_nothing(tmp_path):
-    path = str(tmp_path / "shared.sqlite")
-    InteractionStore(path)  # create the schema first, as the app does at start
+def test_two_processes_writing_at_once_lose_nothing(database_url):
+    """Both see the same new users at once, batch after batch: on PostgreSQL, where writers do
+    not queue for one lock, each user is still added once and no event is lost."""
+    InteractionStore(database_url)  # create the schema first, as the app does at start
     context = multiprocessing.get_context("spawn")
-    writers = [context.Process(target=_log_many, args=(path, w)) for w in (1, 2)]
+    start = context.Barrier(2)
+    writers = [context.Process(target=_log_many, args=(database_url, w, start)) for w in (1, 2)]
     for writer in writers:
         writer.start()
     for writer in writers:
         writer.join(timeout=120)
     assert [w.exitcode for w in writers] == [0, 0]
-    store = InteractionStore(path)
+    store = InteractionStore(database_url)
     assert store.count() == 400
-    assert sorted(store.users()) == ["shared-user-0", "shared-user-1", "shared-user-2"]
+    assert len(store.users()) == 60 and len(set(store.users())) == 60
     assert len(store.items()) == 400

@@ -3,7 +3,6 @@
 import pytest
 
 from assistant.chitchat import chat_reply
-from assistant.memory import SessionMemory, TurnRecord
 from assistant.router import about_the_picture, category_of, referenced_result, search_phrase
 
 
@@ -53,19 +52,6 @@ def test_follow_ups_point_at_earlier_results():
     assert referenced_result("the fifth one", shown) is None  # not that many results
     assert referenced_result("a red car", shown) is None
     assert referenced_result("more like this", []) is None
-
-
-def test_memory_keeps_the_last_turns_per_session_and_forgets_old_sessions():
-    memory = SessionMemory(turns=2, max_sessions=2)
-    for n in range(3):
-        memory.remember("u", "s", TurnRecord(f"q{n}", f"a{n}"))
-    assert [t.question for t in memory.history("u", "s")] == ["q1", "q2"]
-    assert memory.history("other", "s") == [] and memory.history("u", "other") == []
-    memory.remember("v", "s", TurnRecord("q", "a"))
-    memory.remember("w", "s", TurnRecord("q", "a"))  # the least recently used session goes
-    assert memory.history("u", "s") == []
-    memory.forget("w", "s")
-    assert memory.history("w", "s") == []
 
 
 def test_broad_questions_name_a_kind_of_thing():
@@ -122,3 +108,26 @@ def test_searches_are_not_mistaken_for_small_talk(message):
 )
 def test_text_with_a_picture_asks_about_it_or_changes_it(text, about_picture):
     assert about_the_picture(text) is about_picture
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "phrase"),
+    [
+        ("avez-vous des images de chevaux ?", "fr", "chevaux"),
+        ("Montre-moi une guitare", "fr", "guitare"),
+        ("¿Tienes fotos de caballos?", "es", "caballos"),
+        ("¿Tienes una guitarra?", "es", "guitarra"),
+        ("Hast du Bilder von Pferden?", "de", "Pferden"),
+        ("Zeig mir eine Banane", "de", "Banane"),
+        ("У вас есть картинки с лягушкой?", "ru", "лягушкой"),
+        ("你们有猫的图片吗？", "zh", "猫"),
+        ("给我看看香蕉", "zh", "香蕉"),
+        ("猫の写真はありますか？", "ja", "猫"),
+        ("カエルを見せてください", "ja", "カエル"),
+        ("Une grenouille.", "fr", "Une grenouille"),  # no request: the words as they are
+    ],
+)
+def test_questions_in_other_languages_lose_their_request_phrasing(question, language, phrase):
+    """The words for "pictures" and "do you have" pulled every such question towards cameras
+    and letters (issue 15: "avez-vous des images de chevaux ?" found cameras)."""
+    assert search_phrase(question, language) == phrase

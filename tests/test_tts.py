@@ -59,6 +59,23 @@ def test_a_replay_comes_from_the_cache(tmp_path):
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".json", ".wav", ".wav"]
 
 
+def test_replicas_over_one_database_speak_what_any_of_them_registered(tmp_path, database_url):
+    """A Listen button's request may reach another app process than the one that answered:
+    with the registrations in the database, that one speaks it (into its own folder)."""
+    from assistant.speech.shared import SharedSpokenTexts
+    from recsys.store import InteractionStore
+
+    engine = InteractionStore(database_url).engine
+    first = Speaker(tmp_path / "a", shared=SharedSpokenTexts(engine))
+    second = Speaker(tmp_path / "b", shared=SharedSpokenTexts(engine))
+    key = first.register(FROG)
+    said = second.audio(key)
+    assert said.path.parent == tmp_path / "b" and said.text == speakable(FROG)
+    assert first.register(FROG) == key  # registered twice: one row
+    with pytest.raises(SpeechError, match="no answer to speak"):
+        Speaker(tmp_path / "c").audio(key)  # no database: only its own folder's keys
+
+
 def test_citation_markers_and_markup_are_not_spoken(tmp_path):
     answer = "Here is **“A frog.”** [1] and [[2]](/media/0123) a toad [3, 4].\n- ![x](/media/9)"
     assert speakable(answer) == "Here is “A frog.” and a toad."

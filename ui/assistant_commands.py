@@ -11,7 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ui.settings import LLM_API_KEY_ENV, LLM_ENV, library_config, security_settings
+from ui.settings import (
+    LLM_API_KEY_ENV,
+    LLM_ENV,
+    library_config,
+    resolve_snapshot_dir,
+    security_settings,
+)
 
 if TYPE_CHECKING:
     from assistant.service import Assistant
@@ -44,8 +50,9 @@ def build_assistant(args: argparse.Namespace, library: Library | None = None) ->
     from assistant.service import Assistant, AssistantConfig
     from retrieval.library import Library
 
+    library_settings = library.config if library else library_config(args)
     config = AssistantConfig(
-        library=library.config if library else library_config(args),
+        library=library_settings,
         llm=parse_llm_setting(
             args.llm,
             api_key=os.environ.get(LLM_API_KEY_ENV),
@@ -56,6 +63,8 @@ def build_assistant(args: argparse.Namespace, library: Library | None = None) ->
         speech_model=args.speech_model,
         speech_compute_type=args.compute_type,
         max_audio_seconds=args.max_audio_seconds,
+        database_url=args.database_url,
+        recommender_snapshots=resolve_snapshot_dir(None, library_settings.data_dir),
     )
     return Assistant(config, library=library or Library(config.library))
 

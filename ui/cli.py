@@ -1,4 +1,5 @@
-"""The ``crossmedia`` command line: ingest, search, describe, correct, ask, eval, train, demo."""
+"""The ``crossmedia`` command line: ingest, search, describe, correct, ask, eval, train, demo,
+recommend."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ from ui.assistant_commands import (
     speech_to_text,
     speech_transcriber,
 )
+from ui.recommend_commands import add_recommend_parser, cmd_recommend
 from ui.security.settings import SecuritySettings
 from ui.settings import (
     API_KEYS_ENV,
     CHROMA_URL_ENV,
+    DATABASE_URL_ENV,
     ENCODER_ENV,
     MAX_AUDIO_ENV,
     ORIGINS_ENV,
@@ -158,6 +161,16 @@ def _credential(value: str) -> tuple[str, str]:
     return user, password
 
 
+def _database(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(DATABASE_URL_ENV),
+        help="where events and chat history live: an SQLAlchemy URL such as "
+        "postgresql+psycopg://user@host/db, shared by several serve processes "
+        f"(also ${DATABASE_URL_ENV}; default: an SQLite file in the data directory)",
+    )
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", help="data directory (default: $CROSSMEDIA_HOME or the per-user folder)"
@@ -205,6 +218,22 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not generate descriptions for pictures without a caption",
     )
+    ingest.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="ingest with a pool of Ray workers (pip install 'crossmedia[ray]'); put it after "
+        "the path. ADDRESS: auto, HOST:PORT or ray://HOST:PORT of a running cluster (then "
+        "--chroma-url is needed); none starts a local cluster (docs/deployment-ray.md)",
+    )
+    ingest.add_argument(
+        "--ray-workers",
+        type=int,
+        metavar="N",
+        help="Ray workers, one CPU and one copy of the models each (default: every CPU of "
+        "the cluster)",
+    )
     ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
     _common(ingest)
     _speech(ingest)
@@ -251,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", help="check that everything the defaults need is installed, and how to fix it"
     )
     _common(doctor)
+    _database(doctor)
 
     transcribe = sub.add_parser("transcribe", help="speech to text with Whisper")
     transcribe.add_argument("file")
@@ -372,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true")
     ask.add_argument("--user", default="cli", help="whose recommendations and history")
     _common(ask)
+    _database(ask)
     _speech(ask)
     add_llm_options(ask)
 
@@ -379,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--library", help="ingest this folder or manifest before serving")
     _serving(serve)
     _common(serve)
+    _database(serve)
     _speech(serve)
     add_llm_options(serve)
 
@@ -391,8 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-serve", action="store_true", help="stop after the example searches")
     _serving(demo)
     _common(demo)
+    _database(demo)
     _speech(demo)
     add_llm_options(demo)
+    add_recommend_parser(sub)
     return parser
 
 
@@ -417,6 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "doctor": cmd_doctor,
         "describe": cmd_describe,
         "correct": cmd_correct,
+        "recommend": cmd_recommend,
     }
     try:
         return handlers[args.command](args)
@@ -437,10 +472,15 @@ def _library(args: argparse.Namespace):
 def cmd_doctor(args: argparse.Namespace) -> int:
     from ui.doctor import diagnose, report
 
-    return report(diagnose(resolve_data_dir(args.data_dir), args.chroma_url))
+    return report(diagnose(resolve_data_dir(args.data_dir), args.chroma_url, args.database_url))
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    if args.ray is not None:
+        return _ingest_on_ray(args)
+    if args.ray_workers is not None:
+        print("crossmedia: error: --ray-workers needs --ray", file=sys.stderr)
+        return 2
     report = _library(args).ingest(
         args.path,
         progress=not args.json,
@@ -450,6 +490,36 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         ocr=args.ocr,
         describe=not args.no_describe,
     )
+    print(json.dumps(report.to_dict()) if args.json else report.summary())
+    return 0
+
+
+def _ingest_on_ray(args: argparse.Namespace) -> int:
+    """``ingest --ray``: the same pipeline on a pool of Ray workers; when some records were
+    left (a worker died), what was done is printed before the error."""
+    from retrieval.errors import IngestIncompleteError
+    from retrieval.ray_ingest import IngestOptions, ingest_on_ray
+
+    options = IngestOptions(
+        batch_size=args.batch_size,
+        transcribe=speech_to_text(args),
+        ocr=args.ocr,
+        describe=not args.no_describe,
+    )
+    try:
+        report = ingest_on_ray(
+            library_config(args),
+            args.path,
+            address=args.ray or None,
+            workers=args.ray_workers,
+            audio=args.audio,
+            options=options,
+            progress=not args.json,
+        )
+    except IngestIncompleteError as exc:
+        done = {**exc.report.to_dict(), "unfinished": exc.unfinished}
+        print(json.dumps(done) if args.json else exc.report.summary())
+        raise
     print(json.dumps(report.to_dict()) if args.json else report.summary())
     return 0
 

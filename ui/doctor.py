@@ -255,7 +255,37 @@ def _chroma_server_check(url: str) -> Callable[[], str]:
     return check
 
 
-def checks(data_dir: Path, chroma_url: str | None) -> list[Check]:
+def _database_check(url: str) -> Callable[[], str]:
+    def check() -> str:
+        import sqlalchemy as sa
+
+        from recsys.store import shown_location
+
+        shown = shown_location(url)
+        try:
+            engine = sa.create_engine(url)
+        except (ModuleNotFoundError, sa.exc.NoSuchModuleError) as exc:
+            raise RuntimeError(
+                f"the driver for {shown} is not installed ({exc}); for PostgreSQL: "
+                "pip install 'crossmedia[postgres]'"
+            ) from None
+        try:
+            with engine.connect() as connection:
+                connection.execute(sa.text("select 1"))
+        except sa.exc.SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise RuntimeError(
+                f"cannot connect to {shown} ({reason}): check the URL, the server and the "
+                "user's rights, or unset --database-url"
+            ) from None
+        finally:
+            engine.dispose()
+        return f"{shown} answers"
+
+    return check
+
+
+def checks(data_dir: Path, chroma_url: str | None, database_url: str | None = None) -> list[Check]:
     """Every check, essentials first."""
     found = [
         Check("python", _python),
@@ -277,12 +307,16 @@ def checks(data_dir: Path, chroma_url: str | None) -> list[Check]:
     ]
     if chroma_url:
         found.append(Check("Chroma server", _chroma_server_check(chroma_url)))
+    if database_url:
+        found.append(Check("database", _database_check(database_url)))
     return found
 
 
-def diagnose(data_dir: Path, chroma_url: str | None = None) -> list[Finding]:
+def diagnose(
+    data_dir: Path, chroma_url: str | None = None, database_url: str | None = None
+) -> list[Finding]:
     """Run every check; nothing is installed or changed except a probe file in ``data_dir``."""
-    return [check() for check in checks(data_dir, chroma_url)]
+    return [check() for check in checks(data_dir, chroma_url, database_url)]
 
 
 def report(findings: list[Finding], stream=None) -> int:

@@ -22,10 +22,12 @@ from starlette.routing import Mount
 
 from assistant.errors import SpeechError
 from assistant.service import Assistant
+from assistant.speech.shared import SharedSpokenTexts
 from assistant.speech.tts import Speaker, program_path
 from ui.app import PAGE_CSS, THEME, build_app
 from ui.public import MEDIA_ROUTE
-from ui.security.identity import Identity, load_or_create_secret
+from ui.security.identity import Identity, shared_secret
+from ui.security.logins import share_logins
 from ui.security.middleware import ClientLimits, OriginGuard, UploadsOnly
 from ui.security.settings import SecuritySettings
 from ui.speech import SPEECH_ROUTE
@@ -71,9 +73,11 @@ def create_server(
     assistant.warm_up()
     log.info("models loaded in %.1f s", time.perf_counter() - started)
     identity = Identity(security)
-    secret = load_or_create_secret(assistant.config.library.data_dir)
+    secret = shared_secret(assistant.store.engine, assistant.config.library.data_dir)
     sweep = (security.cache_sweep_every, security.cache_max_age)
-    speaker = _speaker(assistant.config.library.data_dir / "speech")
+    speaker = _speaker(
+        assistant.config.library.data_dir / "speech", SharedSpokenTexts(assistant.store.engine)
+    )
     demo = build_app(
         assistant, identity, secret, delete_cache=sweep if all(sweep) else None, speaker=speaker
     )
@@ -131,6 +135,8 @@ def create_server(
     # serves it). Launched, it accepts only files in its upload folder (ui.security.uploads
     # checks the same again in every handler).
     demo.has_launched = True
+    # Logins made on any replica count on every other (Gradio keeps them per process).
+    share_logins(_gradio_app(app), assistant.store.engine, secret)
     # Our CORS policy replaces Gradio's, which lets any localhost origin call with cookies.
     app.add_middleware(
         CORSMiddleware,
@@ -146,14 +152,14 @@ def create_server(
     return app
 
 
-def _speaker(cache_dir: Path) -> Speaker | None:
+def _speaker(cache_dir: Path, shared: SharedSpokenTexts) -> Speaker | None:
     """The answers' speaker, or None (and a warning saying how to fix it) without espeak-ng."""
     try:
         program_path()
     except SpeechError as exc:
         log.warning("answers have no Listen button: %s", exc)
         return None
-    return Speaker(cache_dir)
+    return Speaker(cache_dir, shared=shared)
 
 
 def stop_gradio(app: FastAPI) -> None:

@@ -15,11 +15,13 @@ if TYPE_CHECKING:
 
 HOME_ENV = "CROSSMEDIA_HOME"
 CHROMA_URL_ENV = "CROSSMEDIA_CHROMA_URL"
+DATABASE_URL_ENV = "CROSSMEDIA_DATABASE_URL"
 ENCODER_ENV = "CROSSMEDIA_ENCODER"
 CACHE_ENV = "CROSSMEDIA_CACHE_DIR"
 SPEECH_ENGINE_ENV = "CROSSMEDIA_SPEECH_ENGINE"
 SPEECH_MODEL_ENV = "CROSSMEDIA_SPEECH_MODEL"
 MAX_AUDIO_ENV = "CROSSMEDIA_MAX_AUDIO_SECONDS"
+RECSYS_MODELS_ENV = "CROSSMEDIA_RECSYS_MODELS"
 
 
 def resolve_data_dir(flag: str | None = None) -> Path:
@@ -76,3 +78,13 @@ def security_settings(args: Namespace) -> SecuritySettings:
         cache_max_age=args.cache_max_age,
         cache_sweep_every=min(args.cache_max_age, SecuritySettings.cache_sweep_every),
     )
+
+
+def resolve_snapshot_dir(flag: str | None, data_dir: Path) -> Path:
+    """Where fitted recommender models live: ``--models`` beats ``$CROSSMEDIA_RECSYS_MODELS``
+    (a folder every app process can read, e.g. a shared volume), which beats
+    ``DATA_DIR/recsys-models``."""
+    from recsys.snapshots import SNAPSHOT_DIRNAME
+
+    chosen = flag or os.environ.get(RECSYS_MODELS_ENV)
+    return Path(chosen).expanduser().resolve() if chosen else data_dir / SNAPSHOT_DIRNAME

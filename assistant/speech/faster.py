@@ -125,12 +125,13 @@ class FasterWhisperTranscriber:
             no_speech_threshold=NO_SPEECH_THRESHOLD,
             log_prob_threshold=LOGPROB_THRESHOLD,
         )
-        kept = [
-            Segment(round(s.start, 2), round(s.end, 2), s.text.strip())
+        heard = [
+            s
             for s in segments
             if s.text.strip()
             and not (s.no_speech_prob > NO_SPEECH_THRESHOLD and s.avg_logprob < LOGPROB_THRESHOLD)
         ]
+        kept = [Segment(round(s.start, 2), round(s.end, 2), s.text.strip()) for s in heard]
         return Transcript(
             text=" ".join(s.text for s in kept).strip(),
             language=info.language,
@@ -139,4 +140,6 @@ class FasterWhisperTranscriber:
             audio_seconds=round(len(samples) / SAMPLE_RATE, 3),
             engine=self.engine,
             model=self.model,
+            avg_logprob=round(float(np.mean([s.avg_logprob for s in heard])), 4) if heard else 0.0,
+            language_probability=round(float(info.language_probability), 4),
         )

@@ -27,6 +27,8 @@ class Transcript:
     audio_seconds: float = 0.0
     engine: str = ""
     model: str = ""
+    avg_logprob: float = 0.0  # the mean token log-probability of what was kept (how sure)
+    language_probability: float = 0.0  # how sure the language is (1.0 when it was given)
 
     @property
     def is_speech(self) -> bool:

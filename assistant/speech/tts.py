@@ -4,7 +4,8 @@ Text is cleaned for the ear first (citation markers such as ``[1]``, markdown, H
 are not read out) and cut at a sentence boundary past ``max_chars``, with a spoken note that the
 rest is on screen. Audio is cached in a folder by a hash of (voice, rate, text), so replaying an
 answer costs nothing; a :class:`Speaker` also remembers which texts it was asked to say (by that
-key), so a web page can ask for an answer's audio by key and never send text to synthesise.
+key), so a web page can ask for an answer's audio by key and never send text to synthesise;
+with a database (assistant.speech.shared) every app process over it knows every key.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import SpeechError
+from assistant.speech.shared import SharedSpokenTexts
 
 log = logging.getLogger(__name__)
 
@@ -208,8 +210,12 @@ class Speaker:
         max_chars: int = MAX_CHARS,
         max_files: int = 500,
         program: str = PROGRAM,
+        shared: SharedSpokenTexts | None = None,
     ):
+        """``shared``: the registrations in the database, for several app processes (each
+        process then speaks any answer any of them registered)."""
         self.cache_dir = Path(cache_dir)
+        self.shared = shared
         self.rate = rate
         self.max_chars = max_chars
         self.max_files = max_files
@@ -226,19 +232,27 @@ class Speaker:
         check_readable(spoken, language)
         voice = voice_for(language)
         key = hashlib.sha256(f"{voice}\n{self.rate}\n{spoken}".encode()).hexdigest()[:32]
+        if self.shared is not None:
+            self.shared.add(key, spoken, voice)
         entry = self.cache_dir / f"{key}.json"
         if entry.exists():
             entry.touch()  # said again: newest, kept longest
             return key
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = entry.with_name(f".{key}.{os.getpid()}.json")
-        partial.write_text(json.dumps({"text": spoken, "voice": voice}, ensure_ascii=False))
-        os.replace(partial, entry)
+        self._write_entry(key, spoken, voice)
         self._added += 1
         if self._added > self.max_files // 10:  # look at the folder now and then, not per answer
             self._added = 0
             self._prune()
+            if self.shared is not None:
+                self.shared.prune()
         return key
+
+    def _write_entry(self, key: str, text: str, voice: str) -> None:
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        entry = self.cache_dir / f"{key}.json"
+        partial = entry.with_name(f".{key}.{os.getpid()}.json")
+        partial.write_text(json.dumps({"text": text, "voice": voice}, ensure_ascii=False))
+        os.replace(partial, entry)
 
     def audio(self, key: str) -> Speech:
         """The WAV of a registered text, synthesised on first request. A SpeechError for a key
@@ -246,6 +260,9 @@ class Speaker:
         if not KEY_PATTERN.fullmatch(key):
             raise SpeechError(f"{key!r} is not a speech key")
         entry, wav = self.cache_dir / f"{key}.json", self.cache_dir / f"{key}.wav"
+        registered = self.shared.get(key) if self.shared and not entry.exists() else None
+        if registered is not None:  # registered by another process over the same database
+            self._write_entry(key, *registered)
         try:
             said = json.loads(entry.read_text(encoding="utf-8"))
         except (OSError, ValueError):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +29,8 @@ import numpy as np
 
 from retrieval.encoders.base import batched, l2_normalise
 from retrieval.errors import EncoderError
-from retrieval.language import identify
+from retrieval.language import identify, likely_languages
+from retrieval.translation import DictionaryTranslator
 
 log = logging.getLogger(__name__)
 STUDENT_FILE = "multilingual.npz"
@@ -70,6 +71,11 @@ class StudentMap:
     bias: np.ndarray  # (teacher dim,)
     threshold: float  # teacher-student agreement at or above which a query counts as English
     blend: bool = False  # below it: the student's vector (False) or the mean of both (True)
+    # a dictionary translation read by the teacher: "off", "replace" (it alone) or "blend" (the
+    # mean with the routed vector), where at least ``min_coverage`` of the words were found
+    translate: str = "off"
+    min_coverage: float = 1.0
+    translation_weight: float = 1.0  # in "blend": the translation's weight beside the routed vector
 
     def apply(self, e5: np.ndarray) -> np.ndarray:
         return l2_normalise(e5 @ self.weight + self.bias)
@@ -81,13 +87,27 @@ class StudentMap:
             bias=self.bias,
             threshold=np.float32(self.threshold),
             blend=np.bool_(self.blend),
+            translate=np.str_(self.translate),
+            min_coverage=np.float32(self.min_coverage),
+            translation_weight=np.float32(self.translation_weight),
         )
 
     @classmethod
     def load(cls, path: Path) -> StudentMap:
         with np.load(path) as data:
             blend = bool(data["blend"]) if "blend" in data else False
-            return cls(data["weight"], data["bias"], float(data["threshold"]), blend)
+            translate = str(data["translate"]) if "translate" in data else "off"
+            coverage = float(data["min_coverage"]) if "min_coverage" in data else 1.0
+            weight = float(data["translation_weight"]) if "translation_weight" in data else 1.0
+            return cls(
+                data["weight"],
+                data["bias"],
+                float(data["threshold"]),
+                blend,
+                translate,
+                coverage,
+                weight,
+            )
 
     def digest(self) -> str:
         return hashlib.sha1(self.weight.tobytes() + self.bias.tobytes()).hexdigest()[:8]
@@ -106,26 +126,85 @@ def fit_student_map(e5: np.ndarray, teacher: np.ndarray, ridge: float) -> Studen
 class MultilingualText:
     """Sentence vectors in the teacher's space for text in any language (see the module)."""
 
-    def __init__(self, student: StudentMap, threads: int = 1):
+    def __init__(self, student: StudentMap, threads: int = 1, cache_dir: Path | None = None):
         self.student = student
         self.threads = threads
+        self.translator = DictionaryTranslator(cache_dir)
 
-    def route(self, teacher: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    def route(
+        self,
+        teacher: np.ndarray,
+        texts: Sequence[str],
+        embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+        language: str | None = None,
+    ) -> np.ndarray:
         """The teacher's vectors of ``texts`` with the student's in place of those the teacher
-        does not understand (agreement below the threshold)."""
-        english = looks_english(texts)
+        does not understand (agreement below the threshold), and, given the teacher's
+        ``embed``, the teacher's reading of a dictionary translation where the map says so.
+        ``language``, where known, is taken over the identifier's guess for each text, and then
+        every text is read in translation; with a guessed language only those the teacher
+        misread (an English caption taken for Spanish keeps its English vector)."""
+        if language == "en":
+            return teacher
+        languages = [
+            [language] if language else [lang for lang, _ in likely_languages(t)] for t in texts
+        ]
+        english = np.array([lang[:1] == ["en"] for lang in languages], dtype=bool)
         if english.all():  # the common case costs no student pass at all
             return teacher
         other = np.flatnonzero(~english)
         routed = teacher.astype(np.float32, copy=True)
         e5 = e5_vectors([texts[i] for i in other], self.threads)
         routed[other] = route_vectors(self.student, teacher[other], e5)
+        if not language:  # a guessed language: what the teacher understood stays as it is
+            other = other[not_understood(self.student, teacher[other], self.student.apply(e5))]
+        if embed is not None and self.student.translate != "off" and len(other):
+            found = translated_rows(
+                self.translator, [texts[i] for i in other], [languages[i] for i in other],
+                self.student.min_coverage,
+            )  # fmt: skip
+            if found:
+                rows = other[[n for n, _ in found]]
+                read = np.asarray(embed([e for _, e in found]), np.float32)
+                routed[rows] = with_translations(self.student, routed[rows], read)
         return routed
+
+
+def with_translations(student: StudentMap, routed: np.ndarray, read: np.ndarray) -> np.ndarray:
+    """The vectors of translated texts: the teacher's ``read``ing of each translation alone
+    ("replace"), or its weighted mean with the ``routed`` vector ("blend")."""
+    read = l2_normalise(read)
+    if student.translate == "blend":
+        return l2_normalise(student.translation_weight * read + l2_normalise(routed))
+    return read
+
+
+def translated_rows(
+    translator: DictionaryTranslator,
+    texts: Sequence[str],
+    languages: Sequence[Sequence[str]],
+    min_coverage: float,
+) -> list[tuple[int, str]]:
+    """(position, English) of the texts whose dictionary translation (from the likeliest of each
+    text's ``languages`` that explains the most words) found at least ``min_coverage`` of
+    their words."""
+    found = []
+    for n, (text, candidates) in enumerate(zip(texts, languages, strict=True)):
+        translation = translator.best(text, candidates)
+        if translation is not None and translation.coverage >= min_coverage:
+            found.append((n, translation.english))
+    return found
 
 
 def looks_english(texts: Sequence[str]) -> np.ndarray:
     """Per text, whether the language identifier's best guess is English (however unsure)."""
     return np.array([identify(t)[0] == "en" for t in texts], dtype=bool)
+
+
+def not_understood(student: StudentMap, teacher: np.ndarray, mapped: np.ndarray) -> np.ndarray:
+    """Per row, whether the teacher misread the text: its vector and the student's (``mapped``)
+    disagree (cosine below the map's threshold)."""
+    return np.sum(l2_normalise(teacher) * mapped, axis=1) < student.threshold
 
 
 def route_vectors(
@@ -135,7 +214,7 @@ def route_vectors(
     (cosine >= the map's threshold), else the student's (or, with ``blend``, the mean of
     both)."""
     mapped = student.apply(e5)
-    foreign = np.sum(l2_normalise(teacher) * mapped, axis=1) < student.threshold
+    foreign = not_understood(student, teacher, mapped)
     if english is not None:
         foreign &= ~english
     if student.blend:

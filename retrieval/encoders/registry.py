@@ -59,7 +59,7 @@ def _load(name: str, cache_dir: str) -> Encoder:
         from retrieval.encoders.trained import TrainedEncoder
 
         directory = heads_dir(name.removeprefix("trained:"))
-        return TrainedEncoder(build_conse(ConSEConfig(), Path(cache_dir)), directory)
+        return TrainedEncoder(build_conse(ConSEConfig(), Path(cache_dir)), directory, cache_dir)
     if name.startswith("hf:") and len(name) > 3:
         from retrieval.encoders.clip_hf import HFClipEncoder
 

@@ -20,7 +20,9 @@ class TrainedEncoder:
     """Images: tower features + ConSE vector through the image head; texts: the sentence
     embedding through the text head. Same space, same dim as ConSE."""
 
-    def __init__(self, conse: ConSEEncoder, heads_dir: str | Path):
+    def __init__(
+        self, conse: ConSEEncoder, heads_dir: str | Path, cache_dir: str | Path | None = None
+    ):
         self.conse = conse
         self.heads = AlignedHeads.load(heads_dir)
         self.fusion = load_fusion(heads_dir)
@@ -29,15 +31,23 @@ class TrainedEncoder:
         student = Path(heads_dir) / STUDENT_FILE  # the multilingual text side, where trained
         self.multilingual = None
         if student.is_file():
-            self.multilingual = MultilingualText(StudentMap.load(student))
+            self.multilingual = MultilingualText(
+                StudentMap.load(student), cache_dir=Path(cache_dir) if cache_dir else None
+            )
 
-    @torch.inference_mode()
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Sentence embeddings through the text head (text the English tower does not
         understand through the multilingual student first, where there is one)."""
+        return self.encode_texts_in(texts, None)
+
+    @torch.inference_mode()
+    def encode_texts_in(self, texts: Sequence[str], language: str | None) -> np.ndarray:
+        """``encode_texts`` for texts known to be in ``language`` (None: identified per text)."""
         sentences = self.conse.text_tower.embed(texts)
         if self.multilingual is not None:
-            sentences = self.multilingual.route(sentences, texts)
+            sentences = self.multilingual.route(
+                sentences, texts, self.conse.text_tower.embed, language
+            )
         base = torch.from_numpy(self.conse.centre_texts(sentences))
         return self.heads.texts(base).numpy() if len(base) else base.numpy()
 

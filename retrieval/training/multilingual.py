@@ -31,7 +31,9 @@ from retrieval.encoders.multilingual import (
     e5_vectors,
     fit_student_map,
     looks_english,
+    not_understood,
     route_vectors,
+    with_translations,
 )
 from retrieval.encoders.registry import PACKAGED_HEADS, default_cache_dir, text_tower
 from retrieval.sidecar import sidecar_caption, sidecar_translations
@@ -39,6 +41,9 @@ from retrieval.sidecar import sidecar_caption, sidecar_translations
 MEASURED_LANGUAGES = ("en", "zh", "es", "fr", "de", "ru", "ja")
 RIDGES = (0.1, 1.0, 10.0, 100.0)
 THRESHOLDS = tuple(np.round(np.arange(0.1, 0.75, 0.05), 2))
+TRANSLATE_MODES = ("off", "replace", "blend")
+COVERAGES = (0.5, 0.75, 1.0)
+TRANSLATION_WEIGHTS = (1.0, 1.5, 2.0, 3.0)
 
 
 def english_sentences() -> list[str]:
@@ -76,12 +81,42 @@ def dev_scores(
         rows = [(s, e) for lang, s, e in dev if lang == language]
         texts = [s for s, _ in rows]
         english = looks_english(texts)
-        queries = route_vectors(student, embed["teacher"](texts), embed["e5"](texts), english)
+        teacher, e5 = embed["teacher"](texts), embed["e5"](texts)
+        queries = route_vectors(student, teacher, e5, english)
+        if student.translate != "off" and "translations" in embed:
+            misread = not_understood(student, teacher, student.apply(e5)) & ~english
+            found = [
+                (n, embed["translations"][t])
+                for n, t in enumerate(texts)
+                if misread[n] and embed["coverage"][t] >= student.min_coverage
+            ]
+            if found:
+                positions = [n for n, _ in found]
+                read = embed["teacher"]([e for _, e in found])
+                queries[positions] = with_translations(student, queries[positions], read)
         nearest = np.argmax(queries @ caption_vectors.T, axis=1)
         scores[language] = round(
             float(np.mean([captions[n] == e for n, (_, e) in zip(nearest, rows, strict=True)])), 4
         )
     return scores
+
+
+def dev_translations(dev: list[tuple[str, str, str]]) -> dict[str, dict[str, object]]:
+    """Each non-English DEV sentence's dictionary translation and the share of its words
+    found, by the language the identifier gives it (as at query time)."""
+    from retrieval.language import likely_languages
+    from retrieval.translation import DictionaryTranslator
+
+    translator = DictionaryTranslator(default_cache_dir())
+    translations: dict[str, object] = {}
+    coverage: dict[str, object] = {}
+    for language, text, _ in dev:
+        if language not in MEASURED_LANGUAGES or text in translations:
+            continue
+        found = translator.best(text, [lang for lang, _ in likely_languages(text)])
+        translations[text] = found.english if found else text
+        coverage[text] = found.coverage if found else 0.0
+    return {"translations": translations, "coverage": coverage}
 
 
 def distil(out_dir: Path, cache_dir: Path) -> dict:
@@ -140,6 +175,19 @@ def distil(out_dir: Path, cache_dir: Path) -> dict:
     settings = dict(part.split("=") for part in best.split())
     chosen = fit_student_map(x, y, float(settings["ridge"]))
     chosen.threshold, chosen.blend = float(settings["threshold"]), settings["blend"] == "True"
+    # then, with that map: whether and where a dictionary translation read by the teacher helps
+    embed.update(dev_translations(dev))
+    for translate in TRANSLATE_MODES:
+        for coverage in COVERAGES if translate != "off" else (1.0,):
+            for weight in TRANSLATION_WEIGHTS if translate == "blend" else (1.0,):
+                chosen.translate, chosen.min_coverage = translate, coverage
+                chosen.translation_weight = weight
+                name = f"{best} translate={translate} min_coverage={coverage} weight={weight}"
+                grid[name] = dev_scores(chosen, dev, embed)
+    best = max((n for n in grid if "translate=" in n), key=objective)
+    settings = dict(part.split("=") for part in best.split())
+    chosen.translate, chosen.min_coverage = settings["translate"], float(settings["min_coverage"])
+    chosen.translation_weight = float(settings["weight"])
     out_dir.mkdir(parents=True, exist_ok=True)
     chosen.save(out_dir / STUDENT_FILE)
     report = {

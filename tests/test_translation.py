@@ -1,0 +1,123 @@
+"""Word-by-word translation of short questions (retrieval/translation.py) with the real FreeDict
+dictionaries (Debian), CC-CEDICT (PyPI) and lemmas, and dictd files made here."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from retrieval.language import identify, likely_languages, script_language
+from retrieval.translation import (
+    DictionaryTranslator,
+    clean_gloss,
+    dictd_entries,
+    freedict_table,
+)
+
+_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _b64(number: int) -> str:
+    digits = ""
+    while True:
+        number, rest = divmod(number, 64)
+        digits = _DIGITS[rest] + digits
+        if not number:
+            return digits
+
+
+def write_dictd(root, name: str, entries: list[tuple[str, str]]) -> None:
+    """A dictd database ``freedict-NAME`` (index + gzip data) of (headword, body) entries."""
+    data, index = b"", []
+    for headword, body in entries:
+        text = f"{headword}\n{body}\n".encode()
+        index.append(f"{headword}\t{_b64(len(data))}\t{_b64(len(text))}")
+        data += text
+    (root / f"freedict-{name}.dict.dz").write_bytes(gzip.compress(data))
+    (root / f"freedict-{name}.index").write_text("\n".join(index) + "\n", encoding="utf-8")
+
+
+def test_a_dictd_database_is_read_entry_by_entry(tmp_path):
+    write_dictd(tmp_path, "fra-eng", [("cheval", "horse\nsteed"), ("chat /ʃa/ <n>", "1. cat")])
+    entries = dict(dictd_entries("fra-eng", tmp_path))
+    assert entries == {"cheval": ["horse", "steed"], "chat /ʃa/ <n>": ["1. cat"]}
+
+
+def test_glosses_lose_numbering_references_and_remarks():
+    assert clean_gloss("1. {猫・1}cat (animal), kitty") == "cat"
+    assert clean_gloss("horse <n>") == "horse"
+
+
+def test_the_plainest_english_word_wins_and_backwards_readings_count(tmp_path):
+    """A foreign word's candidates: its own first sense and each English word that lists it
+    first; the shortest plain word wins (not "leapfrog", not "k9")."""
+    write_dictd(tmp_path, "deu-eng", [("Frosch", "leapfrog"), ("Hund", "hound")])
+    write_dictd(tmp_path, "eng-deu", [("frog", "Frosch"), ("k9", "Hund"), ("dog", "Hund, Rüde")])
+    table = freedict_table("de", tmp_path)
+    assert table["frosch"] == "frog" and table["hund"] == "dog" and table["rüde"] == "dog"
+
+
+def test_a_missing_dictionary_is_no_translation_not_a_crash(tmp_path):
+    translator = DictionaryTranslator(tmp_path / "cache", dictd_dir=tmp_path)
+    assert translator.translate("une grenouille", "fr") is None
+    assert translator.translate("una rana", "xx") is None  # a language without dictionaries
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "english"),
+    [
+        ("Une grenouille.", "fr", "frog"),
+        ("des chevaux", "fr", "horse"),  # a plural by its lemma
+        ("pomme de terre", "fr", "potato"),  # a several-word entry
+        ("caballos", "es", "horse"),  # the lemma's sense, not the plural's own (horsepower)
+        ("Una oveja.", "es", "sheep"),
+        ("Pferden", "de", "horse"),
+        ("Hunden", "de", "dog"),
+        ("Ein roter Apfel.", "de", "red apple"),
+        ("лягушкой", "ru", "frog"),  # through the German and Japanese pivots
+        ("Красное яблоко", "ru", "red apple"),
+        ("一只绵羊。", "zh", "sheep"),  # cut without spaces, classifiers dropped
+        ("猫", "zh", "cat"),
+        ("カエル", "ja", "frog"),  # katakana found by its hiragana reading
+        ("赤いりんご", "ja", "red apple"),
+    ],
+)
+def test_short_questions_are_read_in_english(translator, text, language, english):
+    found = translator.translate(text, language)
+    assert found is not None and found.english == english and found.coverage == 1.0
+
+
+def test_unknown_words_are_kept_and_lower_the_coverage(translator):
+    found = translator.translate("une grenouille de Zorglub", "fr")
+    assert found.english == "frog zorglub" and found.coverage == 0.5
+
+
+def test_the_language_that_explains_most_words_is_taken(translator):
+    """Short text is often taken for a neighbour language ("Una oveja." for Italian)."""
+    assert translator.best("Una oveja.", ["it", "es", "pt"]).english == "sheep"
+    assert translator.best("Un mouton.", ["es", "fr"]).english == "sheep"
+
+
+def test_tables_are_cached_and_a_corrupt_cache_is_rebuilt(tmp_path, translator):
+    cache = tmp_path / "cache"
+    first = DictionaryTranslator(cache)
+    assert first.translate("un chien", "fr").english == "dog"
+    saved = json.loads((cache / "translation-fr.json").read_text(encoding="utf-8"))
+    assert saved["table"]["chien"] == "dog"
+    (cache / "translation-fr.json").write_text("{not json", encoding="utf-8")
+    assert DictionaryTranslator(cache).translate("un chien", "fr").english == "dog"
+
+
+def test_text_in_another_script_is_not_taken_for_english():
+    """fastText's small model calls short Chinese "en"; the script says otherwise."""
+    assert identify("给我看看香蕉")[0] == "zh"
+    assert script_language("ヒツジ") == "ja" and script_language("Овца") == "ru"
+    assert script_language("a frog") == "" and identify("Do you have a frog?")[0] == "en"
+    assert likely_languages("Une grenouille.", 3)[0][0] == "fr"
+
+
+@pytest.fixture(scope="module")
+def translator(model_cache):
+    return DictionaryTranslator(model_cache)  # the tables the encoder's tests use too
