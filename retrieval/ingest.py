@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -23,6 +26,7 @@ from retrieval.errors import IndexStoreError, MediaError
 from retrieval.images import load_image, read_limited
 from retrieval.index import MediaIndex
 from retrieval.items import ItemPart, MediaItem, file_content_id
+from retrieval.prefetch import prefetched
 from retrieval.video import Keyframe, keyframes, probe_video
 
 if TYPE_CHECKING:
@@ -30,6 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 OcrMode = Literal["gated", "all", "off"]
+CAPTION_CACHE_LIMIT = 8192  # distinct captions' vectors kept by one ingestor (~12 MB)
 MAX_TRANSCRIPT_CHARS = 4000  # of a video's speech kept in its metadata (all of it is searched)
 
 
@@ -59,6 +64,17 @@ class VideoPayload:
 
     frames: list[Keyframe]
     speech: list[tuple[float, str]] = field(default_factory=list)
+
+
+@dataclass
+class StagedBatch:
+    """A chunk of records read and made ready to encode: its new items with their payloads,
+    what it refused and how many it found to be duplicates; ``size``: records in the chunk."""
+
+    size: int
+    fresh: list[tuple[MediaItem, object]] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    duplicates: int = 0
 
 
 @dataclass
@@ -97,8 +113,23 @@ class IngestReport:
         }
 
 
+@contextmanager
+def _shut_down(pool: ThreadPoolExecutor | None) -> Iterator[None]:
+    """Shut the pool down on the way out (after the read-ahead using it has stopped)."""
+    try:
+        yield
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
 class Ingestor:
-    """Encodes records in batches and writes them to a MediaIndex."""
+    """Encodes records in batches and writes them to a MediaIndex.
+
+    Reading runs ``prefetch`` batches ahead of the encoders in a background thread (decoding,
+    SVG rasterising, OCR, transcription overlap the towers); ``prefetch=0`` runs every stage in
+    turn in the caller's thread, as ingest did before (the same ids, vectors and report).
+    """
 
     def __init__(
         self,
@@ -110,10 +141,16 @@ class Ingestor:
         read_text: TextReader | None = None,
         describe: bool = True,
         ocr_gate: bool = True,
+        prefetch: int = 2,
+        readers: int = 1,
+        cache_captions: bool = True,
     ):
         """``transcribe``: speech to text for sounds and videos; ``read_text``: OCR for pictures
         (None: none), only where its detector sees text unless ``ocr_gate`` is False;
-        ``describe``: generate descriptions for pictures without a caption."""
+        ``describe``: generate descriptions for pictures without a caption; ``prefetch``:
+        batches read ahead of the encoders (0: none, all in one thread) by ``readers``
+        threads (1 by default: two ran no faster on 2 busy cores, OCR and Whisper each using
+        both); ``cache_captions``: encode each distinct caption once per run."""
         if encoder.dim != index.dim:
             raise ValueError(f"encoder gives {encoder.dim}-d vectors, index holds {index.dim}-d")
         self.index = index
@@ -122,6 +159,14 @@ class Ingestor:
         self.source = source
         self.transcribe = transcribe
         self.pictures = PictureEnricher(encoder, read_text, describe, ocr_gate)
+        self.prefetch = prefetch
+        self.readers = readers
+        self.cache_captions = cache_captions
+        self._caption_cache: dict[str, np.ndarray] = {}
+        self._index_lock = threading.Lock()  # the reader thread asks what exists; we write
+        # One transcription at a time (the model loads on first use; Whisper runs one clip at
+        # a time anyway): a sound is heard beside a picture's OCR, not beside another sound.
+        self._speech_lock = threading.Lock()
 
     def ingest(self, records: Iterable[SourceRecord], progress: bool = True) -> IngestReport:
         """Ingest every record; returns counts of added, duplicate and refused items."""
@@ -129,46 +174,79 @@ class Ingestor:
         records = sorted(records, key=lambda r: not r.caption)
         report = IngestReport()
         seen: set[str] = set()
-        with tqdm(total=len(records), desc="ingesting", unit="item", disable=not progress) as bar:
-            for chunk in batched(records, self.batch_size):
-                try:
-                    self._ingest_batch(chunk, report, seen)
-                except IndexStoreError as exc:
-                    raise IndexStoreError(
-                        f"{exc}. This run added {report.added} items before the failure; "
-                        "they are kept, and running the same command again resumes"
-                    ) from exc
-                bar.update(len(chunk))
+        reading = self.prefetch and self.readers > 1
+        pool = ThreadPoolExecutor(self.readers, "ingest-read") if reading else None
+        staged = prefetched(
+            (self._stage(chunk, seen, pool) for chunk in batched(records, self.batch_size)),
+            self.prefetch,
+            name="ingest-read",
+        )
+        bar = tqdm(total=len(records), desc="ingesting", unit="item", disable=not progress)
+        # closing: a failure stops the read-ahead at once (then its pool)
+        with bar, _shut_down(pool), closing(staged):
+            try:
+                for batch in staged:
+                    report.refused += batch.refused
+                    report.duplicates += batch.duplicates
+                    self._write(batch.fresh, report)
+                    bar.update(batch.size)
+            except IndexStoreError as exc:
+                raise IndexStoreError(
+                    f"{exc}. This run added {report.added} items before the failure; "
+                    "they are kept, and running the same command again resumes"
+                ) from exc
         log.info("ingest finished: %s", report.summary().splitlines()[0])
         return report
 
-    def _ingest_batch(
-        self, chunk: list[SourceRecord], report: IngestReport, seen: set[str]
-    ) -> None:
+    def _stage(
+        self, chunk: list[SourceRecord], seen: set[str], pool: ThreadPoolExecutor | None = None
+    ) -> StagedBatch:
+        """Read, decode and de-duplicate a chunk of records, then make the new ones ready to
+        encode (OCR, transcription, keyframes): everything before the encoders, so it can run
+        ahead of them in another thread (``seen`` is only touched here). With a ``pool``, the
+        records are read and prepared on its threads (a sound's Whisper beside a picture's
+        OCR); the outcomes are taken in order, so the report reads as a serial run's."""
+        run = pool.map if pool is not None else map
+        staged = StagedBatch(size=len(chunk))
         loaded: list[tuple[MediaItem, object]] = []
-        for record in chunk:
-            if record.problem:
-                report.refused.append((record.label, record.problem))
+        for record, outcome in zip(chunk, run(self._load_or_refuse, chunk), strict=True):
+            if isinstance(outcome, str):
+                staged.refused.append((record.label, outcome))
                 continue
-            try:
-                item, payload = self._load(record)
-            except MediaError as exc:
-                reason = str(exc).removeprefix(f"{record.path}: ").removeprefix(f"{record.label}: ")
-                report.refused.append((record.label, reason))
-                continue
+            item, payload = outcome
             if item.id in seen:
-                report.duplicates += 1
+                staged.duplicates += 1
                 continue
             seen.add(item.id)
             loaded.append((item, payload))
-        already = self.index.existing(item.id for item, _ in loaded)
-        report.duplicates += len(already)
-        prepared = [
-            self._prepare(item, payload, report)
-            for item, payload in loaded
-            if item.id not in already
-        ]
-        fresh = [entry for entry in prepared if entry is not None]
+        with self._index_lock:
+            already = self.index.existing(item.id for item, _ in loaded)
+        staged.duplicates += len(already)
+        new = [entry for entry in loaded if entry[0].id not in already]
+        for entry, refused in run(self._prepare_or_refuse, new):
+            staged.refused += refused
+            if entry is not None:
+                staged.fresh.append(entry)
+        return staged
+
+    def _load_or_refuse(self, record: SourceRecord) -> tuple[MediaItem, object] | str:
+        """``_load``, or the reason the record is refused."""
+        if record.problem:
+            return record.problem
+        try:
+            return self._load(record)
+        except MediaError as exc:
+            return str(exc).removeprefix(f"{record.path}: ").removeprefix(f"{record.label}: ")
+
+    def _prepare_or_refuse(
+        self, entry: tuple[MediaItem, object]
+    ) -> tuple[tuple[MediaItem, object] | None, list[tuple[str, str]]]:
+        """``_prepare`` with the refusals it made."""
+        refused: list[tuple[str, str]] = []
+        return self._prepare(*entry, refused), refused
+
+    def _write(self, fresh: list[tuple[MediaItem, object]], report: IngestReport) -> None:
+        """Encode a staged batch's new items and write them to the index."""
         if not fresh:
             return
         items, content, parts, described = self._encode_content(fresh)
@@ -176,7 +254,7 @@ class Ingestor:
         caption_vectors = dict(
             zip(
                 (i.id for i in captioned),
-                self.encoder.encode_texts([i.caption for i in captioned]),
+                self._encode_captions([i.caption for i in captioned]),
                 strict=True,
             )
         )
@@ -184,10 +262,26 @@ class Ingestor:
         if fused is not None:
             for row, vector in described.items():
                 fused[row] = vector
-        new_ids = self.index.add(items, content, caption_vectors, fused, parts)
+        with self._index_lock:
+            new_ids = self.index.add(items, content, caption_vectors, fused, parts)
         report.added += len(new_ids)
         report.duplicates += len(fresh) - len(new_ids)  # another writer stored them first
         report.added_ids.extend(new_ids)
+
+    def _encode_captions(self, captions: list[str]) -> np.ndarray:
+        """Caption vectors, each distinct caption encoded once in this run (stamp libraries
+        repeat captions: every colour of a crayon says the same)."""
+        if not self.cache_captions:
+            return self.encoder.encode_texts(captions)
+        new = list(dict.fromkeys(c for c in captions if c not in self._caption_cache))
+        if len(self._caption_cache) + len(new) > CAPTION_CACHE_LIMIT:
+            self._caption_cache.clear()  # bounded: an ingestor may live for a whole cluster run
+            new = list(dict.fromkeys(captions))
+        if new:
+            self._caption_cache.update(zip(new, self.encoder.encode_texts(new), strict=True))
+        if not captions:
+            return np.zeros((0, self.encoder.dim), dtype=np.float32)
+        return np.stack([self._caption_cache[c] for c in captions])
 
     def _fuse(self, content: np.ndarray, captions: list[np.ndarray | None]) -> np.ndarray | None:
         """Fused item vectors where the encoder has a fusion (zeros stand for no caption)."""
@@ -237,30 +331,31 @@ class Ingestor:
         return item, image
 
     def _prepare(
-        self, item: MediaItem, payload: object, report: IngestReport
+        self, item: MediaItem, payload: object, refused: list[tuple[str, str]]
     ) -> tuple[MediaItem, object] | None:
         """A new item made ready to encode (sound transcribed, a video's frames read), or None
-        when it is refused (the reason goes to the report)."""
+        when it is refused (the reason goes to ``refused``)."""
         try:
             if item.modality == "audio":
-                return self._with_transcript(item, Path(str(payload)), report)
+                return self._with_transcript(item, Path(str(payload)), refused)
             if item.modality == "video":
                 return self._with_scenes(item, payload.has_audio)  # type: ignore[attr-defined]
             if item.modality == "image":
                 return self.pictures.with_text(item, payload), payload  # type: ignore[arg-type]
         except MediaError as exc:
-            report.refused.append((item.uri, str(exc).removeprefix(f"{item.uri}: ")))
+            refused.append((item.uri, str(exc).removeprefix(f"{item.uri}: ")))
             return None
         return item, payload
 
     def _with_transcript(
-        self, item: MediaItem, path: Path, report: IngestReport
+        self, item: MediaItem, path: Path, refused: list[tuple[str, str]]
     ) -> tuple[MediaItem, str] | None:
         """Transcribe a new audio item; its content text is what was said, else its caption."""
-        transcript = self.transcribe(path).text.strip()  # type: ignore[misc]
+        with self._speech_lock:
+            transcript = self.transcribe(path).text.strip()  # type: ignore[misc]
         text = transcript or item.caption
         if not text:
-            report.refused.append((str(path), "no speech heard and no caption or label to index"))
+            refused.append((str(path), "no speech heard and no caption or label to index"))
             return None
         metadata = {**item.metadata, "transcript": transcript, "is_speech": bool(transcript)}
         return dataclasses.replace(item, metadata=metadata), text
@@ -273,7 +368,8 @@ class Ingestor:
         unheard = ""
         if has_audio and self.transcribe is not None:
             try:
-                heard = self.transcribe(path)
+                with self._speech_lock:
+                    heard = self.transcribe(path)
             except MediaError as exc:  # e.g. a sound track over the transcriber's limit
                 unheard = str(exc).removeprefix(f"{path}: ")
                 log.warning("%s: indexed by its pictures only; its sound: %s", path, unheard)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from retrieval.ocr import TextReader
 
 log = logging.getLogger(__name__)
+INGEST_OCR_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,10 @@ class Library:
         if self._text_reader is None:
             from retrieval.ocr import TextReader
 
-            self._text_reader = TextReader()
+            # One thread: ingest reads pictures in a thread of its own beside the encoders,
+            # and on 2 cores the gate ran twice as fast with one thread as with two
+            # (docs/deployment-ingest.md).
+            self._text_reader = TextReader(threads=INGEST_OCR_THREADS)
         return self._text_reader
 
     def query_vector(

@@ -75,10 +75,11 @@ def _load(name: str, cache_dir: str) -> Encoder:
 
 
 def build_conse(config: ConSEConfig, cache_dir: Path) -> ConSEEncoder:
-    """Assemble ConSE from the packaged towers (shared with other encoders through the cache)."""
-    return ConSEEncoder(
-        text_tower(cache_dir), image_tower(config.variant, config.fit), config, cache_dir
-    )
+    """Assemble ConSE from the packaged towers (shared with other encoders through the cache);
+    the image tower runs in ONNX Runtime where it can (retrieval.encoders.onnx_tower)."""
+    images = image_tower(config.variant, config.fit)
+    images.use_onnx(cache_dir)
+    return ConSEEncoder(text_tower(cache_dir), images, config, cache_dir)
 
 
 @functools.lru_cache(maxsize=2)

@@ -1,0 +1,183 @@
+"""The pipelined ingest (reading ahead in a thread, the image tower in ONNX Runtime, captions
+encoded once) stores what the serial PyTorch ingest stores, and reports the same."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+
+from retrieval.datasets.tuxpaint import captioned_stamps
+from retrieval.discovery import discover
+from retrieval.images import load_image
+from retrieval.index import VECTOR_KINDS, MediaIndex
+from retrieval.ingest import Ingestor
+from retrieval.ocr import TextReader
+from retrieval.prefetch import prefetched
+
+KEYWORDS = ("frog", "guitar", "banana", "saturn", "duck", "tractor", "sheep")
+
+
+def test_prefetched_keeps_order_and_runs_ahead_in_another_thread():
+    producer_threads = set()
+
+    def numbers():
+        for n in range(7):
+            producer_threads.add(threading.current_thread().name)
+            yield n
+
+    assert list(prefetched(numbers(), depth=2, name="reader")) == list(range(7))
+    assert producer_threads == {"reader"}
+    producer_threads.clear()
+    assert list(prefetched(numbers(), depth=0)) == list(range(7))
+    assert producer_threads == {threading.current_thread().name}
+
+
+def test_prefetched_raises_the_producers_error_where_its_item_would_come():
+    def failing():
+        yield 1
+        yield 2
+        raise ValueError("bad batch")
+
+    got = []
+    with pytest.raises(ValueError, match="bad batch"):
+        for item in prefetched(failing(), depth=2):
+            got.append(item)
+    assert got == [1, 2]
+
+
+def test_prefetched_stops_the_producer_when_the_consumer_stops():
+    made = []
+
+    def endless():
+        n = 0
+        while True:
+            made.append(n)
+            yield n
+            n += 1
+
+    stream = prefetched(endless(), depth=2)
+    assert next(stream) == 0
+    stream.close()  # joins the producer
+    count = len(made)
+    time.sleep(0.2)
+    assert len(made) == count <= 4  # at most depth + the item in hand + the one taken
+
+
+def test_prefetched_refuses_a_negative_depth():
+    with pytest.raises(ValueError, match="0 or more"):
+        list(prefetched([1], depth=-1))
+
+
+@pytest.fixture(scope="module")
+def mixed_folder(tmp_path_factory, stamps_root):
+    """Real stamps (PNG and SVG, with captions), two without a caption (in a named folder, so
+    they are described), a duplicate and a corrupt captioned file among the good ones."""
+    root = tmp_path_factory.mktemp("mixed")
+    (root / "farm animals").mkdir()
+    stamps = captioned_stamps(stamps_root)
+    chosen = [next(p for p, c in stamps if k in c.lower()) for k in KEYWORDS]
+    chosen += [p for p, _ in stamps if p.suffix == ".svg"][:2]
+    for n, path in enumerate(chosen):
+        if n in (3, 6):  # no caption
+            shutil.copy(path, root / "farm animals" / f"{n:02d}-{path.name}")
+            continue
+        shutil.copy(path, root / f"{n:02d}-{path.name}")
+        shutil.copy(path.with_suffix(".txt"), root / f"{n:02d}-{path.stem}.txt")
+    (root / "04b-broken.png").write_bytes(chosen[0].read_bytes()[:300])
+    (root / "04b-broken.txt").write_text("a broken picture")
+    shutil.copy(chosen[1], root / "05b-same-guitar.png")
+    return root
+
+
+@contextmanager
+def reference_tower(encoder):
+    """The image tower as it ran before: PyTorch, batches of 32."""
+    tower = encoder.conse.image_tower
+    runner, size = tower.onnx, tower.batch_size
+    tower.onnx, tower.batch_size = None, 32
+    try:
+        yield
+    finally:
+        tower.onnx, tower.batch_size = runner, size
+
+
+def ingest_into(work, encoder, folder, ocr_threads, **options):
+    index = MediaIndex(work, encoder_name=encoder.name, dim=encoder.dim)
+    reader = TextReader(threads=ocr_threads)
+    ingestor = Ingestor(index, encoder, batch_size=3, read_text=reader, **options)
+    return index, ingestor.ingest(discover(folder), progress=False)
+
+
+def stored(index: MediaIndex) -> dict[str, dict[str, np.ndarray]]:
+    out = {}
+    for kind in VECTOR_KINDS:
+        ids, vectors = index.vectors(kind)
+        out[kind] = dict(zip(ids, vectors, strict=True))
+    return out
+
+
+def test_pipelined_ingest_stores_what_the_serial_one_does(tmp_path, default_encoder, mixed_folder):
+    tower = default_encoder.conse.image_tower
+    assert tower.onnx is not None, "the default encoder should run its image tower in ONNX"
+    with reference_tower(default_encoder):
+        serial_index, serial = ingest_into(
+            tmp_path / "serial", default_encoder, mixed_folder, 2, prefetch=0, cache_captions=False
+        )
+    fast_index, fast = ingest_into(
+        tmp_path / "fast", default_encoder, mixed_folder, 1, prefetch=2, readers=2
+    )
+
+    assert serial.added == fast.added == 9
+    assert serial.added_ids == fast.added_ids  # same ids in the same order
+    assert serial.duplicates == fast.duplicates == 1
+    assert serial.refused == fast.refused
+    assert [where.rsplit("/", 1)[-1] for where, _ in fast.refused] == ["04b-broken.png"]
+    assert "corrupt or truncated" in fast.refused[0][1]
+
+    before, after = stored(serial_index), stored(fast_index)
+    assert before["content"].keys() == after["content"].keys() == set(fast.added_ids)
+    for kind in VECTOR_KINDS:
+        assert before[kind].keys() == after[kind].keys(), kind
+        for key, vector in before[kind].items():
+            np.testing.assert_allclose(after[kind][key], vector, atol=1e-4, err_msg=kind)
+    items = fast_index.get_many(fast.added_ids)
+    serial_items = serial_index.get_many(serial.added_ids)
+    for item_id, item in items.items():
+        assert item.metadata == serial_items[item_id].metadata  # descriptions, OCR text
+    assert sum(1 for i in items.values() if i.metadata.get("description_by")) == 2
+
+
+def test_onnx_tower_matches_pytorch(default_encoder, stamps_root):
+    tower = default_encoder.conse.image_tower
+    pictures = [load_image(p) for p, _ in captioned_stamps(stamps_root)[:5]]
+    fast = tower.forward(pictures)
+    with reference_tower(default_encoder):
+        reference = tower.forward(pictures)
+    np.testing.assert_allclose(fast.features, reference.features, atol=1e-3, rtol=1e-3)
+    np.testing.assert_allclose(fast.logits, reference.logits, atol=1e-3, rtol=1e-3)
+    assert (fast.logits.argmax(1) == reference.logits.argmax(1)).all()
+
+
+def test_captions_encoded_once_give_each_item_its_captions_vector(tmp_path, monkeypatch):
+    from retrieval.discovery import SourceRecord
+    from retrieval.encoders.random_encoder import RandomEncoder
+
+    monkeypatch.setattr("retrieval.ingest.CAPTION_CACHE_LIMIT", 2)  # the cache is cleared too
+    encoder = RandomEncoder(16)
+    captions = ["a red crayon", "a red crayon", "a frog", "a duck", "a frog", "a red crayon"]
+    records = [SourceRecord("text", None, text=f"item {n}", caption=c)
+               for n, c in enumerate(captions)]  # fmt: skip
+    index = MediaIndex(tmp_path, encoder_name=encoder.name, dim=encoder.dim)
+    report = Ingestor(index, encoder, batch_size=4).ingest(records, progress=False)
+    assert report.added == len(captions)
+    stored_captions = dict(zip(*index.vectors("caption"), strict=True))
+    items = index.get_many(report.added_ids)
+    for item_id, vector in stored_captions.items():
+        expected = encoder.encode_texts([items[item_id].caption])[0]
+        np.testing.assert_allclose(vector, expected, atol=1e-6)
+    assert len(stored_captions) == len(captions)
