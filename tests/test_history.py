@@ -3,10 +3,9 @@ conversation, shared by every app process over the same database."""
 
 from __future__ import annotations
 
-import multiprocessing
-
 from assistant.history import ChatHistory
 from recsys.store import InteractionStore
+from tests.processes import run_at_once
 
 
 def _history(url: str) -> ChatHistory:
@@ -63,13 +62,6 @@ def test_two_processes_starting_the_same_conversations_at_once_lose_no_turn(data
     """Two app processes answer the first turns of the same conversations at the same moment:
     each conversation is made once and keeps both turns."""
     _history(database_url)  # the schema, as the app makes it at start
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(2)
-    writers = [context.Process(target=_append_many, args=(database_url, w, start)) for w in (1, 2)]
-    for writer in writers:
-        writer.start()
-    for writer in writers:
-        writer.join(timeout=120)
-    assert [w.exitcode for w in writers] == [0, 0]
+    run_at_once(_append_many, database_url)
     listed = _history(database_url).conversations("shared")
     assert len(listed) == 15 and all(c.turns == 2 for c in listed)

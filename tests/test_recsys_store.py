@@ -1,12 +1,11 @@
 """The interaction store, each test on SQLite and on a real PostgreSQL server."""
 
-import multiprocessing
-
 import pytest
 
 from recsys.errors import InvalidEventError, StoreError, UnknownUserError
 from recsys.events import MAX_ID_LENGTH, Event, EventKind
 from recsys.store import STORE_FILENAME, InteractionStore
+from tests.processes import run_at_once
 
 
 def test_round_trip_and_id_mapping(database_url):
@@ -106,14 +105,7 @@ def test_two_processes_writing_at_once_lose_nothing(database_url):
     """Both see the same new users at once, batch after batch: on PostgreSQL, where writers do
     not queue for one lock, each user is still added once and no event is lost."""
     InteractionStore(database_url)  # create the schema first, as the app does at start
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(2)
-    writers = [context.Process(target=_log_many, args=(database_url, w, start)) for w in (1, 2)]
-    for writer in writers:
-        writer.start()
-    for writer in writers:
-        writer.join(timeout=120)
-    assert [w.exitcode for w in writers] == [0, 0]
+    run_at_once(_log_many, database_url)
     store = InteractionStore(database_url)
     assert store.count() == 400
     assert len(store.users()) == 60 and len(set(store.users())) == 60
