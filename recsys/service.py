@@ -230,9 +230,10 @@ class RecommendationService:
         if self.snapshot is not None:  # a fit job refits; this process only folds events in
             return
         with self._swap:
-            fitted_upto, running = self._fitted_upto, self._refit_again
-        if running:
-            return  # a refit is already asked for
+            fitted_upto, queued = self._fitted_upto, self._refit_again
+        thread = self._refit_thread
+        if queued or (thread is not None and thread.is_alive()):
+            return  # a refit runs or is asked for: its model will count these events
         if self.store.count(after=fitted_upto, without=(EventKind.VIEW,)) >= self.refit_after:
             self.refit(background=True)
 

@@ -85,6 +85,7 @@ class IngestReport:
     duplicates: int = 0
     refused: list[tuple[str, str]] = field(default_factory=list)
     added_ids: list[str] = field(default_factory=list)
+    _seen: set[str] = field(default_factory=set, repr=False, compare=False)  # merge's index
 
     def summary(self) -> str:
         lines = [
@@ -98,9 +99,11 @@ class IngestReport:
         """Add the counts of another part of the same run (one batch of a Ray worker). An id
         that two parts both added (the same bytes in two batches written at once) is counted
         once, the second time as a duplicate, as one process would have counted it."""
-        added = set(self.added_ids)
-        fresh = [i for i in other.added_ids if i not in added]
-        self.added += other.added - (len(other.added_ids) - len(fresh))
+        if len(self._seen) != len(self.added_ids):  # ids added before the first merge
+            self._seen.update(self.added_ids)
+        fresh = [i for i in dict.fromkeys(other.added_ids) if i not in self._seen]
+        self._seen.update(fresh)
+        self.added += len(fresh)
         self.duplicates += other.duplicates + len(other.added_ids) - len(fresh)
         self.refused.extend(other.refused)
         self.added_ids.extend(fresh)

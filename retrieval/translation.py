@@ -57,6 +57,7 @@ _STOP_TEXT = {
 }
 STOPWORDS = {language: frozenset(words.split()) for language, words in _STOP_TEXT.items()}
 _MAX_CJK_WORD = 8
+RECENT_TRANSLATIONS = 512
 _SKIPPED_GLOSS = re.compile(
     r"^(classifier|cl:|variant of|old variant|surname|see |abbr|used in|japanese|chinese|"
     r"\(?archaic|\(?obsolete|\(?dialect|\(?slang|\(?coll\.)",
@@ -201,13 +202,23 @@ class DictionaryTranslator:
     def __init__(self, cache_dir: Path | None = None, dictd_dir: Path = DICTD_DIR):
         self.cache_dir = cache_dir
         self.dictd_dir = dictd_dir
-        self._tables: dict[str, dict[str, str]] = {}
+        self._tables: dict[str, dict[str, str] | None] = {}  # None: its dictionaries are missing
+        # the last translations: a question's search phrase is read by the encoder and again for
+        # the answer's wording, and a short text is tried in several languages
+        self._recent: dict[tuple[str, str], Translation | None] = {}
 
     def table(self, language: str) -> dict[str, str]:
         """The language's word table: from the cache, else built from its dictionaries."""
         if language not in self._tables:
-            self._tables[language] = self._load(language)
-        return self._tables[language]
+            try:
+                self._tables[language] = self._load(language)
+            except TranslationError:
+                self._tables[language] = None  # looked for once, not on every question
+                raise
+        table = self._tables[language]
+        if table is None:
+            raise TranslationError(f"the {language} dictionaries are missing (see the log)")
+        return table
 
     def _load(self, language: str) -> dict[str, str]:
         cached = self.cache_dir / f"translation-{language}.json" if self.cache_dir else None
@@ -241,6 +252,16 @@ class DictionaryTranslator:
         (or one whose dictionaries are not installed) and for text without content words."""
         if language not in LANGUAGES:
             return None
+        key = (text, language)
+        if key not in self._recent:
+            if len(self._recent) >= RECENT_TRANSLATIONS:
+                self._recent.clear()
+            self._recent[key] = self._translate(text, language)
+        return self._recent[key]
+
+    def _translate(self, text: str, language: str) -> Translation | None:
+        if self._tables.get(language, {}) is None:
+            return None  # its dictionaries are missing: said once, when first looked for
         try:
             table = self.table(language)
         except TranslationError as exc:

@@ -59,9 +59,12 @@ def test_the_plainest_english_word_wins_and_backwards_readings_count(tmp_path):
     assert table["frosch"] == "frog" and table["hund"] == "dog" and table["rüde"] == "dog"
 
 
-def test_a_missing_dictionary_is_no_translation_not_a_crash(tmp_path):
+def test_a_missing_dictionary_is_no_translation_not_a_crash(tmp_path, caplog):
     translator = DictionaryTranslator(tmp_path / "cache", dictd_dir=tmp_path)
     assert translator.translate("une grenouille", "fr") is None
+    assert translator.translate("un cheval", "fr") is None
+    said = [r for r in caplog.records if "no translation from fr" in r.getMessage()]
+    assert len(said) == 1  # looked for and said once, not on every question
     assert translator.translate("una rana", "xx") is None  # a language without dictionaries
 
 
