@@ -258,10 +258,11 @@ class Assistant:
                 f"time (under {MAX_MESSAGE_CHARS:,} characters)"
             )
         clock = time.perf_counter()
+        previous = self._recent(user, session)  # read once: for follow-ups and the LLM's history
         query = (
             self._about_item(item, text)
             if item is not None
-            else self._route(user, session, text, [_image(i) for i in images], spoken)
+            else self._route(text, [_image(i) for i in images], previous, spoken)
         )
         timings["encoding"] = time.perf_counter() - clock
 
@@ -272,7 +273,7 @@ class Assistant:
         yield TurnUpdate("results", results)
 
         clock = time.perf_counter()
-        history = [(t.question, t.answer) for t in self._recent(user, session)]
+        history = [(t.question, t.answer) for t in previous]
         answer: CitedAnswer | None = None
         kind = "voice" if transcript and query.kind == "text" else query.kind
         language = spoken or question_language(text)
@@ -317,7 +318,11 @@ class Assistant:
         yield TurnUpdate("reply", reply)
 
     def _route(
-        self, user: str, session: str, text: str, images: list[Image.Image], spoken: str = ""
+        self,
+        text: str,
+        images: list[Image.Image],
+        previous: list[TurnRecord],
+        spoken: str = "",
     ) -> _Query:
         encoder = self.library.encoder
         if images:
@@ -334,7 +339,6 @@ class Assistant:
             return _Query("image", question, ", ".join(labels), image_vector, labels=labels)
         if not text:
             raise EmptyQueryError("the message is empty: type something, send a picture or speak")
-        previous = self._recent(user, session)
         item = referenced_result(text, previous[-1].result_ids) if previous else None
         if item is not None:
             vector = self.library.index.vector_of(item)
