@@ -97,6 +97,7 @@ class RecommendationService:
         self._unreadable: str | None = None
         self._next_poll = time.monotonic() + poll_s
         self._fitted_upto = 0  # the newest event id the serving model was fitted with
+        self._fitting_upto: int | None = None  # the same for the refit running; None: not read yet
         served = self._first_snapshot()
         if served is not None:
             self.snapshot, self.hybrid = served
@@ -167,7 +168,8 @@ class RecommendationService:
 
     def _fit(self, name: str | None = None) -> tuple[HybridRecommender, int]:
         """A model fitted on every stored event, and the newest event's id it saw."""
-        upto = self.store.newest_id()  # read first: what comes after counts towards the next
+        with self._swap:  # read first: what comes after counts towards the next refit
+            upto = self._fitting_upto = self.store.newest_id()
         events = (e for e in self.store.events() if e.item in self.item_set)
         triples = weighed_triples(events, self.signals)
         users = sorted({t[0] for t in triples})
@@ -189,6 +191,7 @@ class RecommendationService:
                 self._refit_again = True
                 return
             self._refit_again = False
+            self._fitting_upto = None
 
         def work() -> None:
             while True:
@@ -203,6 +206,7 @@ class RecommendationService:
                     if not self._refit_again:
                         return
                     self._refit_again = False
+                    self._fitting_upto = None
 
         if not background:
             work()
@@ -230,11 +234,17 @@ class RecommendationService:
         if self.snapshot is not None:  # a fit job refits; this process only folds events in
             return
         with self._swap:
-            fitted_upto, queued = self._fitted_upto, self._refit_again
-        thread = self._refit_thread
-        if queued or (thread is not None and thread.is_alive()):
-            return  # a refit runs or is asked for: its model will count these events
-        if self.store.count(after=fitted_upto, without=(EventKind.VIEW,)) >= self.refit_after:
+            if self._refit_again:
+                return  # a refit is asked for already: it will read these events
+            running = self._refit_thread is not None and self._refit_thread.is_alive()
+            if running and self._fitting_upto is None:
+                return  # the running refit has not read the events yet: it will see these
+            since = self._fitting_upto if running else self._fitted_upto
+            due = self.store.count(after=since, without=(EventKind.VIEW,)) >= self.refit_after
+            if due and running:
+                self._refit_again = True  # events came after the running fit read its own
+                return
+        if due:
             self.refit(background=True)
 
     def recommend(

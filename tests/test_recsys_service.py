@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pytest
 
@@ -93,6 +95,10 @@ def test_feedback_during_a_running_refit_is_fitted_right_after_it(tmp_path):
         refit_after=2,
     )
     assert service._refit_thread is not None and service._refit_thread.is_alive()
+    deadline = time.monotonic() + 60
+    while service._fitting_upto is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # the running fit has read its events: the latecomer's come after
+    assert service._refit_thread.is_alive(), "the first refit ended too soon to test this"
     service.feedback("latecomer", "a1", "like")
     service.feedback("latecomer", "a2", "like")  # asks for a refit while the first one runs
     service.wait_for_refit(timeout=240)
