@@ -289,7 +289,7 @@ def answer_grammar(plan: AnswerPlan, documents: Sequence[Document]) -> str:
         " ".join(_joined([names[n] for n in chosen], phrases(plan.language).and_))
         for size in range(1, most + 1)
         for chosen in itertools.permutations(plan.citable, size)
-        if chosen[0] in plan.lead  # the best match leads; the model chooses what follows
+        if chosen[0] == plan.lead[0]  # the best match leads; the model chooses what follows
     ]
     rules = [
         f"root ::= opening items {_gbnf(phrases(plan.language).stop)}",

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import re
 
-_FR_MEDIA = r"(images?|photos?|photographies?|dessins?|illustrations?|sons?|enregistrements?)"
-_ES_MEDIA = r"(im[aá]gen(es)?|fotos?|fotograf[ií]as?|dibujos?|sonidos?|grabaciones?)"
-_DE_MEDIA = r"(bilder[n]?|bild|fotos?|zeichnungen?|aufnahmen?|ger[äa]usche?|kl[äa]nge?)"
-_RU_MEDIA = r"(картин\w*|изображени\w*|фото\w*|рисун\w*|снимк\w*|снимок|звук\w*|запис\w*)"
-_ZH_MEDIA = r"(图片|照片|图像|图画|相片|画|图|声音|录音)"
-_JA_MEDIA = r"(写真|画像|絵|イラスト|音|録音)"
+from assistant.media_intent import media_nouns
+
+_FR_MEDIA, _ES_MEDIA, _DE_MEDIA, _RU_MEDIA, _ZH_MEDIA, _JA_MEDIA = (
+    f"({media_nouns(language)})" for language in ("fr", "es", "de", "ru", "zh", "ja")
+)
 
 # Each language: what a request may open with, and what it may close with. The subject is what
 # is left in between.

@@ -56,7 +56,23 @@ class LibraryRetriever(BaseRetriever):
             raise ValueError(f"k must be at least 1, not {count}")
         return [hit_document(h) for h in self.library.search(text=query, k=count)]
 
-    def from_vector(self, vector: np.ndarray, exclude: Collection[str] = ()) -> list[Document]:
-        """Top-``k`` items for a query vector, leaving out ``exclude`` (e.g. the item itself)."""
+    def from_vector(
+        self,
+        vector: np.ndarray,
+        exclude: Collection[str] = (),
+        prefer: str | None = None,
+        min_score: float = 0.0,
+    ) -> list[Document]:
+        """Top-``k`` items for a query vector, leaving out ``exclude`` (e.g. the item itself).
+        ``prefer``: a modality asked for ("pictures of frogs"): its items scoring at least
+        ``min_score`` come first, then the rest by score; none that good, the plain order."""
         hits = self.library.index.query(vector, k=self.k + len(exclude))
-        return [hit_document(h) for h in hits if h.item_id not in exclude][: self.k]
+        ranked = [h for h in hits if h.item_id not in exclude]
+        if prefer is not None:
+            wanted = self.library.index.query(
+                vector, k=self.k + len(exclude), where={"modality": prefer}
+            )
+            first = [h for h in wanted if h.item_id not in exclude and h.score >= min_score]
+            chosen = {h.item_id for h in first}
+            ranked = first + [h for h in ranked if h.item_id not in chosen]
+        return [hit_document(h) for h in ranked[: self.k]]

@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from assistant.media_intent import media_nouns
 from assistant.request_phrasing import strip_request
 
-_MEDIA = r"(pictures?|images?|photos?|photographs?|drawings?|sounds?|clips?|recordings?|stamps?)"
+_MEDIA = f"({media_nouns('en')}|clips?)"
 _REQUEST = re.compile(
     r"^\s*(please\s+)?((can|could|would) you\s+)?(please\s+)?"
     r"(show me|find( me)?|search( for)?|look(ing)? for|get me|give me|i('d| would) (like|love)"

@@ -33,6 +33,7 @@ from assistant.errors import TurnError
 from assistant.history import ChatHistory, ConversationSummary, StoredTurn
 from assistant.llm import LLMSettings, load_llm
 from assistant.locales import LANGUAGES, question_language
+from assistant.media_intent import wanted_modality
 from assistant.memory import TurnRecord
 from assistant.qa import CitedAnswer, QAChain
 from assistant.reply import Citation, Reply, Result, Suggestion
@@ -103,6 +104,7 @@ class _Query:
     labels: list[str] = field(default_factory=list)
     about: str = ""  # a follow-up: how the earlier item it takes is named
     english: str = ""  # a question in another language: its search text's dictionary English
+    modality: str | None = None  # the kind of media asked for ("pictures of ..."), if any
 
 
 class Assistant:
@@ -267,7 +269,12 @@ class Assistant:
         timings["encoding"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        documents = self.retriever.from_vector(query.vector, exclude=query.exclude)
+        documents = self.retriever.from_vector(
+            query.vector,
+            exclude=query.exclude,
+            prefer=query.modality,
+            min_score=self.calibration().cuts_for(query.kind).plausible,
+        )
         timings["retrieval"] = time.perf_counter() - clock
         results = [_result(d) for d in documents]
         yield TurnUpdate("results", results)
@@ -350,11 +357,12 @@ class Assistant:
         language = spoken or question_language(text)
         phrase = search_phrase(text, language)
         kind = "category" if category_of(text) else "text"
+        modality = wanted_modality(text, language)
         if language == "en":
-            return _Query(kind, text, phrase, self.library.query_vector(phrase))
+            return _Query(kind, text, phrase, self.library.query_vector(phrase), modality=modality)
         vector = self.library.query_vector(phrase, language=language)
         english = self.library.in_english(phrase, language) or ""
-        return _Query(kind, text, phrase, vector, english=english)
+        return _Query(kind, text, phrase, vector, english=english, modality=modality)
 
     def _about_item(self, item_id: str, text: str) -> _Query:
         """A turn about one library item: more like it (the item itself is not a result)."""

@@ -3,6 +3,7 @@
 import pytest
 
 from assistant.chitchat import chat_reply
+from assistant.media_intent import wanted_modality
 from assistant.router import about_the_picture, category_of, referenced_result, search_phrase
 
 
@@ -130,4 +131,46 @@ def test_text_with_a_picture_asks_about_it_or_changes_it(text, about_picture):
 def test_questions_in_other_languages_lose_their_request_phrasing(question, language, phrase):
     """The words for "pictures" and "do you have" pulled every such question towards cameras
     and letters (issue 15: "avez-vous des images de chevaux ?" found cameras)."""
+    assert search_phrase(question, language) == phrase
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "modality"),
+    [
+        ("Do you have a picture of a frog?", "en", "image"),
+        ("guitar photos please", "en", "image"),
+        ("Can I hear a frog?", "en", "audio"),
+        ("What does a sheep sound like?", "en", "audio"),
+        ("any recordings of trains?", "en", "audio"),
+        ("show me videos of the sea", "en", "video"),
+        ("a frog", "en", None),
+        ("pictures and sounds of frogs", "en", None),  # both: whatever the library has
+        ("Do you have a photographer?", "en", None),  # a word that only starts like one
+        ("Avez-vous des images de grenouilles ?", "fr", "image"),
+        ("Je voudrais entendre une grenouille", "fr", "audio"),
+        ("¿Tienes grabaciones de ranas?", "es", "audio"),
+        ("Hast du Bilder von einem Traktor?", "de", "image"),
+        ("У вас есть звуки лягушки?", "ru", "audio"),
+        ("你们有青蛙的图片吗？", "zh", "image"),
+        ("你们有青蛙的录音吗？", "zh", "audio"),
+        ("猫の動画はありますか？", "ja", "video"),
+        ("カエルを見せてください", "ja", None),
+        ("une grenouille", "it", None),  # a language without a list
+    ],
+)
+def test_the_kind_of_media_a_question_asks_for(question, language, modality):
+    """Issue 15, found in the browser: "你们有青蛙的图片吗？" (pictures of frogs) cited the frog
+    recording before the frog picture: the media word was stripped and then forgotten."""
+    assert wanted_modality(question, language) == modality
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "phrase"),
+    [
+        ("Avez-vous des vidéos de chats ?", "fr", "chats"),
+        ("你们有青蛙的录音吗？", "zh", "青蛙"),
+        ("show me videos of the sea", "en", "the sea"),
+    ],
+)
+def test_every_media_word_is_stripped_before_the_search(question, language, phrase):
     assert search_phrase(question, language) == phrase
