@@ -225,7 +225,7 @@ def test_a_person_chats_by_text_picture_and_voice_and_rates(server, library, bro
 
 def test_a_person_asks_in_chinese_and_in_french_and_is_answered_in_kind(server, browser, shots):
     """Issue 15 in a browser: a question in Chinese and one in French each get an answer in
-    that language that cites the picture asked for."""
+    that language that cites the picture asked for, first."""
     from assistant.locales import PHRASES
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -240,6 +240,11 @@ def test_a_person_asks_in_chinese_and_in_french_and_is_answered_in_kind(server, 
         answer = _wait_for_new_answer(page, n)
         assert answer.startswith(PHRASES[language].found) and "[1]" in answer, answer
         assert "frog" in answer.lower()  # the caption as it is, in the language's sentence
+        # pictures were asked for: the answer's first cited item is the frog picture, not one
+        # of the library's two frog recordings (the recording led before: issue 15)
+        first = page.locator("#chat .bot").last.locator("img, audio").first
+        assert first.evaluate("e => e.tagName") == "IMG", answer
+        assert "said aloud" not in answer.split("[1]")[0], answer
         page.wait_for_function("() => document.querySelectorAll('#results img').length > 0")
         page.screenshot(path=shots / f"ask-in-{language}.png")
     page.close()
