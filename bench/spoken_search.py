@@ -1,9 +1,17 @@
 """Spoken search in other languages: Tux Paint's recorded stamp descriptions (``NAME_desc.ogg``
 in English, ``NAME_desc_LANG.ogg`` in French, Spanish, Russian, Romanian, Catalan, Bulgarian)
 of the grouped TEST folders, each transcribed by Whisper and searched as text among the 304 TEST
-pictures: a hit when the recording's own picture is in the top 10 (ties against). Whisper
-tiny.en (the English default) against the packaged multilingual base, which also reports the
-language it heard. Writes bench/results/spoken_search.json.
+pictures: a hit when the recording's own picture is in the top 10 (ties against). Rows:
+
+- ``tiny.en`` (the English default) and ``multilingual`` (the packaged Whisper base): the
+  transcript embedded as it is (the encoder guesses its language);
+- ``multilingual, as the assistant routes it``: the language Whisper is sure it heard (else the
+  transcript's own), its request phrasing stripped, read in that language (its dictionary
+  translation beside the student), as a voice turn in the chat is;
+- ``multilingual, told the language``: the same with the recording's language given to Whisper
+  and the encoder, as for a user who set their language.
+
+Writes bench/results/spoken_search.json.
 
     OPENBLAS_NUM_THREADS=1 python bench/spoken_search.py [--clips 40]
 """
@@ -19,6 +27,9 @@ from pathlib import Path
 import numpy as np
 from provenance import provenance
 
+from assistant.locales import question_language
+from assistant.router import search_phrase
+from assistant.service import heard_language
 from assistant.speech import load_transcriber
 from retrieval.datasets.tuxpaint import load_tuxpaint
 from retrieval.encoders import load_encoder
@@ -27,7 +38,33 @@ from retrieval.metrics import first_relevant_ranks
 
 RESULTS = Path(__file__).parent / "results"
 LANGUAGES = ("en", "fr", "es", "ru", "ro", "ca", "bg")
-MODELS = ("tiny.en", "multilingual")
+ROWS = {  # row: (Whisper model, how the transcript is read)
+    "tiny.en": ("tiny.en", "as is"),
+    "multilingual": ("multilingual", "as is"),
+    "multilingual, as the assistant routes it": ("multilingual", "routed"),
+    "multilingual, told the language": ("multilingual", "told"),
+}
+
+
+def query_vectors(encoder, heard: list, how: str, told: str) -> np.ndarray:
+    """The transcripts' query vectors, read as ``how`` says (see the module docstring)."""
+    if how == "as is":
+        return encoder.encode_texts([h.text or "(nothing)" for h in heard])
+    rows = []
+    for h in heard:
+        text = h.text or "(nothing)"
+        language = (
+            told
+            if how == "told"
+            else (heard_language(h.language, h.language_probability) or question_language(text))
+        )
+        phrase = search_phrase(text, language)
+        rows.append(
+            encoder.encode_texts([phrase])[0]
+            if language == "en"
+            else encoder.encode_texts_in([phrase], language)[0]
+        )
+    return np.stack(rows)
 
 
 def recordings(images: list[Path], language: str, most: int) -> list[tuple[Path, int]]:
@@ -51,19 +88,20 @@ def main() -> int:
     test = load_tuxpaint("test", grouping="folder")
     image_vectors, kept = RetrievalEvaluator(test, progress=False).encode_images(encoder)
     images = [test.images[i] for i in kept]
-    rows: dict[str, dict[str, dict]] = {model: {} for model in MODELS}
-    for model in MODELS:
+    rows: dict[str, dict[str, dict]] = {row: {} for row in ROWS}
+    for row, (model, how) in ROWS.items():
         transcriber = load_transcriber(model=model)
         for language in LANGUAGES:
             clips = recordings(images, language, args.clips)
             if not clips:
                 continue
-            heard = [transcriber.transcribe(clip) for clip, _ in clips]
-            vectors = encoder.encode_texts([h.text or "(nothing)" for h in heard])
+            told = language if how == "told" and model != "tiny.en" else None
+            heard = [transcriber.transcribe(clip, language=told) for clip, _ in clips]
+            vectors = query_vectors(encoder, heard, how, language)
             relevant = np.zeros((len(clips), len(images)), dtype=bool)
             relevant[np.arange(len(clips)), [n for _, n in clips]] = True
             ranks = first_relevant_ranks(vectors @ image_vectors.T, relevant, ties_against=True)
-            rows[model][language] = {
+            rows[row][language] = {
                 "clips": len(clips),
                 "top10": round(float((ranks <= 10).mean()), 3),
                 "median_rank": float(np.median(ranks)),
@@ -74,9 +112,9 @@ def main() -> int:
                 "examples": [h.text for h in heard[:3]],
             }
             print(
-                model,
+                row,
                 language,
-                {k: v for k, v in rows[model][language].items() if k != "examples"},
+                {k: v for k, v in rows[row][language].items() if k != "examples"},
                 flush=True,
             )
     command = "OPENBLAS_NUM_THREADS=1 python bench/spoken_search.py"

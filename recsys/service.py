@@ -51,6 +51,7 @@ LIVE_BLEND = BlendSettings(
 )
 MIN_EVENTS_TO_LEARN = 50  # fewer positive events: the first (fast) model keeps serving
 TWOTOWER_COMPONENTS = 32  # content principal components the live two-tower model learns from
+COUNT_EVERY_S = 1.0  # recommend reads the count of new events at most this often
 SHOWN_AS = {
     EventKind.LIKE: "liked",
     EventKind.RATING: "rated highly",
@@ -96,6 +97,7 @@ class RecommendationService:
         self.snapshot: str | None = None  # the snapshot serving; None: fitted in this process
         self._unreadable: str | None = None
         self._next_poll = time.monotonic() + poll_s
+        self._next_count = 0.0  # when recommend next counts the events other processes wrote
         self._fitted_upto = 0  # the newest event id the serving model was fitted with
         self._fitting_upto: int | None = None  # the same for the refit running; None: not read yet
         served = self._first_snapshot()
@@ -259,7 +261,9 @@ class RecommendationService:
         Items the user liked, clicked, played, rated or disliked are never recommended; items
         only shown may come back, a little lower each time they were ignored."""
         self._poll()
-        self._refit_if_due()  # events other processes recorded count too
+        if time.monotonic() >= self._next_count:  # events other processes recorded count too,
+            self._next_count = time.monotonic() + COUNT_EVERY_S  # read at most once a second
+            self._refit_if_due()
         moment = now()
         confidence: dict[str, float] = defaultdict(float)
         recent: dict[str, float] = defaultdict(float)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from recsys.errors import UnknownItemError
-from recsys.service import RecommendationService
+from recsys.service import COUNT_EVERY_S, RecommendationService
 from recsys.store import InteractionStore
 from tests.test_recsys_models import CLUSTER, content_vectors
 
@@ -124,6 +124,7 @@ def test_events_another_process_recorded_count_at_once_and_towards_a_refit(tmp_p
     for item in ("b1", "b2", "b3", "b4"):
         there.feedback("traveller", item, "like")
     there.wait_for_refit(timeout=60)
+    time.sleep(COUNT_EVERY_S)  # recommend counts the database's new events once a second
     here.recommend("traveller", k=3)  # sees 5 new events in the database: refits
     here.wait_for_refit(timeout=60)
     assert here.hybrid is not fitted and "traveller" in here.hybrid.cf.users

@@ -275,3 +275,25 @@ def test_a_100_kb_message_is_answered_or_refused_plainly(locked):
     assert event == "complete" and payload[0]
     event, message = call(client, locked.url, "chat", ["", "s", long_text, None, None])
     assert event == "error" and "keep it under 2,000" in message  # refused before the LLM runs
+
+
+def test_a_login_expires_and_each_new_login_deletes_expired_ones(tmp_path):
+    """Login tokens live in the database the replicas share: an old one no longer signs anyone
+    in, and the table does not keep every token ever issued."""
+    import sqlalchemy as sa
+
+    from ui.security.logins import SharedLogins, tokens_table
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'logins.sqlite'}")
+    logins = SharedLogins(engine, days=0.5 / 86_400)  # half a second
+    logins["old-token"] = "alice"
+    assert logins["old-token"] == "alice" and len(logins) == 1
+    time.sleep(0.6)
+    with pytest.raises(KeyError):
+        logins["old-token"]  # expired: sign in again
+    logins["new-token"] = "bob"
+    with engine.connect() as connection:
+        stored = connection.execute(sa.select(tokens_table.c.token)).scalars().all()
+    assert stored == ["new-token"]
+    del logins["new-token"]
+    assert len(logins) == 0

@@ -28,7 +28,8 @@ tokens_table = sa.Table(
 
 class SharedLogins(MutableMapping[str, str]):
     """token -> user name, in the database behind ``engine`` (what Gradio's ``app.tokens`` is
-    used as: looked up on every request, set at login, deleted at logout)."""
+    used as: looked up on every request, set at login, deleted at logout). Logins older than
+    ``days`` no longer count, and each new login deletes them."""
 
     def __init__(self, engine: sa.Engine, days: float = LOGIN_DAYS):
         self.engine = engine
@@ -70,6 +71,7 @@ class SharedLogins(MutableMapping[str, str]):
                 connection.begin(),
             ):
                 insert_missing(connection, tokens_table, [row])  # a token is random and new
+                connection.execute(tokens_table.delete().where(sa.not_(self._fresh())))
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(f"cannot keep a login in the database: {exc}") from exc
 
