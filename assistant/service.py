@@ -156,8 +156,10 @@ class Assistant:
                 self._calibration = load_or_calibrate(self.library, path)
             return self._calibration
 
-    def transcriber(self):
-        """The speech model (loaded on first use, once)."""
+    def transcriber(self, language: str = ""):
+        """The speech model (loaded on first use, once). For a ``language`` other than English
+        where the configured model hears only English (tiny.en, the default), the packaged
+        multilingual Whisper, loaded on first use too."""
         with self._lock:
             if self._transcriber is None:
                 from assistant.speech import load_transcriber
@@ -168,7 +170,18 @@ class Assistant:
                     self.config.speech_compute_type,
                     self.config.max_audio_seconds,
                 )
-            return self._transcriber
+            configured = self._transcriber
+        if language in ("", "en") or not getattr(configured, "english_only", False):
+            return configured
+        from assistant.speech import load_transcriber
+        from assistant.speech.faster import PACKAGED_MULTILINGUAL
+
+        return load_transcriber(
+            "faster-whisper",
+            PACKAGED_MULTILINGUAL,
+            self.config.speech_compute_type,
+            self.config.max_audio_seconds,
+        )
 
     def warm_up(self, speech: bool = True) -> None:
         """Load every model now (a server does this at start, so no user waits for it)."""
@@ -210,10 +223,11 @@ class Assistant:
         images: Sequence[Image.Image | str | Path | bytes] = (),
         audio: str | Path | None = None,
         item: str | None = None,
+        language: str | None = None,
     ) -> Reply:
         """Answer one turn; see the module docstring for how each input is routed."""
         reply = None
-        for update in self.stream_turn(user, session, text, images, audio, item):
+        for update in self.stream_turn(user, session, text, images, audio, item, language):
             if update.kind == "reply":
                 reply = update.value
         assert isinstance(reply, Reply)
@@ -227,10 +241,18 @@ class Assistant:
         images: Sequence[Image.Image | str | Path | bytes] = (),
         audio: str | Path | None = None,
         item: str | None = None,
+        language: str | None = None,
     ) -> Iterator[TurnUpdate]:
         """The turn as it happens: transcript, results, answer tokens, then the Reply.
-        ``item``: the turn asks for more like this library item (a clicked picture)."""
+        ``item``: the turn asks for more like this library item (a clicked picture).
+        ``language``: the user's own (one of ``LANGUAGES``; None: told by what they say): a
+        recording is heard in it, the question read in it and the answer given in it."""
         user, session = _identifier(user, "user"), _identifier(session, "session")
+        if language and language not in LANGUAGES:
+            raise TurnError(
+                f"unknown language {language!r}: use one of {', '.join(LANGUAGES)}, or none to "
+                "let the assistant tell"
+            )
         if text and len(text) > MAX_MESSAGE_CHARS:
             raise TurnError(
                 f"the message is {len(text):,} characters long; keep it under "
@@ -239,13 +261,13 @@ class Assistant:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         transcript = None
-        spoken = ""  # the language Whisper heard, where it is sure of one the answers speak
+        spoken = language or ""  # the user's language, else the one Whisper is sure it heard
         if audio is not None:
             clock = time.perf_counter()
-            heard = self.transcriber().transcribe(audio)
+            heard = self.transcriber(spoken).transcribe(audio, language=language or None)
             timings["transcription"] = time.perf_counter() - clock
             transcript = heard.text.strip()
-            spoken = heard_language(heard.language, heard.language_probability)
+            spoken = spoken or heard_language(heard.language, heard.language_probability)
             yield TurnUpdate("transcript", transcript)
             if not transcript and not (text and text.strip()) and not images:
                 raise TurnError("no speech was heard in the recording: try again, or type")

@@ -250,6 +250,38 @@ def test_a_person_asks_in_chinese_and_in_french_and_is_answered_in_kind(server, 
     page.close()
 
 
+def test_a_person_sets_their_language_and_is_answered_in_it(server, browser, shots):
+    """Issue 15: a one-word question ("rana") is too short to tell its language by, and the
+    default Whisper hears only English. A person who chooses Español in the sidebar is read
+    and answered in Spanish, and the browser keeps the choice across visits."""
+    from assistant.locales import PHRASES
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(server + "/")
+        page.wait_for_selector("#message textarea", timeout=60_000)
+        page.get_by_label("Toggle Sidebar").click()
+        page.wait_for_timeout(600)  # the sidebar slides in
+        page.locator("#language input").click()
+        page.get_by_role("option", name="Español").click()
+        page.wait_for_timeout(1000)
+        page.screenshot(path=shots / "language-setting.png")
+        page.reload()  # the choice is this browser's
+        page.wait_for_selector("#message textarea", timeout=60_000)
+        page.wait_for_function(
+            "() => document.querySelector('#language input').value === 'Español'",
+            timeout=30_000,
+        )
+        page.locator("#message textarea").fill("rana")
+        page.locator("#message textarea").press("Enter")
+        answer = _wait_for_new_answer(page, 0)
+        assert answer.startswith(PHRASES["es"].found) and "frog" in answer.lower(), answer
+        page.screenshot(path=shots / "answered-in-spanish.png")
+    finally:
+        context.close()
+
+
 def test_each_browser_is_its_own_anonymous_user(served_app, browser):
     """Without logins every browser gets its own id (kept across reloads), so visitors never
     share a history or see each other's turns in their recommendations."""

@@ -164,6 +164,23 @@ def test_voice_turn_transcribes_then_answers(assistant, tmp_path):
     assert "banana" in reply.results[0].caption.lower()
 
 
+def test_a_user_who_says_their_language_is_heard_and_answered_in_it(assistant, stamps_root):
+    """Issue 15, voice in any language: the default Whisper (tiny.en) hears only English, so a
+    Spanish speaker's "Una rana." came out as English noise. A user who says their language
+    is heard by the multilingual Whisper in it, read in it and answered in it; a typed word
+    too short to tell its language by is read in it too."""
+    clip = next(stamps_root.rglob("frog_desc_es.ogg"))  # a child saying "Una rana."
+    unheard = assistant.turn("hablante", "v1", audio=clip)
+    assert "rana" not in unheard.transcript.lower()  # tiny.en: English only
+    told = assistant.turn("hablante", "v2", audio=clip, language="es")
+    assert "rana" in told.transcript.lower() and told.language == "es"
+    assert "frog" in told.results[0].caption.lower()
+    typed = assistant.turn("hablante", "v3", "rana", language="es")
+    assert typed.language == "es" and "frog" in typed.results[0].caption.lower()
+    with pytest.raises(TurnError, match="unknown language 'tlh'"):
+        assistant.turn("hablante", "v4", "rana", language="tlh")
+
+
 def test_bad_turns_get_clear_typed_errors(assistant, tmp_path):
     with pytest.raises(EmptyQueryError):
         assistant.turn("h", "s", "   ")

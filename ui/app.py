@@ -34,6 +34,7 @@ from ui.cards import (
     tracked_event,
 )
 from ui.described import DescribedPanel
+from ui.language import chosen_language, language_setting
 from ui.public import public_item, public_reply
 from ui.rendering import answer_markdown, cited_media, gallery_items, result_players
 from ui.security.identity import Identity, new_anonymous_id
@@ -125,6 +126,7 @@ class ChatApp:
         history: list[dict],
         browser_id: str,
         session: str,
+        language: str = "",
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """Submit handler: echo the message, stream the answer, then fill the panels. The input
@@ -137,7 +139,7 @@ class ChatApp:
             gr.Warning(EMPTY_MESSAGE)
             yield _chat_only(gr.skip())  # everything on the page stays as it was
             return
-        yield from self._turn(history, text, files, browser_id, session, request)
+        yield from self._turn(history, text, files, browser_id, session, request, language=language)
 
     def _turn(
         self,
@@ -149,9 +151,11 @@ class ChatApp:
         request: gr.Request | None,
         about: str | None = None,
         recording: str | None = None,
+        language: str = "",
     ) -> Iterator[tuple[Any, ...]]:
         """One turn in the chat. ``files`` come from the page and must be uploads; ``about`` and
-        ``recording`` (a library item, a library recording) are chosen by the server."""
+        ``recording`` (a library item, a library recording) are chosen by the server;
+        ``language``: the one the user chose ("": told by what they say)."""
         history = [*history]
         for f in files:
             history.append({"role": "user", "content": {"path": f}})
@@ -166,7 +170,9 @@ class ChatApp:
             files = [str(require_upload(f)) for f in files]
             audio = recording or next((f for f in files if is_audio_path(Path(f))), None)
             images = [f for f in files if f != audio]
-            turn = self.assistant.stream_turn(user, session, text, images, audio, about)
+            turn = self.assistant.stream_turn(
+                user, session, text, images, audio, about, language or None
+            )
             for update in turn:
                 if update.kind == "transcript":  # shown under the voice message
                     heard = {"role": "user", "content": f"*Heard:* “{update.value}”"}
@@ -219,6 +225,7 @@ class ChatApp:
         history: list[dict],
         browser_id: str,
         session: str,
+        language: str = "",
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """Result click: a click event, then more like the clicked result (by its number among
@@ -226,7 +233,7 @@ class ChatApp:
         number, item_id = picks[event.index]
         self._record(item_id, "click", browser_id, request)
         text = f"more like number {number}"
-        yield from self._turn(history, text, [], browser_id, session, request)
+        yield from self._turn(history, text, [], browser_id, session, request, language=language)
 
     def open_recommendation(
         self,
@@ -234,6 +241,7 @@ class ChatApp:
         history: list[dict],
         browser_id: str,
         session: str,
+        language: str = "",
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """A recommendation card opened (its picture, or "More like this"): a click event, then
@@ -246,7 +254,9 @@ class ChatApp:
         self._record(item_id, "click", browser_id, request)
         item = self.assistant.library.index.get(item_id)
         text = f"More like “{display_name(item)}”" if item else ""
-        yield from self._turn(history, text, [], browser_id, session, request, about=item_id)
+        yield from self._turn(
+            history, text, [], browser_id, session, request, about=item_id, language=language
+        )
 
     def example(
         self,
@@ -254,6 +264,7 @@ class ChatApp:
         history: list[dict],
         browser_id: str,
         session: str,
+        language: str = "",
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """An example prompt of the first screen, asked as if typed; the picture and voice
@@ -269,10 +280,12 @@ class ChatApp:
             yield from self._turn(
                 shown, "", [], browser_id, session, request,
                 about=None if spoken else item.id, recording=item.uri if spoken else None,
+                language=language,
             )  # fmt: skip
             return
         value = event.value if isinstance(event.value, dict) else {"text": str(event.value)}
-        yield from self._turn(history, value.get("text", ""), [], browser_id, session, request)
+        text = value.get("text", "")
+        yield from self._turn(history, text, [], browser_id, session, request, language=language)
 
     def stopped(self) -> Any:
         """The stop button: the answer stops where it was; the box is ready again."""
@@ -494,6 +507,7 @@ def build_app(
             new_chat = gr.Button("New chat", elem_id="new-chat")
             saved = gr.Radio(choices=[], label="Your conversations", elem_id="conversations")
             speak_aloud = autoplay_setting()
+            language = language_setting()
         with gr.Row():
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(
@@ -537,7 +551,9 @@ def build_app(
             (cards.select, handlers.open_recommendation, [chatbot]),
         ]
         turns = [
-            event(handler, [*reads, browser_id, session], outputs, api_visibility="private")
+            event(
+                handler, [*reads, browser_id, session, language], outputs, api_visibility="private"
+            )
             for event, handler, reads in starts
         ]
         saved.select(
@@ -575,6 +591,9 @@ def build_app(
         remembered = {"fn": _autoplay_twice, "api_visibility": "private"}
         demo.load(inputs=speak_choice, outputs=[speak_aloud, player], **remembered)
         speak_aloud.change(inputs=speak_aloud, outputs=[speak_choice, player], **remembered)
+        language_choice = gr.BrowserState("", storage_key="crossmedia-language", secret=secret)
+        demo.load(chosen_language, language_choice, language, api_visibility="private")
+        language.change(chosen_language, language, language_choice, api_visibility="private")
     return demo
 
 

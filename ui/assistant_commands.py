@@ -72,7 +72,7 @@ def build_assistant(args: argparse.Namespace, library: Library | None = None) ->
 def cmd_ask(args: argparse.Namespace) -> int:
     """One turn: print the answer with its citations, the results and the recommendations."""
     reply = build_assistant(args).turn(
-        args.user, "cli", args.question, args.image or (), args.audio
+        args.user, "cli", args.question, args.image or (), args.audio, language=args.language
     )
     if args.json:
         json.dump(reply.to_dict(), sys.stdout, ensure_ascii=False, indent=2)

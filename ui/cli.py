@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from assistant.locales import LANGUAGES
 from recsys.errors import RecsysError
 from retrieval.errors import CrossmediaError
 from ui.assistant_commands import (
@@ -401,6 +402,13 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--audio", help="a recording of the question")
     ask.add_argument("--json", action="store_true")
     ask.add_argument("--user", default="cli", help="whose recommendations and history")
+    ask.add_argument(
+        "--language",
+        choices=LANGUAGES,
+        help="the asker's language: the recording is heard in it (the multilingual Whisper for "
+        "other languages than English), the question read in it, the answer given in it "
+        "(default: told by what is said)",
+    )
     _common(ask)
     _database(ask)
     _speech(ask)
