@@ -69,6 +69,8 @@ def test_api_endpoints_with_gradio_client(server, library):
     forgotten = client.predict("api-user", "s1", "more like the second one", None, None,
                                api_name="/chat")  # fmt: skip
     assert forgotten["query_kind"] != "follow_up"
+    told = client.predict("api-user", "s2", "rana", None, None, "es", api_name="/chat")
+    assert told["language"] == "es" and "frog" in told["results"][0]["caption"].lower()
 
     hits = client.predict("a banana", 3, api_name="/search")
     assert len(hits) == 3 and "banana" in hits[0]["caption"].lower()

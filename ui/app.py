@@ -377,14 +377,18 @@ class ChatApp:
         text: str,
         image: str | None,
         audio: str | None,
+        language: str,
         request: gr.Request,
     ) -> dict:
         """One turn: the Reply as JSON (answer, citations, results, recommendations, ...).
-        ``user`` may be empty for a logged-in caller; files must be uploads."""
+        ``user`` may be empty for a logged-in caller; files must be uploads; ``language``
+        (optional): the asker's, as the page's "Your language" setting."""
         who = self.identity.for_api(request, user)
         images = [str(require_upload(image))] if image else []
         recording = str(require_upload(audio)) if audio else None
-        reply = self.assistant.turn(who, session or "api", text, images, recording)
+        reply = self.assistant.turn(
+            who, session or "api", text, images, recording, language=language or None
+        )
         return public_reply(reply)
 
     @api_endpoint("/search")
@@ -610,10 +614,10 @@ def _api_endpoints(handlers: ChatApp) -> None:
         user, session, text = gr.Textbox(), gr.Textbox(), gr.Textbox()
         image, audio = gr.Image(type="filepath"), gr.Audio(type="filepath")
         item, kind, k = gr.Textbox(), gr.Textbox(), gr.Number(value=10)
-        rating = gr.Number(value=5)
+        rating, language = gr.Number(value=5), gr.Textbox(value="")  # optional: has a default
         out = gr.JSON()
         gr.Button().click(
-            handlers.api_chat, [user, session, text, image, audio], out, api_name="chat"
+            handlers.api_chat, [user, session, text, image, audio, language], out, api_name="chat"
         )
         gr.Button().click(handlers.api_search, [text, k], out, api_name="search")
         gr.Button().click(handlers.api_recommend, [user, k], out, api_name="recommend")
