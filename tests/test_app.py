@@ -53,7 +53,9 @@ def test_api_endpoints_with_gradio_client(server, library):
 
     client = Client(server + "/", verbose=False)
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/chat", "/search", "/recommend", "/feedback", "/rate", "/clear"} <= set(endpoints)
+    assert {"/chat", "/chat_in", "/search", "/recommend", "/feedback", "/rate", "/clear"} <= set(
+        endpoints
+    )
 
     reply = client.predict("api-user", "s1", "Do you have a picture of a frog?", None, None,
                            api_name="/chat")  # fmt: skip
@@ -69,7 +71,7 @@ def test_api_endpoints_with_gradio_client(server, library):
     forgotten = client.predict("api-user", "s1", "more like the second one", None, None,
                                api_name="/chat")  # fmt: skip
     assert forgotten["query_kind"] != "follow_up"
-    told = client.predict("api-user", "s2", "rana", None, None, "es", api_name="/chat")
+    told = client.predict("api-user", "s2", "rana", None, None, "es", api_name="/chat_in")
     assert told["language"] == "es" and "frog" in told["results"][0]["caption"].lower()
 
     hits = client.predict("a banana", 3, api_name="/search")

@@ -87,17 +87,20 @@ def test_server_paths_are_refused_as_file_arguments_of_every_endpoint(locked, se
         "..%2F..%2F..%2Fetc%2Fpasswd",
     ]
     for target in targets:
-        for data in (["", "s", "hi", None, file_data(target)],
-                     ["", "s", "hi", file_data(target), None]):  # fmt: skip
-            event, message = call(client, locked.url, "chat", data)
+        planted_as = (["", "s", "hi", None, file_data(target)],
+                      ["", "s", "hi", file_data(target), None])  # fmt: skip
+        calls = [("chat", d) for d in planted_as] + [("chat_in", [*d, "fr"]) for d in planted_as]
+        for endpoint, data in calls:
+            event, message = call(client, locked.url, endpoint, data)
             assert event == "error", (target, message)
+            assert "enough input values" not in str(message)  # refused for the file it names
             assert "root:" not in str(message) and token.decode() not in str(message)
             assert str(Path.cwd()) not in str(message)  # no server internals either
     # the page's own chat handler (a private event) takes files too
     respond = page_handler_index(client, locked.url, "message")
     for target in (str(secret), "/etc/passwd", str(planted / "inside.png")):
         box = {"text": "what is this?", "files": [file_data(target)]}
-        done = call_page_handler(client, locked.url, respond, [box, [], "anon-x", "s"])
+        done = call_page_handler(client, locked.url, respond, [box, [], "anon-x", "s", ""])
         assert done["msg"] == "refused" and done["status"] == 400
         assert token.decode() not in json.dumps(done) and "root:x" not in json.dumps(done)
     assert _leaked(locked.uploads, token) == [p for p in _leaked(locked.uploads, token)

@@ -377,12 +377,37 @@ class ChatApp:
         text: str,
         image: str | None,
         audio: str | None,
-        language: str,
         request: gr.Request,
     ) -> dict:
         """One turn: the Reply as JSON (answer, citations, results, recommendations, ...).
-        ``user`` may be empty for a logged-in caller; files must be uploads; ``language``
-        (optional): the asker's, as the page's "Your language" setting."""
+        ``user`` may be empty for a logged-in caller; files must be uploads."""
+        return self._api_turn(request, user, session, text, image, audio)
+
+    @api_endpoint("/chat_in")
+    def api_chat_in(
+        self,
+        user: str,
+        session: str,
+        text: str,
+        image: str | None,
+        audio: str | None,
+        language: str,
+        request: gr.Request,
+    ) -> dict:
+        """``/chat`` in the asker's ``language`` (as the page's "Your language" setting): a
+        recording is heard in it, the question read in it, the answer given in it."""
+        return self._api_turn(request, user, session, text, image, audio, language)
+
+    def _api_turn(
+        self,
+        request: gr.Request,
+        user: str,
+        session: str,
+        text: str,
+        image: str | None,
+        audio: str | None,
+        language: str = "",
+    ) -> dict:
         who = self.identity.for_api(request, user)
         images = [str(require_upload(image))] if image else []
         recording = str(require_upload(audio)) if audio else None
@@ -614,11 +639,11 @@ def _api_endpoints(handlers: ChatApp) -> None:
         user, session, text = gr.Textbox(), gr.Textbox(), gr.Textbox()
         image, audio = gr.Image(type="filepath"), gr.Audio(type="filepath")
         item, kind, k = gr.Textbox(), gr.Textbox(), gr.Number(value=10)
-        rating, language = gr.Number(value=5), gr.Textbox(value="")  # optional: has a default
+        rating, language = gr.Number(value=5), gr.Textbox()
         out = gr.JSON()
-        gr.Button().click(
-            handlers.api_chat, [user, session, text, image, audio, language], out, api_name="chat"
-        )
+        asked = [user, session, text, image, audio]
+        gr.Button().click(handlers.api_chat, asked, out, api_name="chat")
+        gr.Button().click(handlers.api_chat_in, [*asked, language], out, api_name="chat_in")
         gr.Button().click(handlers.api_search, [text, k], out, api_name="search")
         gr.Button().click(handlers.api_recommend, [user, k], out, api_name="recommend")
         gr.Button().click(handlers.api_feedback, [user, item, kind], out, api_name="feedback")
