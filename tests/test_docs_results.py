@@ -20,7 +20,6 @@ NOT_THE_SHIPPED_ONE_BY_DESIGN = {"none", "trained in this run"}
 # Result files made before results recorded their provenance; each leaves this list when its
 # bench is run again (the bench writes the provenance block now).
 NOT_YET_RERUN = {
-    "alignment_ablation.json",
     "few_shot.json",
     "assistant_latency.json",
     "conversation.json",
