@@ -31,6 +31,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 from recsys.errors import NoSnapshotError, RecsysError, SnapshotError
+from recsys.events import EventKind
 from recsys.matrix import UserItems
 from recsys.models import CFModel, make_model
 from recsys.signals import DEFAULT_SIGNALS, SignalWeights, weighed_triples
@@ -91,7 +92,7 @@ def fit_snapshot(
     """Fit ALS on every event of ``store`` (on the GPU where implicit has CUDA, unless ``gpu``
     says otherwise; ``params``: ALS factors, regularization, iterations, alpha) and save it."""
     started = time.perf_counter()
-    events = store.count()
+    events, signalled = store.count(), store.count(without=(EventKind.VIEW,))
     triples = weighed_triples(store.events(), signals)
     if not triples:
         raise SnapshotError(
@@ -112,6 +113,7 @@ def fit_snapshot(
         "model": model.name,
         "device": "gpu" if model.gpu else "cpu",
         "store_events": events,
+        "store_events_not_views": signalled,  # views carry no confidence: they refit nothing
         "users": len(users),
         "items": len(items),
         "nonzeros": int(data.matrix.nnz),
@@ -224,16 +226,17 @@ def fit_periodically(
     stop: threading.Event | None = None,
     **options,
 ) -> None:
-    """Fit a new snapshot every ``every_s`` seconds when new events came in since the last one
-    (until ``stop`` is set); a failed fit is logged and tried again next time."""
+    """Fit a new snapshot every ``every_s`` seconds when events other than views came in since
+    the last one (views weigh nothing in the fit), until ``stop`` is set; a failed fit is logged
+    and tried again next time."""
     stop = stop or threading.Event()
     while not stop.is_set():
         try:
-            current = (latest_info(directory) or {}).get("store_events")
+            current = (latest_info(directory) or {}).get("store_events_not_views")
         except SnapshotError:
             current = None
         try:
-            if current is None or store.count() != current:
+            if current is None or store.count(without=(EventKind.VIEW,)) != current:
                 fit_snapshot(store, directory, **options)
             else:
                 log.info("no new events since %s; not refitting", latest_name(directory))

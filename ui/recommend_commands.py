@@ -42,7 +42,8 @@ def add_recommend_parser(sub: argparse._SubParsersAction) -> None:
         "--every",
         type=float,
         metavar="SECONDS",
-        help="keep running: fit again every SECONDS when new events came in",
+        help="keep running: fit again every SECONDS when new events other than views came in "
+        "(a view weighs nothing in the fit)",
     )
     device = fit.add_mutually_exclusive_group()
     device.add_argument("--cpu", action="store_true", help="fit on the CPU even with a GPU")
