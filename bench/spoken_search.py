@@ -34,6 +34,7 @@ from assistant.speech import load_transcriber
 from retrieval.datasets.tuxpaint import load_tuxpaint
 from retrieval.encoders import load_encoder
 from retrieval.evaluate import RetrievalEvaluator
+from retrieval.library import text_vector
 from retrieval.metrics import first_relevant_ranks
 
 RESULTS = Path(__file__).parent / "results"
@@ -58,12 +59,8 @@ def query_vectors(encoder, heard: list, how: str, told: str) -> np.ndarray:
             if how == "told"
             else (heard_language(h.language, h.language_probability) or question_language(text))
         )
-        phrase = search_phrase(text, language)
-        rows.append(
-            encoder.encode_texts([phrase])[0]
-            if language == "en"
-            else encoder.encode_texts_in([phrase], language)[0]
-        )
+        phrase = search_phrase(text, language)  # English as the assistant reads it: no language
+        rows.append(text_vector(encoder, phrase, None if language == "en" else language))
     return np.stack(rows)
 
 

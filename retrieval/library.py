@@ -12,7 +12,7 @@ from PIL import Image
 
 from retrieval.discovery import AudioMode, discover
 from retrieval.encoders import load_encoder
-from retrieval.encoders.base import l2_normalise
+from retrieval.encoders.base import Encoder, l2_normalise
 from retrieval.errors import EmptyQueryError
 from retrieval.index import VECTOR_KINDS, MediaIndex, SearchHit, VectorKind
 from retrieval.ingest import AudioTranscriber, Ingestor, IngestReport, OcrMode
@@ -22,6 +22,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 INGEST_OCR_THREADS = 1
+
+
+def text_vector(encoder: Encoder, text: str, language: str | None = None) -> np.ndarray:
+    """A text's query vector; its ``language``, where known, goes to an encoder that reads
+    other languages (``encode_texts_in``), else the encoder tells it per text."""
+    in_language = getattr(encoder, "encode_texts_in", None)
+    if language and in_language is not None:
+        return in_language([text], language)[0]
+    return encoder.encode_texts([text])[0]
 
 
 @dataclass(frozen=True)
@@ -118,11 +127,7 @@ class Library:
         search phrase was cut from), is passed to an encoder that reads other languages."""
         vectors = []
         if text is not None and text.strip():
-            in_language = getattr(self.encoder, "encode_texts_in", None)
-            if language and in_language is not None:
-                vectors.append(in_language([text.strip()], language)[0])
-            else:
-                vectors.append(self.encoder.encode_texts([text.strip()])[0])
+            vectors.append(text_vector(self.encoder, text.strip(), language))
         if image is not None:
             vectors.append(self.encoder.encode_images([image])[0])
         if not vectors:

@@ -381,7 +381,7 @@ class ChatApp:
     ) -> dict:
         """One turn: the Reply as JSON (answer, citations, results, recommendations, ...).
         ``user`` may be empty for a logged-in caller; files must be uploads."""
-        return self._api_turn(request, user, session, text, image, audio)
+        return self.api_chat_in(user, session, text, image, audio, "", request)
 
     @api_endpoint("/chat_in")
     def api_chat_in(
@@ -394,20 +394,9 @@ class ChatApp:
         language: str,
         request: gr.Request,
     ) -> dict:
-        """``/chat`` in the asker's ``language`` (as the page's "Your language" setting): a
-        recording is heard in it, the question read in it, the answer given in it."""
-        return self._api_turn(request, user, session, text, image, audio, language)
-
-    def _api_turn(
-        self,
-        request: gr.Request,
-        user: str,
-        session: str,
-        text: str,
-        image: str | None,
-        audio: str | None,
-        language: str = "",
-    ) -> dict:
+        """``/chat`` in the asker's ``language`` (as the page's "Your language" setting; ""
+        tells it from what is said): a recording is heard in it, the question read in it, the
+        answer given in it."""
         who = self.identity.for_api(request, user)
         images = [str(require_upload(image))] if image else []
         recording = str(require_upload(audio)) if audio else None
