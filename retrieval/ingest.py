@@ -9,9 +9,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -26,7 +25,7 @@ from retrieval.errors import IndexStoreError, MediaError
 from retrieval.images import load_image, read_limited
 from retrieval.index import MediaIndex
 from retrieval.items import ItemPart, MediaItem, file_content_id
-from retrieval.prefetch import prefetched
+from retrieval.prefetch import ordered_map, prefetched
 from retrieval.video import Keyframe, keyframes, probe_video
 
 if TYPE_CHECKING:
@@ -116,14 +115,26 @@ class IngestReport:
         }
 
 
-@contextmanager
-def _shut_down(pool: ThreadPoolExecutor | None) -> Iterator[None]:
-    """Shut the pool down on the way out (after the read-ahead using it has stopped)."""
-    try:
-        yield
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+class _Claims:
+    """Which chunk of a run first holds each content id. Chunks are staged out of order on
+    several threads but written in order, so an id belongs to the earliest chunk that holds
+    it: a later chunk that saw it first keeps its copy, which the index then refuses as
+    already stored when the earlier chunk's is written first (captioned records come first,
+    so the described copy is the one kept, as in a serial run)."""
+
+    def __init__(self) -> None:
+        self._owner: dict[str, int] = {}  # content id -> the earliest chunk holding it
+        self._lock = threading.Lock()
+
+    def claim(self, item_id: str, chunk: int) -> bool:
+        """True when chunk ``chunk`` is the first (so far) to hold ``item_id``; False for a
+        duplicate within the same or an earlier chunk."""
+        with self._lock:
+            owner = self._owner.get(item_id)
+            if owner is not None and owner <= chunk:
+                return False
+            self._owner[item_id] = chunk
+            return True
 
 
 class Ingestor:
@@ -176,17 +187,24 @@ class Ingestor:
         # Captioned records first: when two files hold the same bytes, the described one is kept.
         records = sorted(records, key=lambda r: not r.caption)
         report = IngestReport()
-        seen: set[str] = set()
-        reading = self.prefetch and self.readers > 1
-        pool = ThreadPoolExecutor(self.readers, "ingest-read") if reading else None
-        staged = prefetched(
-            (self._stage(chunk, seen, pool) for chunk in batched(records, self.batch_size)),
-            self.prefetch,
-            name="ingest-read",
-        )
+        claims = _Claims()
+        chunks = enumerate(batched(records, self.batch_size))
+        if self.prefetch and self.readers > 1:
+            staged = ordered_map(
+                lambda numbered: self._stage(numbered[1], claims, numbered[0]),
+                chunks,
+                workers=self.readers,
+                ahead=max(self.prefetch, self.readers),
+                name="ingest-read",
+            )
+        else:
+            staged = prefetched(
+                (self._stage(chunk, claims, number) for number, chunk in chunks),
+                self.prefetch,
+                name="ingest-read",
+            )
         bar = tqdm(total=len(records), desc="ingesting", unit="item", disable=not progress)
-        # closing: a failure stops the read-ahead at once (then its pool)
-        with bar, _shut_down(pool), closing(staged):
+        with bar, closing(staged):  # closing: a failure stops the read-ahead at once
             try:
                 for batch in staged:
                     report.refused += batch.refused
@@ -201,35 +219,32 @@ class Ingestor:
         log.info("ingest finished: %s", report.summary().splitlines()[0])
         return report
 
-    def _stage(
-        self, chunk: list[SourceRecord], seen: set[str], pool: ThreadPoolExecutor | None = None
-    ) -> StagedBatch:
-        """Read, decode and de-duplicate a chunk of records, then make the new ones ready to
+    def _stage(self, chunk: list[SourceRecord], claims: _Claims, number: int) -> StagedBatch:
+        """Read, decode and de-duplicate chunk ``number``, then make its new records ready to
         encode (OCR, transcription, keyframes): everything before the encoders, so it can run
-        ahead of them in another thread (``seen`` is only touched here). With a ``pool``, the
-        records are read and prepared on its threads (a sound's Whisper beside a picture's
-        OCR); the outcomes are taken in order, so the report reads as a serial run's."""
-        run = pool.map if pool is not None else map
+        ahead of them, several chunks at once on ``readers`` threads."""
         staged = StagedBatch(size=len(chunk))
         loaded: list[tuple[MediaItem, object]] = []
-        for record, outcome in zip(chunk, run(self._load_or_refuse, chunk), strict=True):
+        for record in chunk:
+            outcome = self._load_or_refuse(record)
             if isinstance(outcome, str):
                 staged.refused.append((record.label, outcome))
                 continue
             item, payload = outcome
-            if item.id in seen:
+            if not claims.claim(item.id, number):
                 staged.duplicates += 1
                 continue
-            seen.add(item.id)
             loaded.append((item, payload))
         with self._index_lock:
             already = self.index.existing(item.id for item, _ in loaded)
         staged.duplicates += len(already)
-        new = [entry for entry in loaded if entry[0].id not in already]
-        for entry, refused in run(self._prepare_or_refuse, new):
+        for entry in loaded:
+            if entry[0].id in already:
+                continue
+            prepared, refused = self._prepare_or_refuse(entry)
             staged.refused += refused
-            if entry is not None:
-                staged.fresh.append(entry)
+            if prepared is not None:
+                staged.fresh.append(prepared)
         return staged
 
     def _load_or_refuse(self, record: SourceRecord) -> tuple[MediaItem, object] | str:

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from retrieval.ocr import TextReader
 
 log = logging.getLogger(__name__)
-INGEST_OCR_THREADS = 1
+INGEST_OCR_THREADS = 1  # per OCR call: each reader thread runs its own (see text_reader)
+INGEST_READERS = 2  # threads reading chunks ahead of the encoders (docs/deployment-ingest.md)
+INGEST_READ_AHEAD = 4  # chunks read ahead of the encoders
 
 
 def text_vector(encoder: Encoder, text: str, language: str | None = None) -> np.ndarray:
@@ -92,9 +94,11 @@ class Library:
         transcribe: AudioTranscriber | None = None,
         ocr: OcrMode = "gated",
         describe: bool = True,
+        readers: int = INGEST_READERS,
     ) -> Ingestor:
-        """The pipeline that writes records into this library (see ``ingest``); a Ray worker
-        (retrieval.ray_ingest) makes one and feeds it batch after batch."""
+        """The pipeline that writes records into this library (see ``ingest``), reading on
+        ``readers`` threads ahead of the encoders; a Ray worker (retrieval.ray_ingest) makes
+        one with one reader and feeds it batch after batch."""
         return Ingestor(
             self.index,
             self.encoder,
@@ -103,6 +107,8 @@ class Library:
             read_text=None if ocr == "off" else self.text_reader(),
             describe=describe,
             ocr_gate=ocr != "all",
+            prefetch=INGEST_READ_AHEAD if readers > 1 else 2,
+            readers=readers,
         )
 
     def text_reader(self) -> TextReader:
@@ -110,10 +116,10 @@ class Library:
         if self._text_reader is None:
             from retrieval.ocr import TextReader
 
-            # One thread: ingest reads pictures in a thread of its own beside the encoders,
-            # and on 2 cores the gate ran twice as fast with one thread as with two
-            # (docs/deployment-ingest.md).
-            self._text_reader = TextReader(threads=INGEST_OCR_THREADS)
+            # One thread per call and a set of models per reader thread: ingest reads pictures
+            # on INGEST_READERS threads beside the encoders, and on 2 cores the gate ran twice
+            # as fast with one thread as with two (docs/deployment-ingest.md).
+            self._text_reader = TextReader(threads=INGEST_OCR_THREADS, engines=INGEST_READERS)
         return self._text_reader
 
     def query_vector(

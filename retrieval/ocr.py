@@ -20,8 +20,11 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import queue
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -86,10 +89,19 @@ def default_threads() -> int:
     return max(1, min(4, available))
 
 
+@dataclass(frozen=True)
+class _Models:
+    """One set of the reader's models: rapidocr's engine and the gate's detector. A set runs
+    one picture at a time (rapidocr keeps per-call state in its objects)."""
+
+    engine: Any
+    gate: Any
+
+
 class TextReader:
-    """Reads text in pictures. Construct once and share: the models load on first use and
-    calls are serialised by a lock (safe from several threads; for parallel OCR use one
-    reader per process)."""
+    """Reads text in pictures. Construct once and share: the models load on first use. Up to
+    ``engines`` calls run at once from different threads, each on its own set of models
+    (about 50 MB each, made when first needed); further calls wait for a free set."""
 
     def __init__(
         self,
@@ -101,11 +113,14 @@ class TextReader:
         gate_score: float = 0.3,
         gate_aspect: float = 2.5,
         threads: int | None = None,
+        engines: int = 1,
     ) -> None:
         if not 0.0 <= min_score <= 1.0:
             raise ValueError(f"min_score must be between 0 and 1, not {min_score}")
         if min(max_side, det_side, gate_side) < 32:
             raise ValueError("max_side, det_side and gate_side must be at least 32 pixels")
+        if engines < 1:
+            raise ValueError(f"engines must be at least 1, not {engines}")
         self.min_score = min_score
         self.max_side = max_side
         self.det_side = det_side
@@ -113,14 +128,15 @@ class TextReader:
         self.gate_score = gate_score
         self.gate_aspect = gate_aspect
         self.threads = threads or default_threads()
-        self._lock = threading.Lock()
-        self._engine: Any = None
-        self._gate: Any = None
+        self.engines = engines
+        self._idle: queue.LifoQueue[_Models] = queue.LifoQueue()
+        self._made = 0
+        self._lock = threading.Lock()  # guards _made
 
     def load(self) -> None:
-        """Load the models now (otherwise the first call does): 1-2 s."""
-        with self._lock:
-            self._load()
+        """Load one set of models now (otherwise the first call does): 1-2 s."""
+        with self._models():
+            pass
 
     def has_text(self, image: Image.Image) -> bool:
         """The cheap gate: does the picture seem to hold a line of text worth reading?"""
@@ -160,26 +176,47 @@ class TextReader:
         )
 
     def _run(self, model: str, pixels: np.ndarray, what: str) -> Any:
-        """One model (``gate`` or ``engine``) on the pixels, under the lock; OCRError if it
-        fails."""
-        with self._lock:
-            self._load()
+        """One model (``gate`` or ``engine``) on the pixels, on a free set of models;
+        OCRError if it fails."""
+        with self._models() as models:
             try:
-                return (self._gate if model == "gate" else self._engine)(pixels)
+                return (models.gate if model == "gate" else models.engine)(pixels)
             except Exception as exc:
                 raise OCRError(
                     f"{what} failed on this picture ({exc}); skip its text, or re-save the "
                     "picture as PNG or JPEG and try again"
                 ) from exc
 
+    @contextmanager
+    def _models(self) -> Iterator[_Models]:
+        """A set of models for this call alone: an idle one, a new one while fewer than
+        ``engines`` exist, else the next to come free."""
+        try:
+            models = self._idle.get_nowait()
+        except queue.Empty:
+            with self._lock:
+                make = self._made < self.engines
+                self._made += make
+            if make:
+                try:
+                    models = self._load()
+                except BaseException:
+                    with self._lock:
+                        self._made -= 1
+                    raise
+            else:
+                models = self._idle.get()
+        try:
+            yield models
+        finally:
+            self._idle.put(models)
+
     def read_file(self, path: str | Path, *, gate: bool = False) -> PictureText:
         """``read`` on an image file, loaded safely (MediaError for a bad file)."""
         return self.read(load_image(path), gate=gate)
 
-    def _load(self) -> None:
-        """Build the rapidocr engine and the gate's detector (call with the lock held)."""
-        if self._engine is not None:
-            return
+    def _load(self) -> _Models:
+        """Build a set of models: rapidocr's engine and the gate's detector."""
         rapidocr, models = _rapidocr_and_models()
         from rapidocr.ch_ppocr_det import TextDetector
 
@@ -214,7 +251,7 @@ class TextReader:
                 f"pip install --force-reinstall rapidocr=={RAPIDOCR_VERSION}"
             ) from exc
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
-        self._engine, self._gate = engine, gate
+        return _Models(engine, gate)
 
 
 def _rapidocr_and_models() -> tuple[Any, Path]:

@@ -1,4 +1,6 @@
-"""``prefetched``: run an iterator in a background thread, a few items ahead of its consumer.
+"""Read-ahead for ingest: ``prefetched`` runs an iterator in a background thread, a few items
+ahead of its consumer; ``ordered_map`` runs a function over inputs on several threads, a bounded
+number ahead, results in order.
 
 Ingest uses it to read, decode, rasterise, OCR and transcribe the next batches while the current
 one goes through the encoders: Pillow, cairo, ONNX Runtime and CTranslate2 release the GIL in
@@ -11,9 +13,12 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
+A = TypeVar("A")
 T = TypeVar("T")
 _DONE = object()
 
@@ -66,3 +71,28 @@ def prefetched(items: Iterable[T], depth: int = 2, name: str = "prefetch") -> It
     finally:
         stop.set()
         worker.join()
+
+
+def ordered_map(
+    work: Callable[[A], T], inputs: Iterable[A], workers: int, ahead: int, name: str = "worker"
+) -> Iterator[T]:
+    """``work`` over ``inputs`` on ``workers`` threads, at most ``ahead`` inputs in flight,
+    results yielded in the inputs' order. Unlike ``prefetched`` with a pool inside each item,
+    no worker waits for the slowest of a batch: a new input starts as soon as one finishes.
+    An exception from ``work`` is raised where its result would come; when the consumer stops
+    early, inputs not yet started are dropped and the running ones are waited for."""
+    if workers < 1 or ahead < 1:
+        raise ValueError(f"workers and ahead must be at least 1, not {workers} and {ahead}")
+    pending: deque[Future[T]] = deque()
+    source = iter(inputs)
+    with ThreadPoolExecutor(workers, thread_name_prefix=name) as pool:
+        try:
+            for item in source:
+                pending.append(pool.submit(work, item))
+                if len(pending) >= ahead:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()

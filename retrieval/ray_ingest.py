@@ -131,7 +131,8 @@ class IngestWorker:
         does); returns the node's name."""
         library = Library(self.config)
         o = self.options
-        self.ingestor = library.ingestor(o.batch_size, o.transcribe, o.ocr, o.describe)
+        # One reader: a worker gets one batch at a time and its share of the cluster's CPUs.
+        self.ingestor = library.ingestor(o.batch_size, o.transcribe, o.ocr, o.describe, readers=1)
         if o.ocr != "off":
             with contextlib.suppress(OCRError):
                 library.text_reader().load()

@@ -15,9 +15,9 @@ from retrieval.datasets.tuxpaint import captioned_stamps
 from retrieval.discovery import discover
 from retrieval.images import load_image
 from retrieval.index import VECTOR_KINDS, MediaIndex
-from retrieval.ingest import Ingestor
+from retrieval.ingest import Ingestor, _Claims
 from retrieval.ocr import TextReader
-from retrieval.prefetch import prefetched
+from retrieval.prefetch import ordered_map, prefetched
 
 KEYWORDS = ("frog", "guitar", "banana", "saturn", "duck", "tractor", "sheep")
 
@@ -71,6 +71,48 @@ def test_prefetched_stops_the_producer_when_the_consumer_stops():
 def test_prefetched_refuses_a_negative_depth():
     with pytest.raises(ValueError, match="0 or more"):
         list(prefetched([1], depth=-1))
+
+
+def test_ordered_map_keeps_order_on_several_threads_a_bounded_number_ahead():
+    threads: set[str] = set()
+    started: list[int] = []
+
+    def slow_square(n: int) -> int:
+        started.append(n)
+        threads.add(threading.current_thread().name)
+        time.sleep(0.03 if n % 2 else 0.0)  # odd inputs finish after the next even one
+        return n * n
+
+    out = []
+    for value in ordered_map(slow_square, range(8), workers=2, ahead=3, name="reader"):
+        out.append(value)
+        assert len(started) <= len(out) + 3  # never more than `ahead` in flight
+    assert out == [n * n for n in range(8)]
+    assert len(threads) == 2 and all(t.startswith("reader") for t in threads)
+
+
+def test_ordered_map_raises_where_the_failing_result_would_come_and_stops_early():
+    def work(n: int) -> int:
+        if n == 3:
+            raise ValueError("bad input 3")
+        return n
+
+    got = []
+    with pytest.raises(ValueError, match="bad input 3"):
+        for value in ordered_map(work, range(100), workers=2, ahead=2):
+            got.append(value)
+    assert got == [0, 1, 2]
+    with pytest.raises(ValueError, match="at least 1"):
+        list(ordered_map(work, range(3), workers=0, ahead=2))
+
+
+def test_an_id_belongs_to_the_earliest_chunk_that_holds_it():
+    claims = _Claims()
+    assert claims.claim("same bytes", 5)  # a later chunk, staged first, sees it first
+    assert claims.claim("same bytes", 2)  # the earlier chunk takes it over (written first)
+    assert not claims.claim("same bytes", 2)  # a second copy in that chunk is a duplicate
+    assert not claims.claim("same bytes", 7)
+    assert claims.claim("other", 7)
 
 
 @pytest.fixture(scope="module")

@@ -172,7 +172,7 @@ def test_tiny_or_thin_pictures_are_empty_without_running_models(size):
     result = reader.read(Image.new("RGB", size, "white"), gate=True)
     assert result.text == "" and result.lines == ()
     assert not reader.has_text(Image.new("RGB", size, "white"))
-    assert reader._engine is None
+    assert reader._made == 0  # no models were loaded
 
 
 def test_blank_picture_is_empty_and_quiet(reader, capfd):
@@ -244,6 +244,43 @@ def test_one_reader_is_safe_from_several_threads(reader, text_cases):
     for thread in threads:
         thread.join()
     assert [together[n] for n in range(len(pictures))] == alone
+
+
+def test_a_reader_with_two_engines_reads_two_pictures_at_once(reader, text_cases):
+    pictures = [picture for _, picture in text_cases[:4]]
+    alone = [reader.read(p, gate=True).text for p in pictures]
+    pair = TextReader(engines=2, threads=1)
+    running, most = 0, 0
+    count = threading.Lock()
+    together: dict[int, str] = {}
+    start = threading.Barrier(len(pictures))
+
+    def read(n: int) -> None:
+        nonlocal running, most
+        start.wait()
+        with pair._models() as models:
+            with count:
+                running += 1
+                most = max(most, running)
+            time.sleep(0.05)  # hold the set so that the other threads need theirs
+            with count:
+                running -= 1
+            assert models.engine is not None
+        together[n] = pair.read(pictures[n], gate=True).text
+
+    threads = [threading.Thread(target=read, args=(n,)) for n in range(len(pictures))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [together[n] for n in range(len(pictures))] == alone
+    assert most == 2  # two sets at once, never more than the two made
+    assert pair._made == 2
+
+
+def test_engines_must_be_at_least_one():
+    with pytest.raises(ValueError, match="engines"):
+        TextReader(engines=0)
 
 
 def test_made_text_pictures_are_reproducible(stamps_root):
