@@ -162,9 +162,10 @@ class Ingestor:
         """``transcribe``: speech to text for sounds and videos; ``read_text``: OCR for pictures
         (None: none), only where its detector sees text unless ``ocr_gate`` is False;
         ``describe``: generate descriptions for pictures without a caption; ``prefetch``:
-        batches read ahead of the encoders (0: none, all in one thread) by ``readers``
-        threads (1 by default: two ran no faster on 2 busy cores, OCR and Whisper each using
-        both); ``cache_captions``: encode each distinct caption once per run."""
+        chunks read ahead of the encoders (0: none, all in one thread) by ``readers``
+        threads, each staging whole chunks (give ``read_text`` as many OCR engines: the
+        library's ingest uses two of each, docs/deployment-ingest.md); ``cache_captions``:
+        encode each distinct caption once per run."""
         if encoder.dim != index.dim:
             raise ValueError(f"encoder gives {encoder.dim}-d vectors, index holds {index.dim}-d")
         self.index = index
