@@ -230,6 +230,15 @@ print(TextReader().read(picture).text)
     assert "network use" not in done.stderr
 
 
+def run_at_once(work, count: int) -> None:
+    """``work(n)`` for n in range(count), each on its own thread; returns when all are done."""
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def test_one_reader_is_safe_from_several_threads(reader, text_cases):
     pictures = [picture for _, picture in text_cases[:3]]
     alone = [reader.read(p).text for p in pictures]
@@ -238,11 +247,7 @@ def test_one_reader_is_safe_from_several_threads(reader, text_cases):
     def read(n: int) -> None:
         together[n] = reader.read(pictures[n]).text
 
-    threads = [threading.Thread(target=read, args=(n,)) for n in range(len(pictures))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_at_once(read, len(pictures))
     assert [together[n] for n in range(len(pictures))] == alone
 
 
@@ -268,11 +273,7 @@ def test_a_reader_with_two_engines_reads_two_pictures_at_once(reader, text_cases
             assert models.engine is not None
         together[n] = pair.read(pictures[n], gate=True).text
 
-    threads = [threading.Thread(target=read, args=(n,)) for n in range(len(pictures))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_at_once(read, len(pictures))
     assert [together[n] for n in range(len(pictures))] == alone
     assert most == 2  # two sets at once, never more than the two made
     assert pair._made == 2
