@@ -25,7 +25,7 @@ from retrieval.errors import IndexStoreError, MediaError
 from retrieval.images import load_image, read_limited
 from retrieval.index import MediaIndex
 from retrieval.items import ItemPart, MediaItem, file_content_id
-from retrieval.prefetch import ordered_map, prefetched
+from retrieval.prefetch import ordered_map
 from retrieval.video import Keyframe, keyframes, probe_video
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ class _Claims:
 class Ingestor:
     """Encodes records in batches and writes them to a MediaIndex.
 
-    Reading runs ``prefetch`` batches ahead of the encoders in a background thread (decoding,
+    Reading runs ``prefetch`` chunks ahead of the encoders on ``readers`` threads (decoding,
     SVG rasterising, OCR, transcription overlap the towers); ``prefetch=0`` runs every stage in
     turn in the caller's thread, as ingest did before (the same ids, vectors and report).
     """
@@ -189,21 +189,13 @@ class Ingestor:
         records = sorted(records, key=lambda r: not r.caption)
         report = IngestReport()
         claims = _Claims()
-        chunks = enumerate(batched(records, self.batch_size))
-        if self.prefetch and self.readers > 1:
-            staged = ordered_map(
-                lambda numbered: self._stage(numbered[1], claims, numbered[0]),
-                chunks,
-                workers=self.readers,
-                ahead=max(self.prefetch, self.readers),
-                name="ingest-read",
-            )
-        else:
-            staged = prefetched(
-                (self._stage(chunk, claims, number) for number, chunk in chunks),
-                self.prefetch,
-                name="ingest-read",
-            )
+        staged = ordered_map(
+            lambda numbered: self._stage(numbered[1], claims, numbered[0]),
+            enumerate(batched(records, self.batch_size)),
+            workers=self.readers,
+            ahead=max(self.prefetch, self.readers) if self.prefetch else 0,
+            name="ingest-read",
+        )
         bar = tqdm(total=len(records), desc="ingesting", unit="item", disable=not progress)
         with bar, closing(staged):  # closing: a failure stops the read-ahead at once
             try:

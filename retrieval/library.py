@@ -107,7 +107,7 @@ class Library:
             read_text=None if ocr == "off" else self.text_reader(),
             describe=describe,
             ocr_gate=ocr != "all",
-            prefetch=INGEST_READ_AHEAD if readers > 1 else 2,
+            prefetch=INGEST_READ_AHEAD,
             readers=readers,
         )
 

@@ -17,60 +17,40 @@ from retrieval.images import load_image
 from retrieval.index import VECTOR_KINDS, MediaIndex
 from retrieval.ingest import Ingestor, _Claims
 from retrieval.ocr import TextReader
-from retrieval.prefetch import ordered_map, prefetched
+from retrieval.prefetch import ordered_map
 
 KEYWORDS = ("frog", "guitar", "banana", "saturn", "duck", "tractor", "sheep")
 
 
-def test_prefetched_keeps_order_and_runs_ahead_in_another_thread():
-    producer_threads = set()
+def test_ordered_map_with_nothing_ahead_runs_in_the_callers_thread():
+    threads = set()
 
-    def numbers():
-        for n in range(7):
-            producer_threads.add(threading.current_thread().name)
-            yield n
+    def square(n: int) -> int:
+        threads.add(threading.current_thread().name)
+        return n * n
 
-    assert list(prefetched(numbers(), depth=2, name="reader")) == list(range(7))
-    assert producer_threads == {"reader"}
-    producer_threads.clear()
-    assert list(prefetched(numbers(), depth=0)) == list(range(7))
-    assert producer_threads == {threading.current_thread().name}
+    assert list(ordered_map(square, range(5), workers=2, ahead=0)) == [0, 1, 4, 9, 16]
+    assert threads == {threading.current_thread().name}
+    with pytest.raises(ValueError, match="0 or more"):
+        list(ordered_map(square, [1], workers=1, ahead=-1))
 
 
-def test_prefetched_raises_the_producers_error_where_its_item_would_come():
-    def failing():
-        yield 1
-        yield 2
-        raise ValueError("bad batch")
-
-    got = []
-    with pytest.raises(ValueError, match="bad batch"):
-        for item in prefetched(failing(), depth=2):
-            got.append(item)
-    assert got == [1, 2]
-
-
-def test_prefetched_stops_the_producer_when_the_consumer_stops():
-    made = []
+def test_ordered_map_stops_drawing_inputs_when_the_consumer_stops():
+    drawn = []
 
     def endless():
         n = 0
         while True:
-            made.append(n)
+            drawn.append(n)
             yield n
             n += 1
 
-    stream = prefetched(endless(), depth=2)
+    stream = ordered_map(lambda n: n, endless(), workers=2, ahead=3)
     assert next(stream) == 0
-    stream.close()  # joins the producer
-    count = len(made)
+    stream.close()  # waits for the running ones
+    count = len(drawn)
     time.sleep(0.2)
-    assert len(made) == count <= 4  # at most depth + the item in hand + the one taken
-
-
-def test_prefetched_refuses_a_negative_depth():
-    with pytest.raises(ValueError, match="0 or more"):
-        list(prefetched([1], depth=-1))
+    assert len(drawn) == count <= 3  # never more than `ahead` drawn
 
 
 def test_ordered_map_keeps_order_on_several_threads_a_bounded_number_ahead():
