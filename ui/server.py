@@ -30,6 +30,7 @@ from ui.security.identity import Identity, shared_secret
 from ui.security.logins import share_logins
 from ui.security.middleware import ClientLimits, OriginGuard, UploadsOnly
 from ui.security.settings import SecuritySettings
+from ui.security.usage import SharedUsage
 from ui.speech import SPEECH_ROUTE
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,8 @@ def create_server(
         allow_headers=["*"],
     )
     app.add_middleware(UploadsOnly)
-    app.add_middleware(ClientLimits, settings=security)
+    # Counted in the shared database: N replicas give a client its limits once, not N times.
+    app.add_middleware(ClientLimits, settings=security, usage=SharedUsage(assistant.store.engine))
     app.add_middleware(OriginGuard, allowed_origins=security.allowed_origins)
     app.state.demo = demo
     return app

@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
+
 from ui.security.settings import SecuritySettings
 from ui.security.uploads import is_inside_uploads, upload_root
+from ui.security.usage import MemoryUsage, UsageLedger
 
 log = logging.getLogger("crossmedia.requests")
 Scope = MutableMapping[str, Any]
@@ -27,6 +28,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 UPLOAD_SUFFIX = "/gradio_api/upload"
 API_PREFIX = "/gradio_api/"
+ALL_UPLOAD_BYTES = "upload-bytes *"  # every client's uploads together
 MAX_CALL_BODY = 4 * 1024 * 1024  # an event's JSON (a long text at most); files go by upload
 
 
@@ -98,43 +100,25 @@ class OriginGuard:
         )
 
 
-@dataclass
-class _Window:
-    """Events (time, amount) of one client within the sliding window."""
-
-    events: deque = field(default_factory=deque)
-
-    def total(self, now: float, span: float) -> float:
-        while self.events and self.events[0][0] <= now - span:
-            self.events.popleft()
-        return sum(amount for _, amount in self.events)
-
-    def count(self, now: float, span: float) -> int:
-        self.total(now, span)
-        return len(self.events)
-
-    def add(self, now: float, amount: float = 1.0) -> None:
-        self.events.append((now, amount))
-
-
 class ClientLimits:
     """Per-client request rate and upload quotas, and a cap on upload bytes for all clients.
 
-    A client is its proxy-given user name when a trusted header is set, else its address."""
+    A client is its proxy-given user name when a trusted header is set, else its address.
+    ``usage`` counts what clients used: this process's memory by default, or the database the
+    replicas share (``SharedUsage``), so that every replica applies one limit together."""
 
     def __init__(
         self,
         app: ASGIApp,
         settings: SecuritySettings,
-        clock: Callable[[], float] = time.monotonic,
+        usage: UsageLedger | None = None,
+        clock: Callable[[], float] = time.time,
     ):
         self.app = app
         self.settings = settings
+        self.usage = usage if usage is not None else MemoryUsage()
         self.clock = clock
-        self.requests: dict[str, _Window] = defaultdict(_Window)
-        self.upload_files: dict[str, _Window] = defaultdict(_Window)
-        self.upload_bytes: dict[str, _Window] = defaultdict(_Window)
-        self.all_upload_bytes = _Window()
+        self._forgotten = clock()
 
     def client_of(self, scope: Scope, headers: dict[str, str]) -> str:
         header = self.settings.trusted_user_header
@@ -143,18 +127,20 @@ class ClientLimits:
         client = scope.get("client")
         return "addr:" + (client[0] if client else "unknown")
 
+    async def _call(self, work: Callable[..., Any], *args: Any) -> Any:
+        """``work(*args)``, off the event loop where the ledger waits on a database."""
+        if self.usage.blocking:
+            return await anyio.to_thread.run_sync(work, *args)
+        return work(*args)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         headers = _headers(scope)
         client = self.client_of(scope, headers)
-        now = self.clock()
-        self._forget_idle(now)
-        refusal = self._rate_refusal(client, now)
         is_upload = scope["path"].rstrip("/").endswith(UPLOAD_SUFFIX)
-        if refusal is None and is_upload:
-            refusal = self._upload_refusal(client, headers, now)
+        refusal = await self._call(self._refusal, client, headers, is_upload)
         if refusal is not None:
             status, detail, extra = refusal
             log.info("refused %s %s for %s: %s", scope["method"], scope["path"], client, detail)
@@ -165,44 +151,50 @@ class ClientLimits:
             return
         await self.app(scope, receive, self._counting_uploads(send, client))
 
-    def _forget_idle(self, now: float) -> None:
-        """Drop clients with nothing left in their windows (bounded memory)."""
-        if len(self.requests) + len(self.upload_bytes) < 10_000:
+    def _refusal(
+        self, client: str, headers: dict[str, str], is_upload: bool
+    ) -> tuple[int, str, dict] | None:
+        now = self.clock()
+        self._forget_old(now)
+        refusal = self._rate_refusal(client, now)
+        if refusal is None and is_upload:
+            refusal = self._upload_refusal(client, headers, now)
+        return refusal
+
+    def _forget_old(self, now: float) -> None:
+        """Drop what no window reaches any more (bounded memory, a small table)."""
+        if now - self._forgotten < 60.0:
             return
-        span = float(self.settings.window_seconds)
-        for table, seconds in (
-            (self.requests, 60.0),
-            (self.upload_files, span),
-            (self.upload_bytes, span),
-        ):
-            for client in [c for c, w in table.items() if not w.count(now, seconds)]:
-                del table[client]
+        self._forgotten = now
+        self.usage.forget_before(now - max(60.0, float(self.settings.window_seconds)))
 
     def _rate_refusal(self, client: str, now: float) -> tuple[int, str, dict] | None:
         limit = self.settings.requests_per_minute
         if not limit:
             return None
-        window = self.requests[client]
-        if window.count(now, 60.0) >= limit:
-            wait = max(1, int(60 - (now - window.events[0][0])) + 1)
+        key, since = "requests " + client, now - 60.0
+        if self.usage.total(key, since) >= limit:
+            oldest = self.usage.oldest(key, since)
+            wait = max(1, int(60 - (now - (oldest if oldest is not None else now))) + 1)
             return (
                 429,
                 f"too many requests ({limit} a minute); wait {wait} s and try again",
                 {"retry-after": str(wait)},
             )
-        window.add(now)
+        self.usage.add(key, now)
         return None
 
     def _upload_refusal(
         self, client: str, headers: dict[str, str], now: float
     ) -> tuple[int, str, dict] | None:
-        s, span = self.settings, float(self.settings.window_seconds)
+        s = self.settings
+        since = now - float(s.window_seconds)
         try:
             size = int(headers["content-length"])
         except (KeyError, ValueError):
             return 411, "an upload must state its size (Content-Length)", {}
         minutes = max(1, s.window_seconds // 60)
-        if s.uploads_per_window and self.upload_files[client].total(now, span) >= (
+        if s.uploads_per_window and self.usage.total("upload-files " + client, since) >= (
             s.uploads_per_window
         ):
             return (
@@ -211,7 +203,7 @@ class ClientLimits:
                 {"retry-after": "60"},
             )
         if s.upload_bytes_per_window and (
-            self.upload_bytes[client].total(now, span) + size > s.upload_bytes_per_window
+            self.usage.total("upload-bytes " + client, since) + size > s.upload_bytes_per_window
         ):
             return (
                 429,
@@ -220,11 +212,11 @@ class ClientLimits:
                 {"retry-after": "60"},
             )
         if s.total_upload_bytes_per_window and (
-            self.all_upload_bytes.total(now, span) + size > s.total_upload_bytes_per_window
+            self.usage.total(ALL_UPLOAD_BYTES, since) + size > s.total_upload_bytes_per_window
         ):
             return 507, "the server takes no more uploads for now; try again later", {}
-        self.upload_bytes[client].add(now, size)
-        self.all_upload_bytes.add(now, size)
+        self.usage.add("upload-bytes " + client, now, size)
+        self.usage.add(ALL_UPLOAD_BYTES, now, size)
         return None
 
     def _counting_uploads(self, send: Send, client: str) -> Send:
@@ -241,7 +233,9 @@ class ClientLimits:
                         stored = len(json.loads(state["body"]))
                     except (ValueError, TypeError):
                         stored = 1
-                    self.upload_files[client].add(self.clock(), max(1, stored))
+                    await self._call(
+                        self.usage.add, "upload-files " + client, self.clock(), max(1, stored)
+                    )
             await send(message)
 
         return counting

@@ -1,0 +1,166 @@
+"""What each client has used lately (requests, uploaded files and bytes), counted in sliding
+windows, for ``ClientLimits``.
+
+``MemoryUsage`` counts in this process alone. ``SharedUsage`` counts in the database that every
+replica shares, so N replicas give a client the limit once, not N times: amounts are summed in
+one-second buckets per key (``INSERT ... ON CONFLICT DO UPDATE``), a window is the sum of its
+buckets, and buckets older than the longest window are deleted once a minute. A window may
+count what came up to a second before its start (its first bucket), never less than asked.
+Two replicas admitting the same client at the same instant may both pass its last request, so
+a limit can be overshot by one request per replica, never by more. Times are wall-clock
+seconds, which every replica reads alike."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from recsys.errors import StoreError
+
+metadata = sa.MetaData()
+usage_table = sa.Table(
+    "client_usage",
+    metadata,
+    sa.Column("key", sa.String(600), primary_key=True),
+    sa.Column("second", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("amount", sa.Float, nullable=False),
+)
+PRUNE_EVERY = 60.0  # seconds between two deletions of expired buckets by one process
+
+
+class UsageLedger(Protocol):
+    """Amounts used per key (a client and what it used), with their times."""
+
+    blocking: bool  # True where a call waits on I/O (run it off the event loop)
+
+    def total(self, key: str, since: float) -> float:
+        """The sum of the amounts added under ``key`` after ``since`` (a shared ledger may add
+        what came up to a second before)."""
+
+    def oldest(self, key: str, since: float) -> float | None:
+        """When the oldest amount added under ``key`` after ``since`` was added, or None."""
+
+    def add(self, key: str, now: float, amount: float = 1.0) -> None:
+        """Record ``amount`` under ``key`` at ``now``."""
+
+    def forget_before(self, moment: float) -> None:
+        """Drop what was added before ``moment`` (no window reaches that far back)."""
+
+
+class MemoryUsage:
+    """The ledger of one process: each key's (time, amount) pairs, oldest first."""
+
+    blocking = False
+
+    def __init__(self) -> None:
+        self._events: dict[str, deque[tuple[float, float]]] = defaultdict(deque)
+
+    def _recent(self, key: str, since: float) -> deque[tuple[float, float]]:
+        events = self._events.get(key)
+        if events is None:
+            return deque()
+        while events and events[0][0] <= since:
+            events.popleft()
+        return events
+
+    def total(self, key: str, since: float) -> float:
+        return sum(amount for _, amount in self._recent(key, since))
+
+    def oldest(self, key: str, since: float) -> float | None:
+        events = self._recent(key, since)
+        return events[0][0] if events else None
+
+    def add(self, key: str, now: float, amount: float = 1.0) -> None:
+        self._events[key].append((now, amount))
+
+    def forget_before(self, moment: float) -> None:
+        stale = [k for k, events in self._events.items() if not events or events[-1][0] < moment]
+        for key in stale:
+            del self._events[key]
+
+
+class SharedUsage:
+    """The ledger in a database every replica shares (SQLite file or PostgreSQL)."""
+
+    blocking = True
+
+    def __init__(self, engine: sa.Engine, clock=time.time):
+        self.engine = engine
+        self.clock = clock
+        self._pruned = 0.0
+        self._prune_guard = threading.Lock()
+        dialect = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(
+            engine.dialect.name
+        )
+        if dialect is None:
+            raise StoreError(
+                f"shared rate limits need SQLite or PostgreSQL, not {engine.dialect.name}: "
+                "set the limits at the proxy instead"
+            )
+        self._insert = dialect
+        try:
+            metadata.create_all(engine)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot count clients' requests in the database: {exc}") from exc
+
+    def _read(self, statement: sa.Select) -> object:
+        try:
+            with self.engine.connect() as connection:
+                return connection.execute(statement).scalar()
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot read clients' request counts: {exc}") from exc
+
+    def total(self, key: str, since: float) -> float:
+        found = self._read(
+            sa.select(sa.func.coalesce(sa.func.sum(usage_table.c.amount), 0.0)).where(
+                usage_table.c.key == key, usage_table.c.second >= int(since)
+            )
+        )
+        return float(found or 0.0)
+
+    def oldest(self, key: str, since: float) -> float | None:
+        found = self._read(
+            sa.select(sa.func.min(usage_table.c.second)).where(
+                usage_table.c.key == key, usage_table.c.second >= int(since)
+            )
+        )
+        return None if found is None else float(found)
+
+    def add(self, key: str, now: float, amount: float = 1.0) -> None:
+        row = {"key": key, "second": int(now), "amount": float(amount)}
+        upsert = self._insert(usage_table).values(row)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[usage_table.c.key, usage_table.c.second],
+            set_={"amount": usage_table.c.amount + upsert.excluded.amount},
+        )
+        try:
+            with (
+                self.engine.connect().execution_options(writing=True) as connection,
+                connection.begin(),
+            ):
+                if connection.dialect.name == "postgresql":
+                    # A count lost in a crash only lets a client in early: no need to wait
+                    # for the disk on every request.
+                    connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                connection.execute(upsert)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot count clients' requests in the database: {exc}") from exc
+
+    def forget_before(self, moment: float) -> None:
+        with self._prune_guard:
+            if self.clock() - self._pruned < PRUNE_EVERY:
+                return
+            self._pruned = self.clock()
+        try:
+            with (
+                self.engine.connect().execution_options(writing=True) as connection,
+                connection.begin(),
+            ):
+                connection.execute(usage_table.delete().where(usage_table.c.second < int(moment)))
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot prune clients' request counts: {exc}") from exc
