@@ -2,10 +2,11 @@
 training pair for few-shot adaptation of the shipped heads.
 
 ``correct_caption`` re-encodes the caption vector (and the fused vector, where the encoder has a
-fusion; the content vector is kept), marks ``description_by="person"``, and appends
-``{"image": uri, "caption": text}`` to ``corrections.jsonl`` in the data directory, under a file
-lock so that two processes correcting at once lose nothing. The file is what
-``crossmedia train --pairs FILE --init default --out DIR`` reads.
+fusion; the content vector is kept) and marks ``description_by="person"``. The library is the
+one record of corrections, so every replica over one Chroma server and every process over one
+data directory sees them all: ``export_pairs`` writes each corrected picture's current caption
+as ``{"image": uri, "caption": text}`` lines, which ``crossmedia train --pairs FILE --init
+default --out DIR`` reads (``crossmedia corrections --out FILE`` does the export).
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock
 
 from retrieval.describe import PERSON, generated_description
 from retrieval.encoders.base import Encoder
@@ -48,20 +49,23 @@ class CorrectionTextError(CorrectionError):
 
 @dataclass(frozen=True)
 class Correction:
-    """What a correction did: the item as now stored and the pairs file it was added to."""
+    """What a correction did: the item as now stored, in the library of ``data_dir``."""
 
     item: MediaItem
-    pairs_file: Path
+    data_dir: Path
 
     @property
     def train_command(self) -> str:
-        """The command that adapts the shipped heads to every correction made so far."""
-        out = self.pairs_file.parent / HEADS_FOLDER
-        return f"crossmedia train --pairs {self.pairs_file} --init default --out {out}"
+        """The commands that adapt the shipped heads to every correction made so far."""
+        pairs, out = pairs_file(self.data_dir), Path(self.data_dir) / HEADS_FOLDER
+        return (
+            f"crossmedia corrections --out {pairs} && "
+            f"crossmedia train --pairs {pairs} --init default --out {out}"
+        )
 
 
 def pairs_file(data_dir: str | Path) -> Path:
-    """Where a library's corrections are collected as training pairs."""
+    """Where a library's corrections are exported as training pairs by default."""
     return Path(data_dir) / PAIRS_FILE
 
 
@@ -106,30 +110,39 @@ def correct_caption(
     metadata.update(description=caption, description_by=PERSON)
     corrected = dataclasses.replace(item, caption=caption, metadata=metadata)
     index.add([corrected], np.asarray(content[None, :]), {item_id: caption_vector}, fused)
-    target = pairs_file(data_dir)
-    append_pair(target, corrected.uri, caption)
-    return Correction(corrected, target)
+    return Correction(corrected, Path(data_dir))
 
 
-def append_pair(path: Path, image: str, caption: str) -> None:
-    """Append one ``{"image", "caption"}`` line, whole, under a lock shared by every process."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"image": image, "caption": caption}, ensure_ascii=False) + "\n"
+def corrected_pictures(index: MediaIndex) -> list[MediaItem]:
+    """Every picture whose caption a person wrote, as the library holds it now, by uri."""
+    found = index.items_where({"description_by": PERSON})
+    return sorted((item for item in found if item.modality == "image"), key=lambda i: i.uri)
+
+
+def export_pairs(index: MediaIndex, path: str | Path) -> int:
+    """Write every correction in the library as ``{"image", "caption"}`` lines to ``path``
+    (replaced whole, never left half-written); returns how many."""
+    pictures = corrected_pictures(index)
+    target = Path(path)
+    lines = "".join(
+        json.dumps({"image": item.uri, "caption": item.caption}, ensure_ascii=False) + "\n"
+        for item in pictures
+    )
+    temporary: Path | None = None
     try:
-        with FileLock(str(path) + ".lock"), path.open("a+", encoding="utf-8") as handle:
-            if handle.tell() and not _ends_with_newline(path):  # a torn last line stays alone
-                line = "\n" + line
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".")
+        temporary = Path(name)
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(lines)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, target)
     except OSError as exc:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
         raise CorrectionError(
-            f"the caption was saved in the library, but {path} could not be written ({exc}): "
-            "free disk space or fix its permissions to keep corrections as training pairs"
+            f"could not write the corrections to {target} ({exc}): free disk space or choose "
+            "another --out"
         ) from exc
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with path.open("rb") as handle:
-        handle.seek(-1, os.SEEK_END)
-        return handle.read(1) == b"\n"
+    return len(pictures)

@@ -13,6 +13,7 @@ and the caller's own metadata stay separate keys so that ``where`` filters can u
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -304,15 +305,21 @@ class MediaIndex:
                 lambda page=page: self.collections["content"].get(ids=page, include=["metadatas"])
             )
             for item_id, meta in zip(found["ids"], found["metadatas"], strict=True):
-                hit = _hit(item_id, meta, 1.0, "content")
-                items[item_id] = MediaItem(
-                    hit.item_id,
-                    hit.modality,
-                    hit.uri,
-                    hit.caption,
-                    hit.source,
-                    hit.metadata,  # type: ignore[arg-type]
+                items[item_id] = _item(item_id, meta)
+        return items
+
+    def items_where(self, where: dict[str, Any]) -> list[MediaItem]:
+        """Every stored item whose metadata matches Chroma's ``where`` filter, read in pages."""
+        items: list[MediaItem] = []
+        for offset in itertools.count(0, WRITE_BATCH):
+            page = self._read(
+                lambda offset=offset: self.collections["content"].get(
+                    where=where, include=["metadatas"], limit=WRITE_BATCH, offset=offset
                 )
+            )
+            items += [_item(i, m) for i, m in zip(page["ids"], page["metadatas"], strict=True)]
+            if len(page["ids"]) < WRITE_BATCH:
+                return items
         return items
 
     def ids_of(self, modality: str, limit: int) -> list[str]:
@@ -522,6 +529,18 @@ def _part_entries(
         }
         entries[f"{item_id}:{number}"] = (meta, vector)
     return entries
+
+
+def _item(item_id: str, meta: dict[str, Any]) -> MediaItem:
+    hit = _hit(item_id, meta, 1.0, "content")
+    return MediaItem(
+        hit.item_id,
+        hit.modality,
+        hit.uri,
+        hit.caption,
+        hit.source,
+        hit.metadata,  # type: ignore[arg-type]
+    )
 
 
 def _hit(item_id: str, meta: dict[str, Any], score: float, kind: VectorKind) -> SearchHit:

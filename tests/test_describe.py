@@ -23,6 +23,7 @@ from retrieval.corrections import (
     NotAPictureError,
     UnknownItemError,
     correct_caption,
+    export_pairs,
 )
 from retrieval.datasets.pairs import load_pairs_jsonl
 from retrieval.describe import (
@@ -172,7 +173,7 @@ def test_phrase_without_concepts_still_says_what_is_known():
     assert phrase(PictureFacts((Concept("umbrella", 0.9),))) == "Looks like an umbrella."
 
 
-def test_a_correction_becomes_the_caption_and_a_training_pair(library, library_dir):
+def test_a_correction_becomes_the_caption_and_a_training_pair(library, library_dir, tmp_path):
     data_dir, items = library_dir
     target = items[1]
     words = "grandmother's prize-winning red strawberry jam label"
@@ -192,14 +193,22 @@ def test_a_correction_becomes_the_caption_and_a_training_pair(library, library_d
     assert library.search(words, k=1)[0].item_id == target.id
     assert library.search(words, k=1, kinds=("fused",))[0].item_id == target.id
 
-    assert done.pairs_file == data_dir / PAIRS_FILE
-    lines = [json.loads(line) for line in done.pairs_file.read_text().splitlines()]
-    assert {"image": target.uri, "caption": words} in lines
+    assert "crossmedia corrections --out" in done.train_command
     assert (
         "crossmedia train --pairs" in done.train_command and "--init default" in done.train_command
     )
-    pairs = load_pairs_jsonl(done.pairs_file)
+    exported = tmp_path / "pairs.jsonl"
+    assert export_pairs(library.index, exported) >= 1
+    lines = [json.loads(line) for line in exported.read_text().splitlines()]
+    assert {"image": target.uri, "caption": words} in lines
+    pairs = load_pairs_jsonl(exported)
     assert Path(target.uri) in pairs.images and words in pairs.captions
+
+    again = "a jar of strawberry jam with a red label"
+    correct_caption(library.index, library.encoder, target.id, again, data_dir)
+    export_pairs(library.index, exported)  # the current caption only, once per picture
+    lines = [json.loads(line) for line in exported.read_text().splitlines()]
+    assert [line["caption"] for line in lines if line["image"] == target.uri] == [again]
 
 
 def test_corrections_are_refused_with_a_reason(library, library_dir):
@@ -213,7 +222,7 @@ def test_corrections_are_refused_with_a_reason(library, library_dir):
             correct_caption(library.index, library.encoder, items[0].id, bad, data_dir)
 
 
-def test_two_processes_correcting_at_once_lose_nothing(library_dir, model_cache):
+def test_two_processes_correcting_at_once_lose_nothing(library_dir, model_cache, tmp_path):
     data_dir, items = library_dir
     pictures = [item.id for item in items if item.modality == "image"]
     script = textwrap.dedent(
@@ -226,14 +235,12 @@ def test_two_processes_correcting_at_once_lose_nothing(library_dir, model_cache)
         library = Library(LibraryConfig(Path(data_dir), "default", None, Path(cache)))
         print("ready", flush=True)
         sys.stdin.readline()  # both start correcting together
-        for n in range(6):
-            item = ids[n % len(ids)]
-            text = f"worker {worker} correction {n}"
-            correct_caption(library.index, library.encoder, item, text, data_dir)
+        for n in range(6):  # each corrects its own pictures, the last time with "final"
+            for item in ids[int(worker) - 1 :: 2]:
+                text = f"worker {worker} correction {n}" + (" final" if n == 5 else "")
+                correct_caption(library.index, library.encoder, item, text, data_dir)
         """
     )
-    pairs_file = data_dir / PAIRS_FILE
-    before = pairs_file.read_text().splitlines() if pairs_file.exists() else []
     workers = [
         subprocess.Popen(
             [sys.executable, "-c", script, str(data_dir), str(model_cache), str(w), *pictures],
@@ -251,17 +258,27 @@ def test_two_processes_correcting_at_once_lose_nothing(library_dir, model_cache)
         worker.stdin.flush()
     for worker in workers:
         assert worker.wait(timeout=240) == 0
-    lines = pairs_file.read_text().splitlines()
-    added = [json.loads(line)["caption"] for line in lines[len(before) :]]
-    assert sorted(added) == sorted(f"worker {w} correction {n}" for w in (1, 2) for n in range(6))
+    library = Library(LibraryConfig(data_dir, "default", None, model_cache))
+    exported = tmp_path / "pairs.jsonl"
+    export_pairs(library.index, exported)
+    captions = {json.loads(line)["image"]: json.loads(line)["caption"]
+                for line in exported.read_text().splitlines()}  # fmt: skip
+    uris = {item.id: item.uri for item in items}
+    for n, picture in enumerate(pictures):
+        assert captions[uris[picture]] == f"worker {n % 2 + 1} correction 5 final"
 
 
 def test_the_cli_corrects_and_train_accepts_the_pairs(run, library_dir, tmp_path):
     data_dir, items = library_dir
     done = run("correct", items[2].id, "a violin with a broken string", "--data-dir", str(data_dir))
     assert "the caption is now “a violin with a broken string”" in done.stdout
-    assert str(data_dir / PAIRS_FILE) in done.stdout
-    assert "crossmedia train --pairs" in done.stdout
+    assert (
+        "crossmedia corrections --out" in done.stdout and "crossmedia train --pairs" in done.stdout
+    )
+    exported = run("corrections", "--data-dir", str(data_dir))
+    assert f"to {data_dir / PAIRS_FILE}" in exported.stdout
+    lines = [json.loads(line) for line in (data_dir / PAIRS_FILE).read_text().splitlines()]
+    assert {"image": items[2].uri, "caption": "a violin with a broken string"} in lines
 
     refused = run("correct", "nope", "a cat", "--data-dir", str(data_dir), check=False)
     assert refused.returncode == 2 and "no item 'nope'" in refused.stderr

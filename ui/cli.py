@@ -277,6 +277,15 @@ def build_parser() -> argparse.ArgumentParser:
     correct.add_argument("--json", action="store_true")
     _common(correct)
 
+    corrections = sub.add_parser(
+        "corrections",
+        help="write every corrected description in the library as training pairs (JSONL)",
+    )
+    corrections.add_argument(
+        "--out", help="the pairs file (default: DATA_DIR/corrections.jsonl)", default=None
+    )
+    _common(corrections)
+
     doctor = sub.add_parser(
         "doctor", help="check that everything the defaults need is installed, and how to fix it"
     )
@@ -459,6 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "doctor": cmd_doctor,
         "describe": cmd_describe,
         "correct": cmd_correct,
+        "corrections": cmd_corrections,
         "recommend": cmd_recommend,
     }
     try:
@@ -598,7 +608,6 @@ def cmd_correct(args: argparse.Namespace) -> int:
                 {
                     "item": done.item.id,
                     "caption": done.item.caption,
-                    "pairs_file": str(done.pairs_file),
                     "train_command": done.train_command,
                 },
                 ensure_ascii=False,
@@ -606,8 +615,17 @@ def cmd_correct(args: argparse.Namespace) -> int:
         )
         return 0
     print(f"{done.item.id}: the caption is now “{done.item.caption}”")
-    print(f"saved as a training pair in {done.pairs_file}")
-    print(f"to adapt the encoder to your corrections: {done.train_command}")
+    print(f"to adapt the encoder to every correction in the library: {done.train_command}")
+    return 0
+
+
+def cmd_corrections(args: argparse.Namespace) -> int:
+    from retrieval.corrections import export_pairs, pairs_file
+
+    library = _library(args)
+    out = Path(args.out) if args.out else pairs_file(library.config.data_dir)
+    written = export_pairs(library.index, out)
+    print(f"wrote {written} corrected description{'s' * (written != 1)} to {out}")
     return 0
 
 
