@@ -3,8 +3,9 @@
 Below a few hundred thousand vectors, one matrix-vector product is both faster and more
 accurate than an HNSW graph (bench/index_speed.py: ~10 ms and recall 1.0 at 100k 384-d vectors,
 where Chroma's HNSW needs a wide beam to pass 0.9 and on random data stays far below).
-Chroma stays the store of record; this copy is rebuilt from it whenever the counts disagree
-(another process wrote), so it can never hold anything Chroma does not.
+Chroma stays the store of record; this copy is rebuilt from it whenever the collection's
+revision or count disagrees (another process wrote), so it can never hold anything Chroma does
+not.
 
 Large copies are scanned in two steps: a half-precision matrix-vector product (torch's fp16
 kernel reads half the memory: ~3 ms instead of ~14 ms at 100k x 384 on 2 cores) shortlists

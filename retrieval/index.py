@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import threading
+import uuid
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
@@ -138,7 +139,7 @@ class MediaIndex:
                     kind: self.client.get_or_create_collection(
                         collection_name(encoder_name, kind),
                         configuration=hnsw.as_configuration(),
-                        metadata={"encoder": encoder_name, "dim": dim, "vectors": kind},
+                        metadata=_collection_metadata(encoder_name, dim, kind),
                         embedding_function=None,
                     )
                     for kind in VECTOR_KINDS
@@ -156,6 +157,7 @@ class MediaIndex:
         self.exact_limit = exact_limit
         self._exact: dict[VectorKind, ExactVectors] = {}
         self._exact_token: dict[VectorKind, tuple] = {}
+        self._exact_state: dict[VectorKind, tuple[str | None, int]] = {}
         self._exact_guard = threading.Lock()
 
     # -- writing ---------------------------------------------------------------------------
@@ -213,14 +215,17 @@ class MediaIndex:
             with self._locked():
                 for kind in kinds:
                     self.collections[kind].delete(ids=ids)
+                    revision = self._new_revision(kind)
+                    with self._exact_guard:
+                        if kind in self._exact:
+                            self._exact[kind].delete(ids)
+                            self._exact_state[kind] = (revision, len(self._exact[kind]))
+        except IndexStoreError:
+            raise
         except Exception as exc:
             raise IndexStoreError(
                 f"could not delete from the index at {self.location}: {exc}"
             ) from exc
-        with self._exact_guard:
-            for kind in kinds:
-                if kind in self._exact:
-                    self._exact[kind].delete(ids)
 
     def _write(self, kind: VectorKind, ids: list[str], vectors: list, metadata: dict) -> None:
         collection = self.collections[kind]
@@ -245,6 +250,27 @@ class MediaIndex:
                     self._exact[kind].upsert(
                         batch, np.asarray(vectors[start : start + WRITE_BATCH])
                     )
+        with self._locked():
+            revision = self._new_revision(kind)
+        with self._exact_guard:
+            if kind in self._exact:
+                self._exact_state[kind] = (revision, len(self._exact[kind]))
+
+    def _new_revision(self, kind: VectorKind) -> str:
+        """Mark a collection as changed for every other process and replica: a new random
+        revision in its metadata, which their in-memory copies compare (a caption corrected
+        elsewhere changes a vector but not the count). A change another writer made between
+        ours and this mark is seen at the next revision."""
+        revision = uuid.uuid4().hex
+        metadata = {**_collection_metadata(self.encoder_name, self.dim, kind), "revision": revision}
+        try:
+            self.collections[kind].modify(metadata=metadata)
+        except Exception as exc:
+            raise IndexStoreError(
+                f"the index at {self.location} was written but could not be marked as changed "
+                f"({exc}); other processes may search stale vectors until it is written again"
+            ) from exc
+        return revision
 
     def delete(self, item_ids: Iterable[str]) -> None:
         """Remove items (all of their vectors and parts). Unknown ids are ignored."""
@@ -335,31 +361,36 @@ class MediaIndex:
     def exact_vectors(self, kind: VectorKind) -> ExactVectors | None:
         """The in-memory copy of one collection for exact search, or None above ``exact_limit``.
 
-        Reloaded from Chroma whenever its count differs (another process wrote to the library).
-        For an embedded index the count is only asked when Chroma's database files changed.
+        Reloaded from Chroma whenever its revision (set by every write) or its count differs
+        from the copy's: another process or replica wrote to the library. For an embedded index
+        these are only asked when Chroma's database files changed.
         """
         token = self._change_token()
         with self._exact_guard:
             exact = self._exact.get(kind)
             if exact is not None and token is not None and self._exact_token.get(kind) == token:
                 return exact
-        collection = self.collections[kind]
-        count = int(self._read(collection.count))
-        if count > self.exact_limit:
+        state = self._state(kind)
+        if state[1] > self.exact_limit:
             return None
         with self._exact_guard:
             exact = self._exact.get(kind)
-            if exact is not None and len(exact) == count:
-                if token is not None:
-                    self._exact_token[kind] = token
-                return exact
-            exact = ExactVectors(self.dim)
-            exact.replace_all(*self._load_all(kind, count))
-            log.debug("loaded %d %s vectors for exact search", len(exact), kind)
-            self._exact[kind] = exact
+            if exact is None or self._exact_state.get(kind) != state:
+                exact = ExactVectors(self.dim)
+                exact.replace_all(*self._load_all(kind, state[1]))
+                log.debug("loaded %d %s vectors for exact search", len(exact), kind)
+                self._exact[kind] = exact
+                self._exact_state[kind] = state
             if token is not None:
                 self._exact_token[kind] = token
             return exact
+
+    def _state(self, kind: VectorKind) -> tuple[str | None, int]:
+        """A collection's revision (None before any write marked one) and count, as stored."""
+        name = self.collections[kind].name
+        collection = self._read(lambda: self.client.get_collection(name, embedding_function=None))
+        count = int(self._read(collection.count))
+        return (collection.metadata or {}).get("revision"), count
 
     def _load_all(self, kind: VectorKind, count: int) -> tuple[list[str], np.ndarray]:
         collection = self.collections[kind]
@@ -529,6 +560,10 @@ def _part_entries(
         }
         entries[f"{item_id}:{number}"] = (meta, vector)
     return entries
+
+
+def _collection_metadata(encoder_name: str, dim: int, kind: VectorKind) -> dict[str, Any]:
+    return {"encoder": encoder_name, "dim": dim, "vectors": kind}
 
 
 def _item(item_id: str, meta: dict[str, Any]) -> MediaItem:

@@ -1,8 +1,10 @@
 import numpy as np
+import pytest
 
 from retrieval.exact import ExactVectors
 from retrieval.index import MediaIndex
 from retrieval.items import MediaItem
+from tests.serving import chroma_served
 
 
 def _unit(rows: list[list[float]]) -> np.ndarray:
@@ -57,6 +59,30 @@ def test_exact_copy_follows_writes_from_another_handle(tmp_path):
     writer.delete([_items(1, offset=100)[0].id])
     reader.delete([])  # no-op
     assert reader.query(newcomer[0], k=1)[0].caption != "doc 100"
+
+
+@pytest.mark.parametrize("where", ["embedded", "server"])
+def test_exact_copy_follows_an_overwrite_that_keeps_the_count(tmp_path, where):
+    """A caption corrected by another process (or replica) changes a vector, not the count."""
+    with chroma_served(tmp_path) if where == "server" else _no_server() as server:
+        place = {"url": server.url} if server else {"path": tmp_path / "i"}
+        reader = MediaIndex(**place, encoder_name="e", dim=32)
+        writer = MediaIndex(**place, encoder_name="e", dim=32)
+        items, vectors = _items(10), _vectors(10, 4)
+        writer.add(items, vectors)
+        assert reader.query(vectors[3], k=1)[0].caption == "doc 3"
+        moved = _vectors(1, 5)
+        writer.add([items[3]], moved)  # same id, new vector: the count stays 10
+        best = reader.query(moved[0], k=1)[0]
+        assert best.caption == "doc 3" and best.score == pytest.approx(1.0, abs=1e-4)
+        assert reader.query(vectors[3], k=1)[0].score < 0.99
+        writer.add([items[3]], moved)  # the same vector again: nothing to reload
+
+
+def _no_server():
+    from contextlib import nullcontext
+
+    return nullcontext(None)
 
 
 def test_half_precision_shortlist_keeps_results_exact():
