@@ -185,6 +185,34 @@ def test_onnx_tower_matches_pytorch(default_encoder, stamps_root):
     assert (fast.logits.argmax(1) == reference.logits.argmax(1)).all()
 
 
+def test_a_cached_onnx_graph_runs_without_the_exporter(default_encoder, model_cache, tmp_path):
+    """``onnx`` is needed to export the graph, not to run it: with the graph in the cache the
+    tower runs in ONNX Runtime where ``onnx`` is not installed; a new cache falls back to
+    PyTorch and says what to install."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tower = default_encoder.conse.image_tower
+    assert tower.onnx is not None  # exported into model_cache
+    script = """
+import logging, sys
+sys.modules["onnx"] = None  # as if it were not installed: importing it raises ImportError
+logging.basicConfig(level=logging.WARNING)
+from pathlib import Path
+from retrieval.encoders.image_tower import EfficientNetLiteTower
+tower = EfficientNetLiteTower(sys.argv[2])
+print("onnx" if tower.use_onnx(Path(sys.argv[1])) else "pytorch")
+"""
+    root = Path(__file__).resolve().parents[1]
+    for cache, expected in ((model_cache, "onnx"), (tmp_path / "empty-cache", "pytorch")):
+        done = subprocess.run([sys.executable, "-c", script, str(cache), tower.variant], cwd=root,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == [expected], done.stderr
+        assert ("pip install onnx" in done.stderr) == (expected == "pytorch")
+
+
 def test_captions_encoded_once_give_each_item_its_captions_vector(tmp_path, monkeypatch):
     from retrieval.discovery import SourceRecord
     from retrieval.encoders.random_encoder import RandomEncoder
