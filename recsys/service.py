@@ -15,7 +15,8 @@ slightly down.
 
 At scale, and with several app processes, nothing is fitted in the serving process: with
 ``snapshots=DIR`` the service serves the newest model a fit job wrote there (``recsys.snapshots``,
-``crossmedia recommend fit``), checks for a newer one every ``poll_s`` seconds, and never refits
+``crossmedia recommend fit``), checks for a newer one every ``poll_s`` seconds (loading it on a
+background thread, so no request waits for it), and never refits
 itself; events still count at once through fold-in. With no usable snapshot in ``DIR`` (none
 yet, or a corrupt one) it says so in the log and fits in this process as above.
 """
@@ -90,6 +91,7 @@ class RecommendationService:
         self.refit_after = refit_after
         self._swap = threading.Lock()
         self._refit_thread: threading.Thread | None = None
+        self._loader: threading.Thread | None = None  # loads a newer snapshot off the request
         self._refit_again = False
         self.first_model = first_model
         self.snapshots = None if snapshots is None else Path(snapshots)
@@ -137,7 +139,7 @@ class RecommendationService:
 
     def reload(self) -> bool:
         """Serve the newest snapshot if it is not the one serving; True when one was swapped
-        in. Called by ``recommend`` every ``poll_s`` seconds (one small file read)."""
+        in. ``recommend`` has it done on a background thread when a newer one appears."""
         if self.snapshots is None:
             return False
         name = None
@@ -155,10 +157,30 @@ class RecommendationService:
         return True
 
     def _poll(self) -> None:
+        """Every ``poll_s`` seconds, see whether a newer snapshot was written (one small file
+        read) and, if so, load it on a thread of its own: the request that noticed it, and those
+        after it, are answered by the model serving until the new one is ready."""
         moment = time.monotonic()
-        if self.snapshots is not None and moment >= self._next_poll:
-            self._next_poll = moment + self.poll_s
-            self.reload()
+        if self.snapshots is None or moment < self._next_poll:
+            return
+        self._next_poll = moment + self.poll_s
+        try:
+            name = latest_name(self.snapshots)
+        except SnapshotError as exc:
+            log.warning("%s; keeping the model that serves", exc)
+            return
+        if name is None or name in (self.snapshot, self._unreadable):
+            return
+        with self._swap:
+            if self._loader is not None and self._loader.is_alive():
+                return
+            self._loader = threading.Thread(target=self.reload, name="recsys-snapshot")
+            self._loader.start()
+
+    def wait_for_reload(self, timeout: float | None = None) -> None:
+        """Block until a snapshot being loaded in the background is serving (or refused)."""
+        if self._loader is not None:
+            self._loader.join(timeout)
 
     def _new_model(self, name: str):
         if name == "twotower":

@@ -64,15 +64,19 @@ def test_a_new_users_events_are_folded_in_without_a_refit(tmp_path):
     assert service.hybrid is fitted and service._refit_thread is None  # nothing refitted here
 
 
-def test_a_newer_snapshot_is_picked_up_and_knows_the_new_events(tmp_path):
+def test_a_newer_snapshot_is_picked_up_and_knows_the_new_events(tmp_path, caplog):
     store, models = liked_store(tmp_path), tmp_path / "models"
     fit_snapshot(store, models, gpu=False)
     service = served(store, models, poll_s=0)
     service.feedback("newcomer", "b0", "like")
     assert service.hybrid.cf.user_position("newcomer") == -1
     fit_snapshot(store, models, gpu=False)
-    service.recommend("newcomer", k=2)
+    caplog.set_level(logging.INFO, logger="recsys.service")
+    assert service.recommend("newcomer", k=2)  # answered while the new one loads
+    service.wait_for_reload()
     assert service.snapshot == "v000002"
+    (loaded,) = [r for r in caplog.records if "serving model snapshot v000002" in r.getMessage()]
+    assert loaded.threadName == "recsys-snapshot"  # loaded off the request's thread
     assert service.hybrid.cf.user_position("newcomer") >= 0
 
 
@@ -100,6 +104,7 @@ def test_a_missing_or_corrupt_snapshot_falls_back_to_fitting_here(tmp_path, capl
 
     fit_snapshot(store, models, gpu=False)  # a good one appears: it replaces the local fit
     service.recommend("a-1", k=2)
+    service.wait_for_reload()
     assert service.snapshot == "v000002"
     with pytest.raises(SnapshotError, match="cannot be read"):
         (models / "v000002" / "snapshot.json").write_text("{")
