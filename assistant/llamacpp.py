@@ -11,7 +11,6 @@ default thread count is half the usable CPUs, at least 1 and at most 8.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from langchain_core.outputs import GenerationChunk
 from pydantic import ConfigDict
 
 from assistant.errors import LLMError
+from retrieval.cpus import usable_cpus
 
 log = logging.getLogger(__name__)
 CONTEXT_TOKENS = 2048
@@ -30,11 +30,7 @@ CONTEXT_TOKENS = 2048
 
 def default_threads() -> int:
     """Threads for llama.cpp: half the CPUs this process may use (1 on a 2-core machine)."""
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        usable = os.cpu_count() or 1
-    return max(1, min(8, usable // 2))
+    return max(1, min(8, usable_cpus() // 2))
 
 
 def start_server(path: Path, threads: int | None = None, context: int = CONTEXT_TOKENS) -> Any:

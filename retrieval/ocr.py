@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import queue
 import threading
 import time
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from retrieval.cpus import default_threads
 from retrieval.errors import MediaError, OCRError, OCRUnavailableError
 from retrieval.images import flatten, load_image
 
@@ -72,21 +72,6 @@ class PictureText:
 
     def __bool__(self) -> bool:
         return bool(self.text)
-
-
-def default_threads() -> int:
-    """The CPU cores this process may use, at most 4 (more barely speeds up these models):
-    ``$OMP_NUM_THREADS`` when set (a Ray worker's share of CPUs, as PyTorch reads it), else
-    the cores it may run on."""
-    given = os.environ.get("OMP_NUM_THREADS", "")
-    if given.isdigit() and int(given) > 0:
-        available = int(given)
-    else:
-        try:
-            available = len(os.sched_getaffinity(0))
-        except AttributeError:  # not on Linux
-            available = os.cpu_count() or 1
-    return max(1, min(4, available))
 
 
 @dataclass(frozen=True)

@@ -214,14 +214,16 @@ def test_without_ray_the_command_says_how_to_install_it(folder, tmp_path):
 
 def test_a_worker_keeps_to_its_share_of_cpus(cluster):
     @ray.remote(num_cpus=1)
-    def threads() -> tuple[int, int]:
+    def threads() -> tuple[int, int, int]:
         import torch
 
-        from retrieval.ocr import default_threads
+        from assistant.speech.faster import FasterWhisperTranscriber
+        from retrieval.ocr import TextReader
 
-        return torch.get_num_threads(), default_threads()
+        whisper = FasterWhisperTranscriber()  # the packaged tiny.en, as ingest transcribes
+        return torch.get_num_threads(), TextReader().threads, whisper.cpu_threads
 
-    assert ray.get(threads.remote()) == (1, 1)  # PyTorch and the OCR models alike
+    assert ray.get(threads.remote()) == (1, 1, 1)  # PyTorch, the OCR models and Whisper alike
 
 
 def test_merged_reports_count_an_item_two_workers_stored_at_once_only_once():

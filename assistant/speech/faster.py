@@ -13,6 +13,7 @@ import numpy as np
 from assistant.errors import SpeechError
 from assistant.speech.audio import MAX_SECONDS, SAMPLE_RATE, decode_audio
 from assistant.speech.transcript import Segment, Transcript
+from retrieval.cpus import default_threads
 
 log = logging.getLogger(__name__)
 PACKAGED_ENGLISH = "tiny.en"
@@ -74,7 +75,7 @@ class FasterWhisperTranscriber:
         model: str = PACKAGED_ENGLISH,
         compute_type: str = "int8",
         beam_size: int = 5,
-        cpu_threads: int = 2,
+        cpu_threads: int | None = None,
         max_seconds: float = MAX_SECONDS,
         device: str = "cpu",
         temperature: float | tuple[float, ...] = 0.0,
@@ -85,6 +86,8 @@ class FasterWhisperTranscriber:
         self.beam_size = beam_size
         self.max_seconds = max_seconds
         self.temperature = temperature
+        # the CPUs this process may use (a Ray worker's share), at most 4
+        self.cpu_threads = cpu_threads = cpu_threads or default_threads()
         started = time.perf_counter()
         try:
             if model == PACKAGED_ENGLISH:
