@@ -114,6 +114,8 @@ class MediaIndex:
             raise IndexStoreError("give the index either a data path or a Chroma server URL")
         settings = Settings(anonymized_telemetry=False)
         self.location = str(path or url)
+        self.encoder_name = encoder_name
+        self.dim = dim
         self._lock: FileLock | None = None
         self._root: Path | None = None
         try:
@@ -152,8 +154,10 @@ class MediaIndex:
                 f"the index at {self.location} holds {stored_dim}-d vectors for {encoder_name!r}, "
                 f"but the encoder gives {dim}-d; use another --data-dir"
             )
-        self.encoder_name = encoder_name
-        self.dim = dim
+        with self._locked():
+            for kind, collection in self.collections.items():
+                if "revision" not in (collection.metadata or {}):  # new, or made before them
+                    self._new_revision(kind)  # with a revision, searches need not count
         self.exact_limit = exact_limit
         self._exact: dict[VectorKind, ExactVectors] = {}
         self._exact_token: dict[VectorKind, tuple] = {}
@@ -219,7 +223,7 @@ class MediaIndex:
                     with self._exact_guard:
                         if kind in self._exact:
                             self._exact[kind].delete(ids)
-                            self._exact_state[kind] = (revision, len(self._exact[kind]))
+                        self._record_own_write(kind, revision)
         except IndexStoreError:
             raise
         except Exception as exc:
@@ -253,8 +257,15 @@ class MediaIndex:
         with self._locked():
             revision = self._new_revision(kind)
         with self._exact_guard:
-            if kind in self._exact:
-                self._exact_state[kind] = (revision, len(self._exact[kind]))
+            self._record_own_write(kind, revision)
+
+    def _record_own_write(self, kind: VectorKind, revision: str) -> None:
+        """After this process wrote (its copy already updated, under the guard): the copy
+        reflects ``revision``; without a copy the count must be read again."""
+        if kind in self._exact:
+            self._exact_state[kind] = (revision, len(self._exact[kind]))
+        else:
+            self._exact_state.pop(kind, None)
 
     def _new_revision(self, kind: VectorKind) -> str:
         """Mark a collection as changed for every other process and replica: a new random
@@ -361,36 +372,49 @@ class MediaIndex:
     def exact_vectors(self, kind: VectorKind) -> ExactVectors | None:
         """The in-memory copy of one collection for exact search, or None above ``exact_limit``.
 
-        Reloaded from Chroma whenever its revision (set by every write) or its count differs
-        from the copy's: another process or replica wrote to the library. For an embedded index
-        these are only asked when Chroma's database files changed.
+        Every write marks its collection with a new revision; the copy is reloaded when the
+        revision differs from the copy's (another process or replica wrote). Chroma's count
+        scans the whole collection (65 ms at 1M vectors), so it is read only when the revision
+        changed; an embedded index asks for the revision only when its files changed.
         """
         token = self._change_token()
         with self._exact_guard:
-            exact = self._exact.get(kind)
-            if exact is not None and token is not None and self._exact_token.get(kind) == token:
-                return exact
-        state = self._state(kind)
-        if state[1] > self.exact_limit:
-            return None
+            known_files = token is not None and self._exact_token.get(kind) == token
+            if kind in self._exact_state and known_files:
+                return self._exact.get(kind)
+        revision = self._revision(kind)
+        with self._exact_guard:
+            known = self._exact_state.get(kind)
+            if known is not None and revision is not None and known[0] == revision:
+                if token is not None:
+                    self._exact_token[kind] = token
+                return self._exact.get(kind)
+        count = int(self._read(self.collections[kind].count))
         with self._exact_guard:
             exact = self._exact.get(kind)
-            if exact is None or self._exact_state.get(kind) != state:
+            if count > self.exact_limit:
+                self._exact.pop(kind, None)
+            elif exact is None or self._exact_state.get(kind) != (revision, count):
                 exact = ExactVectors(self.dim)
-                exact.replace_all(*self._load_all(kind, state[1]))
+                exact.replace_all(*self._load_all(kind, count))
                 log.debug("loaded %d %s vectors for exact search", len(exact), kind)
                 self._exact[kind] = exact
-                self._exact_state[kind] = state
+            self._exact_state[kind] = (revision, count)
             if token is not None:
                 self._exact_token[kind] = token
-            return exact
+            return self._exact.get(kind)
 
-    def _state(self, kind: VectorKind) -> tuple[str | None, int]:
-        """A collection's revision (None before any write marked one) and count, as stored."""
+    def _count_of(self, kind: VectorKind) -> int:
+        """A collection's count as of its revision (read again only when that changed)."""
+        self.exact_vectors(kind)
+        with self._exact_guard:
+            return self._exact_state[kind][1]
+
+    def _revision(self, kind: VectorKind) -> str | None:
+        """A collection's revision as stored now (None: no writer has marked it)."""
         name = self.collections[kind].name
         collection = self._read(lambda: self.client.get_collection(name, embedding_function=None))
-        count = int(self._read(collection.count))
-        return (collection.metadata or {}).get("revision"), count
+        return (collection.metadata or {}).get("revision")
 
     def _load_all(self, kind: VectorKind, count: int) -> tuple[list[str], np.ndarray]:
         collection = self.collections[kind]
@@ -452,7 +476,7 @@ class MediaIndex:
             )
             metadata = dict(zip(found["ids"], found["metadatas"], strict=True))
             return [_hit(i, metadata[i], score, kind) for i, score in scored if i in metadata]
-        if kind == "part" and not int(self._read(collection.count)):
+        if kind == "part" and not self._count_of("part"):
             return []
         result = self._read(
             lambda: collection.query(

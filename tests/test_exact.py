@@ -79,6 +79,60 @@ def test_exact_copy_follows_an_overwrite_that_keeps_the_count(tmp_path, where):
         writer.add([items[3]], moved)  # the same vector again: nothing to reload
 
 
+@pytest.mark.parametrize("where", ["embedded", "server"])
+def test_searches_read_the_count_only_after_a_write(tmp_path, where, monkeypatch):
+    """Chroma's count scans the collection (65 ms at 1M vectors): a search must not pay it
+    unless the collection changed, above the exact-search limit as below it."""
+    from chromadb.api.models.Collection import Collection
+
+    with chroma_served(tmp_path) if where == "server" else _no_server() as server:
+        place = {"url": server.url} if server else {"path": tmp_path / "i"}
+        writer = MediaIndex(**place, encoder_name="e", dim=32)
+        writer.add(_items(12), _vectors(12, 6))
+        for limit in (5, 1000):  # HNSW (over the limit), then the exact copy
+            reader = MediaIndex(**place, encoder_name="e", dim=32, exact_limit=limit)
+            counted = []
+            real_count = Collection.count  # every Collection object's, not only this handle's
+
+            def counting(collection, real=real_count, seen=counted):
+                seen.append(collection.name)
+                return real(collection)
+
+            monkeypatch.setattr(Collection, "count", counting)
+            for query in _vectors(20, 7):
+                reader.query(query, k=3, kinds=("content",))
+            assert len(counted) == 1, limit
+            newcomer = _vectors(1, 100 + limit)
+            writer.add(_items(1, offset=200 + limit), newcomer)
+            assert (
+                reader.query(newcomer[0], k=1, kinds=("content",))[0].caption
+                == f"doc {200 + limit}"
+            )
+            for query in _vectors(5, 8):
+                reader.query(query, k=3, kinds=("content",))
+            assert len(counted) == 2, limit
+
+
+def test_an_index_made_before_revisions_gets_one_when_opened(tmp_path):
+    import chromadb
+    from chromadb.config import Settings
+
+    from retrieval.index import VECTOR_KINDS, collection_name
+
+    client = chromadb.PersistentClient(str(tmp_path), Settings(anonymized_telemetry=False))
+    old = client.get_or_create_collection(
+        collection_name("e", "content"), metadata={"encoder": "e", "dim": 32, "vectors": "content"}
+    )
+    old.add(ids=["a"], embeddings=_vectors(1, 9))
+    del client
+    index = MediaIndex(tmp_path, encoder_name="e", dim=32)
+    for kind in VECTOR_KINDS:
+        stored = index.client.get_collection(collection_name("e", kind)).metadata
+        assert stored["dim"] == 32 and len(stored["revision"]) == 32
+    with pytest.raises(Exception, match="32-d vectors"):
+        MediaIndex(tmp_path, encoder_name="e", dim=16)  # the stored size is kept, not replaced
+
+
 def _no_server():
     from contextlib import nullcontext
 
