@@ -128,7 +128,7 @@ class IngestWorker:
     def open(self) -> str:
         """Load the encoder and the OCR models and open the index (raises their
         CrossmediaError, except an OCR failure, which the pipeline reports as a local ingest
-        does); returns the node's name."""
+        does); returns the node it runs on: its host name and Ray node id."""
         library = Library(self.config)
         o = self.options
         # One reader: a worker gets one batch at a time and its share of the cluster's CPUs.
@@ -136,7 +136,9 @@ class IngestWorker:
         if o.ocr != "off":
             with contextlib.suppress(OCRError):
                 library.text_reader().load()
-        return socket.gethostname()
+        import ray
+
+        return f"{socket.gethostname()} (node {ray.get_runtime_context().get_node_id()[:8]})"
 
     def ingest(self, records: list[SourceRecord]) -> IngestReport:
         """Run the pipeline on one batch, written to the index before this returns."""
@@ -191,7 +193,13 @@ class RayIngest:
             raise ClusterError(
                 f"a Ray worker died while opening the library: {_first(exc)}"
             ) from exc
-        log.info("Ray workers ready on %s", ", ".join(sorted(set(nodes))))
+        self.nodes: list[str] = nodes  # where each worker runs
+        log.info(
+            "Ray workers ready on %d node%s: %s",
+            len(set(nodes)),
+            "s" * (len(set(nodes)) != 1),
+            ", ".join(sorted(set(nodes))),
+        )
 
     def __enter__(self) -> RayIngest:
         return self
