@@ -55,11 +55,16 @@ events_table = sa.Table(
 )
 
 
+def upsert_insert(dialect_name: str):
+    """The ``insert`` that takes ``ON CONFLICT`` clauses on this database (SQLite,
+    PostgreSQL), or None on another."""
+    return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect_name)
+
+
 def insert_missing(connection: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
     """Insert ``rows``, skipping those that would break a unique constraint (another process
     added them meanwhile): ``ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL."""
-    dialects = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-    make = dialects.get(connection.dialect.name)
+    make = upsert_insert(connection.dialect.name)
     if make is None:  # another database: a plain insert (its writers must not race)
         connection.execute(table.insert(), rows)
         return

@@ -404,12 +404,6 @@ class MediaIndex:
                 self._exact_token[kind] = token
             return self._exact.get(kind)
 
-    def _count_of(self, kind: VectorKind) -> int:
-        """A collection's count as of its revision (read again only when that changed)."""
-        self.exact_vectors(kind)
-        with self._exact_guard:
-            return self._exact_state[kind][1]
-
     def _revision(self, kind: VectorKind) -> str | None:
         """A collection's revision as stored now (None: no writer has marked it)."""
         name = self.collections[kind].name
@@ -476,8 +470,6 @@ class MediaIndex:
             )
             metadata = dict(zip(found["ids"], found["metadatas"], strict=True))
             return [_hit(i, metadata[i], score, kind) for i, score in scored if i in metadata]
-        if kind == "part" and not self._count_of("part"):
-            return []
         result = self._read(
             lambda: collection.query(
                 query_embeddings=vector[None, :],

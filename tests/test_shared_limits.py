@@ -37,7 +37,7 @@ def _replicas(database_url: str, settings: SecuritySettings, clock: Clock) -> li
             ClientLimits(
                 _stored_one_file,
                 settings,
-                usage=SharedUsage(InteractionStore(database_url).engine, clock=clock),
+                usage=SharedUsage(InteractionStore(database_url).engine),
                 clock=clock,
             )
         )
@@ -99,7 +99,7 @@ def test_expired_counts_are_deleted_from_the_shared_table(tmp_path):
 
     clock = Clock()
     engine = InteractionStore(f"sqlite:///{tmp_path / 'db.sqlite'}").engine
-    usage = SharedUsage(engine, clock=clock)
+    usage = SharedUsage(engine)
     for user in ("a", "b", "c"):
         usage.add("requests user:" + user, clock.now)
     clock.now += 3600

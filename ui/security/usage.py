@@ -4,23 +4,21 @@ windows, for ``ClientLimits``.
 ``MemoryUsage`` counts in this process alone. ``SharedUsage`` counts in the database that every
 replica shares, so N replicas give a client the limit once, not N times: amounts are summed in
 one-second buckets per key (``INSERT ... ON CONFLICT DO UPDATE``), a window is the sum of its
-buckets, and buckets older than the longest window are deleted once a minute. A window may
-count what came up to a second before its start (its first bucket), never less than asked.
-Two replicas admitting the same client at the same instant may both pass its last request, so
-a limit can be overshot by one request per replica, never by more. Times are wall-clock
-seconds, which every replica reads alike."""
+buckets, and buckets older than the longest window are deleted (``ClientLimits`` asks once a
+minute). A window may count what came up to a second before its start (its first bucket),
+never less than asked. Two replicas admitting the same client at the same instant may both
+pass its last request, so a limit can be overshot by one request per replica, never by more.
+Times are wall-clock seconds, which every replica reads alike."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections import defaultdict, deque
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from recsys.errors import StoreError
+from recsys.store import upsert_insert
 
 metadata = sa.MetaData()
 usage_table = sa.Table(
@@ -30,7 +28,6 @@ usage_table = sa.Table(
     sa.Column("second", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
     sa.Column("amount", sa.Float, nullable=False),
 )
-PRUNE_EVERY = 60.0  # seconds between two deletions of expired buckets by one process
 
 
 class UsageLedger(Protocol):
@@ -89,78 +86,54 @@ class SharedUsage:
 
     blocking = True
 
-    def __init__(self, engine: sa.Engine, clock=time.time):
+    def __init__(self, engine: sa.Engine):
         self.engine = engine
-        self.clock = clock
-        self._pruned = 0.0
-        self._prune_guard = threading.Lock()
-        dialect = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(
-            engine.dialect.name
-        )
-        if dialect is None:
+        self._insert = upsert_insert(engine.dialect.name)
+        if self._insert is None:
             raise StoreError(
                 f"shared rate limits need SQLite or PostgreSQL, not {engine.dialect.name}: "
                 "set the limits at the proxy instead"
             )
-        self._insert = dialect
         try:
             metadata.create_all(engine)
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(f"cannot count clients' requests in the database: {exc}") from exc
 
-    def _read(self, statement: sa.Select) -> object:
+    def _run(self, statement: Any, writing: bool = False) -> Any:
+        """One statement in its own transaction; a query's single value."""
         try:
-            with self.engine.connect() as connection:
-                return connection.execute(statement).scalar()
+            connection = self.engine.connect()
+            if writing:
+                connection = connection.execution_options(writing=True)
+            with connection, connection.begin():
+                if writing and connection.dialect.name == "postgresql":
+                    # A count lost in a crash only lets a client in early: no need to wait
+                    # for the disk on every request.
+                    connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                result = connection.execute(statement)
+                return result.scalar() if result.returns_rows else None
         except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"cannot read clients' request counts: {exc}") from exc
+            raise StoreError(f"cannot read or count clients' requests: {exc}") from exc
+
+    def _recent(self, key: str, since: float) -> Any:
+        return (usage_table.c.key == key) & (usage_table.c.second >= int(since))
 
     def total(self, key: str, since: float) -> float:
-        found = self._read(
-            sa.select(sa.func.coalesce(sa.func.sum(usage_table.c.amount), 0.0)).where(
-                usage_table.c.key == key, usage_table.c.second >= int(since)
-            )
-        )
-        return float(found or 0.0)
+        total = sa.func.coalesce(sa.func.sum(usage_table.c.amount), 0.0)
+        return float(self._run(sa.select(total).where(self._recent(key, since))) or 0.0)
 
     def oldest(self, key: str, since: float) -> float | None:
-        found = self._read(
-            sa.select(sa.func.min(usage_table.c.second)).where(
-                usage_table.c.key == key, usage_table.c.second >= int(since)
-            )
-        )
+        oldest = sa.select(sa.func.min(usage_table.c.second)).where(self._recent(key, since))
+        found = self._run(oldest)
         return None if found is None else float(found)
 
     def add(self, key: str, now: float, amount: float = 1.0) -> None:
-        row = {"key": key, "second": int(now), "amount": float(amount)}
-        upsert = self._insert(usage_table).values(row)
+        upsert = self._insert(usage_table).values(key=key, second=int(now), amount=float(amount))
         upsert = upsert.on_conflict_do_update(
             index_elements=[usage_table.c.key, usage_table.c.second],
             set_={"amount": usage_table.c.amount + upsert.excluded.amount},
         )
-        try:
-            with (
-                self.engine.connect().execution_options(writing=True) as connection,
-                connection.begin(),
-            ):
-                if connection.dialect.name == "postgresql":
-                    # A count lost in a crash only lets a client in early: no need to wait
-                    # for the disk on every request.
-                    connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-                connection.execute(upsert)
-        except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"cannot count clients' requests in the database: {exc}") from exc
+        self._run(upsert, writing=True)
 
     def forget_before(self, moment: float) -> None:
-        with self._prune_guard:
-            if self.clock() - self._pruned < PRUNE_EVERY:
-                return
-            self._pruned = self.clock()
-        try:
-            with (
-                self.engine.connect().execution_options(writing=True) as connection,
-                connection.begin(),
-            ):
-                connection.execute(usage_table.delete().where(usage_table.c.second < int(moment)))
-        except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"cannot prune clients' request counts: {exc}") from exc
+        self._run(usage_table.delete().where(usage_table.c.second < int(moment)), writing=True)
