@@ -10,7 +10,8 @@ once (``INSERT ... ON CONFLICT DO NOTHING``) and both use it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -53,6 +54,20 @@ events_table = sa.Table(
     sa.Column("value", sa.Float, nullable=False),
     sa.Column("timestamp", sa.Float, nullable=False, index=True),
 )
+
+
+@contextmanager
+def transaction(engine: sa.Engine, what: str, writing: bool = False) -> Iterator[sa.Connection]:
+    """A connection in one transaction (a writer takes SQLite's lock up front); a database
+    error comes out as a StoreError saying it could not ``what``."""
+    try:
+        connection = engine.connect()
+        if writing:
+            connection = connection.execution_options(writing=True)
+        with connection, connection.begin():
+            yield connection
+    except sa.exc.SQLAlchemyError as exc:
+        raise StoreError(f"cannot {what}: {exc}") from exc
 
 
 def upsert_insert(dialect_name: str):

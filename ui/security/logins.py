@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from recsys.errors import StoreError
-from recsys.store import insert_missing
+from recsys.store import insert_missing, transaction
 
 LOGIN_DAYS = 30  # a login older than this no longer counts (sign in again)
 metadata = sa.MetaData()
@@ -34,21 +34,13 @@ class SharedLogins(MutableMapping[str, str]):
     def __init__(self, engine: sa.Engine, days: float = LOGIN_DAYS):
         self.engine = engine
         self.seconds = days * 24 * 3600
-        try:
-            metadata.create_all(engine)
-        except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"cannot keep logins in the database: {exc}") from exc
+        with transaction(engine, "keep logins in the database", writing=True) as db:
+            metadata.create_all(db)
 
     def _run(self, statement: Any, writing: bool = False) -> list:
-        try:
-            connection = self.engine.connect()
-            if writing:
-                connection = connection.execution_options(writing=True)
-            with connection, connection.begin():
-                result = connection.execute(statement)
-                return list(result.all()) if result.returns_rows else []
-        except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"cannot read or change logins in the database: {exc}") from exc
+        with transaction(self.engine, "read or change logins in the database", writing) as db:
+            result = db.execute(statement)
+            return list(result.all()) if result.returns_rows else []
 
     def _fresh(self) -> Any:
         return tokens_table.c.created >= time.time() - self.seconds

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from recsys.errors import StoreError
-from recsys.store import upsert_insert
+from recsys.store import transaction, upsert_insert
 
 metadata = sa.MetaData()
 usage_table = sa.Table(
@@ -94,26 +94,18 @@ class SharedUsage:
                 f"shared rate limits need SQLite or PostgreSQL, not {engine.dialect.name}: "
                 "set the limits at the proxy instead"
             )
-        try:
-            metadata.create_all(engine)
-        except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"cannot count clients' requests in the database: {exc}") from exc
+        with transaction(engine, "keep clients' request counts", writing=True) as db:
+            metadata.create_all(db)
 
     def _run(self, statement: Any, writing: bool = False) -> Any:
         """One statement in its own transaction; a query's single value."""
-        try:
-            connection = self.engine.connect()
-            if writing:
-                connection = connection.execution_options(writing=True)
-            with connection, connection.begin():
-                if writing and connection.dialect.name == "postgresql":
-                    # A count lost in a crash only lets a client in early: no need to wait
-                    # for the disk on every request.
-                    connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-                result = connection.execute(statement)
-                return result.scalar() if result.returns_rows else None
-        except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"cannot read or count clients' requests: {exc}") from exc
+        with transaction(self.engine, "read or count clients' requests", writing) as db:
+            if writing and db.dialect.name == "postgresql":
+                # A count lost in a crash only lets a client in early: no need to wait for the
+                # disk on every request.
+                db.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            result = db.execute(statement)
+            return result.scalar() if result.returns_rows else None
 
     def _recent(self, key: str, since: float) -> Any:
         return (usage_table.c.key == key) & (usage_table.c.second >= int(since))
