@@ -846,3 +846,51 @@ def test_forged_card_and_activity_events_record_nothing(model_cache, tmp_path):
     app.track_activity(gr.EventData(None, {"item": "x", "kind": "rating"}), page_user)
     app.track_activity(gr.EventData(None, "not even a dict"), page_user)
     assert assistant.store.events() == []
+
+
+def test_past_the_rate_limit_a_person_is_told_to_wait_and_loses_nothing(
+    tmp_path, library, model_cache, browser, shots
+):
+    """With a tight per-client limit a person soon sends one request too many: a notice says
+    how long to wait, the conversation stays readable (no error overlay over any panel) and
+    the refused message is still in the box to send again."""
+    with served(tmp_path, library, model_cache, "--rate-limit", "10") as server:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        refused: list[str] = []
+        page.on("response", lambda r: refused.append(r.url) if r.status == 429 else None)
+        page.goto(server.url + "/")
+        page.wait_for_selector("#message textarea:not([disabled])", timeout=60_000)
+        asked = 0
+        for question in ("a duck", "an owl", "a banana", "a frog", "a tractor"):
+            if refused:
+                break
+            page.locator("#message textarea").fill(question)
+            page.locator("#message textarea").press("Enter")
+            _wait_for_new_answer(page, asked)
+            asked += 1
+            page.wait_for_timeout(1500)  # the turn's follow-up requests
+        assert refused and asked >= 1, "the limit was never reached"
+        answers = _assistant_messages(page)
+
+        message = "Do you have a picture of a tractor?"
+        page.locator("#message textarea").fill(message)
+        page.locator("#message textarea").press("Enter")
+        notice = page.locator(".toast-body")
+        notice.first.wait_for(timeout=10_000)
+        assert re.search(r"too many requests .*wait \d+ s", notice.first.inner_text())
+        page.wait_for_timeout(1500)
+        page.screenshot(path=shots / "rate-limited.png")
+        assert page.locator("#message textarea").input_value() == message
+        assert _assistant_messages(page) == answers
+        covered = page.evaluate("""() => [...document.querySelectorAll(
+            '[data-testid=status-tracker]')].filter(t => t.querySelector('.error')
+            && getComputedStyle(t).display !== 'none' && !t.className.includes('hide'))
+            .map(t => t.closest('[id]')?.id)""")
+        assert covered == [], f"error overlays over {covered}"
+        last = page.locator("#chat .bot").last.bounding_box()
+        on_top = page.evaluate(
+            "([x, y]) => !!document.elementFromPoint(x, y)?.closest('#chat .bot')",
+            [last["x"] + last["width"] / 2, last["y"] + min(last["height"] / 2, 20)],
+        )
+        assert on_top, "the last answer is hidden under something"
+        page.close()
