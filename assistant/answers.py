@@ -144,6 +144,11 @@ def _mentions(subject: str, documents: Sequence[Document], generated: bool = Tru
     return any(forms & item_words(d, generated) for d in documents[:3])
 
 
+def _named(documents: Sequence[Document]) -> bool:
+    """Whether the first three items have captions to tell what they are."""
+    return any(d.page_content.strip() for d in documents[:3])
+
+
 def plan_answer(
     kind: str,
     subject: str,
@@ -174,6 +179,12 @@ def plan_answer(
             grade = "confident" if grade != "none" else "closest"
         elif kind in ("text", "category", "voice") and mentions(documents):
             grade, described_only = "closest", True  # offered as the closest, not claimed
+        elif kind in ("text", "voice") and grade == "confident" and _named(documents):
+            # captions name what was found and none names the thing asked for, read in English
+            # (a question in another language only where its dictionary read it): a near thing
+            # ("a pig" -> a badger) is offered as the closest, not claimed
+            readable = subject if language == "en" else subject_english
+            grade = "closest" if readable else grade
     if grade == "none":
         return AnswerPlan("none", kind, subject, language=language)
     cuts = calibration.cuts_for(kind)

@@ -423,3 +423,26 @@ def test_the_language_whisper_is_sure_it_heard_is_the_answers():
     assert heard_language("es", 0.4995) == ""  # unsure: the transcript's words decide
     assert heard_language("pl", 0.9) == ""  # no fixed sentences in Polish
     assert heard_language("en", 1.0) == "en"  # tiny.en always hears English
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("Do you have a picture of a pig?", "en"),
+        ("Do you have an owl?", "en"),
+        ("a goose", "en"),
+        ("Avez-vous des images de chevaux ?", "fr"),
+        ("¿Tienes fotos de caballos?", "es"),
+    ],
+)
+def test_a_near_thing_is_never_claimed_as_the_thing_asked_for(assistant, question, language):
+    """Seen in the browser: "a pig" was answered "Yes, I have a duck [1]" and "chevaux"
+    (horses) "Voici a seahorse". A neighbour that scores high is offered as the closest
+    thing, or not at all; never as what was asked for."""
+    from assistant.locales import PHRASES
+
+    reply = assistant.turn("near-things", hashlib.sha1(question.encode()).hexdigest(), question)
+    said = PHRASES[language]
+    assert reply.language == language
+    closest, not_found = said.closest.split("{q}")[0], said.not_found.split("{q}")[0]
+    assert reply.answer.startswith((closest, not_found)), reply.answer  # not said.found
