@@ -446,3 +446,21 @@ def test_a_near_thing_is_never_claimed_as_the_thing_asked_for(assistant, questio
     assert reply.language == language
     closest, not_found = said.closest.split("{q}")[0], said.not_found.split("{q}")[0]
     assert reply.answer.startswith((closest, not_found)), reply.answer  # not said.found
+
+
+def test_a_word_inside_another_word_is_not_a_mention():
+    """Seen in the browser: "Avez-vous des images de chevaux ?" (horses) in a library with a
+    seahorse and no horse was answered "Voici a seahorse [1]": the seahorse is offered as the
+    closest thing, not claimed."""
+    from langchain_core.documents import Document
+
+    from assistant.answers import plan_answer
+    from assistant.calibration import Calibration, KindCuts
+
+    documents = [Document("A seahorse.", metadata={"id": "s", "score": 0.6, "modality": "image"})]
+    calibration = Calibration("x", 12, {"text": KindCuts(confident=0.5, plausible=0.3)}, {})
+    plan = plan_answer("text", "chevaux", "Avez-vous des images de chevaux ?", documents,
+                       calibration, language="fr", subject_english="horse")  # fmt: skip
+    assert (plan.grade, plan.lead) == ("closest", [1])
+    asked_for = plan_answer("text", "a seahorse", "a seahorse", documents, calibration)
+    assert asked_for.grade == "confident"
