@@ -171,6 +171,9 @@ def plan_answer(
         return AnswerPlan("none", kind, subject, language=language)
     scores = [float(d.metadata.get("score", 0.0)) for d in documents]
     described_only = False  # only a generated description names the subject
+    # what the captions can be checked against: the subject, or for a question in another
+    # language its dictionary English ("" where the dictionary could not read it)
+    read = subject if language == "en" else subject_english
     if kind == "follow_up":
         grade: Grade = "confident"
     else:
@@ -179,12 +182,9 @@ def plan_answer(
             grade = "confident" if grade != "none" else "closest"
         elif kind in ("text", "category", "voice") and mentions(documents):
             grade, described_only = "closest", True  # offered as the closest, not claimed
-        elif kind in ("text", "voice") and grade == "confident" and _named(documents):
-            # captions name what was found and none names the thing asked for, read in English
-            # (a question in another language only where its dictionary read it): a near thing
-            # ("a pig" -> a badger) is offered as the closest, not claimed
-            readable = subject if language == "en" else subject_english
-            grade = "closest" if readable else grade
+        elif grade == "confident" and kind in ("text", "voice") and read and _named(documents):
+            grade = "closest"  # captions name what was found and none names the thing asked
+            # for: a near thing ("a pig" -> a badger) is offered as the closest, not claimed
     if grade == "none":
         return AnswerPlan("none", kind, subject, language=language)
     cuts = calibration.cuts_for(kind)

@@ -856,42 +856,49 @@ def test_past_the_rate_limit_a_person_is_told_to_wait_and_loses_nothing(
     the refused message is still in the box to send again."""
     with served(tmp_path, library, model_cache, "--rate-limit", "10") as server:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        refused: list[str] = []
-        page.on("response", lambda r: refused.append(r.url) if r.status == 429 else None)
-        page.goto(server.url + "/")
-        page.wait_for_selector("#message textarea:not([disabled])", timeout=60_000)
-        questions = ["a duck", "an owl", "a banana", "a frog", "a tractor", "a violin", "a cat"]
-        for asked, question in enumerate(questions):  # until a question itself is refused
-            page.locator("#message textarea").fill(question)
-            before = len(refused)
-            page.locator("#message textarea").press("Enter")
-            for _ in range(300):  # the turn's first bubble ("…"), or its start refused
-                if len(refused) > before or len(_assistant_messages(page)) > asked:
-                    break
-                page.wait_for_timeout(200)
-            if len(_assistant_messages(page)) == asked:
-                assert len(refused) > before, "a turn neither started nor was refused"
+        try:
+            question, asked = _ask_until_a_question_is_refused(page, server.url)
+            notice = page.locator(".toast-body")
+            notice.first.wait_for(timeout=10_000)
+            assert re.search(r"too many requests .*wait \d+ s", notice.first.inner_text())
+            page.screenshot(path=shots / "rate-limited.png")
+            assert page.locator("#message textarea").input_value() == question
+            assert len(_assistant_messages(page)) == asked  # the answers are all still there
+            covered = page.evaluate("""() => [...document.querySelectorAll(
+                '[data-testid=status-tracker]')].filter(t => t.querySelector('.error')
+                && getComputedStyle(t).display !== 'none' && !t.className.includes('hide'))
+                .map(t => t.closest('[id]')?.id)""")
+            assert covered == [], f"error overlays over {covered}"
+            last = page.locator("#chat .bot").last.bounding_box()
+            on_top = page.evaluate(
+                "([x, y]) => !!document.elementFromPoint(x, y)?.closest('#chat .bot')",
+                [last["x"] + last["width"] / 2, last["y"] + min(last["height"] / 2, 20)],
+            )
+            assert on_top, "the last answer is hidden under something"
+        finally:
+            page.close()
+
+
+def _ask_until_a_question_is_refused(page, url: str) -> tuple[str, int]:
+    """Ask one question after another until one is refused (429) before it starts: that
+    question and how many were answered before it."""
+    refused: list[str] = []
+    page.on("response", lambda r: refused.append(r.url) if r.status == 429 else None)
+    page.goto(url + "/")
+    page.wait_for_selector("#message textarea:not([disabled])", timeout=60_000)
+    questions = ["a duck", "an owl", "a banana", "a frog", "a tractor", "a violin", "a cat"]
+    for asked, question in enumerate(questions):
+        page.locator("#message textarea").fill(question)
+        before = len(refused)
+        page.locator("#message textarea").press("Enter")
+        for _ in range(300):  # the turn's first bubble ("…"), or its start refused
+            if len(refused) > before or len(_assistant_messages(page)) > asked:
                 break
-            _wait_for_new_answer(page, asked)
-            page.wait_for_timeout(1500)
-        else:
-            raise AssertionError(f"the limit was never reached: {len(refused)} refusals")
-        assert asked >= 1 and refused
-        notice = page.locator(".toast-body")
-        notice.first.wait_for(timeout=10_000)
-        assert re.search(r"too many requests .*wait \d+ s", notice.first.inner_text())
-        page.screenshot(path=shots / "rate-limited.png")
-        assert page.locator("#message textarea").input_value() == question
-        assert len(_assistant_messages(page)) == asked  # the answers are all still there
-        covered = page.evaluate("""() => [...document.querySelectorAll(
-            '[data-testid=status-tracker]')].filter(t => t.querySelector('.error')
-            && getComputedStyle(t).display !== 'none' && !t.className.includes('hide'))
-            .map(t => t.closest('[id]')?.id)""")
-        assert covered == [], f"error overlays over {covered}"
-        last = page.locator("#chat .bot").last.bounding_box()
-        on_top = page.evaluate(
-            "([x, y]) => !!document.elementFromPoint(x, y)?.closest('#chat .bot')",
-            [last["x"] + last["width"] / 2, last["y"] + min(last["height"] / 2, 20)],
-        )
-        assert on_top, "the last answer is hidden under something"
-        page.close()
+            page.wait_for_timeout(200)
+        if len(_assistant_messages(page)) == asked:
+            assert len(refused) > before, "a turn neither started nor was refused"
+            assert asked >= 1, "the limit refused the first question"
+            return question, asked
+        _wait_for_new_answer(page, asked)
+        page.wait_for_timeout(1500)  # the turn's follow-up requests
+    raise AssertionError(f"no question was refused ({len(refused)} refusals)")

@@ -571,14 +571,13 @@ def build_app(
         # A turn shows its own progress (the "…" bubble, the stop button), so Gradio's status is
         # pointed at the hidden session box: a refused request (429 past the rate limit) then
         # shows only its notice, not an "Error" cover over the chat (which the Chatbot draws on
-        # any error, whatever show_progress says) and every other panel.
+        # any error, whatever show_progress says) and over every other output.
         turns = [
             event(
                 handler,
                 [*reads, browser_id, session, language],
                 outputs,
                 api_visibility="private",
-                show_progress="hidden",
                 show_progress_on=session,
             )
             for event, handler, reads in starts
