@@ -60,6 +60,27 @@ def test_svg_is_rasterised_with_internal_entities(tmp_path):
     assert image.getpixel((256, 128)) == (0, 255, 0)
 
 
+def test_svg_pixels_are_those_of_cairosvgs_own_png(tmp_path):
+    """The rasterised SVG is exactly what CairoSVG's PNG output decodes to: anti-aliased edges,
+    half-transparent fills and strokes over the white ground, and the last row, which the
+    drawing covers only in part (71 px high at 512/90 is 403.9 rows, drawn on 404)."""
+    import cairosvg
+
+    svg = b"""<svg xmlns="http://www.w3.org/2000/svg" width="90" height="71">
+<rect width="90" height="71" fill="#b8377d" fill-opacity="0.8"/>
+<circle cx="40" cy="35" r="27" fill="#c03070" fill-opacity="0.55" stroke="#102080"
+ stroke-width="3.3"/><path d="M5 60 Q45 0 85 62" stroke="#2a9" stroke-opacity="0.4"
+ fill="none" stroke-width="2.7"/></svg>"""
+    (tmp_path / "pic.svg").write_bytes(svg)
+    reference = Image.open(
+        io.BytesIO(cairosvg.svg2png(bytestring=svg, output_width=512, background_color="white"))
+    ).convert("RGB")
+    image = load_image(tmp_path / "pic.svg")
+    assert image.size == reference.size == (512, 404)
+    assert image.tobytes() == reference.tobytes()
+    assert len(set(image.getdata())) > 50  # edges and blends, not a flat picture
+
+
 def test_svg_external_entity_is_refused(tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("top secret")
