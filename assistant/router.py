@@ -27,6 +27,12 @@ _ANYTHING = re.compile(
     r"\s*(?!that\b|which\b|who\b)",
     re.I,
 )
+_LEAD_IN = re.compile(r"^\s*(and( also)?|also|plus|or|so|ok(ay)?)\b[\s,]*(?=\S)", re.I)
+# a thing described by what it does or is for, not named: "something to play music with",
+# "anything I can eat", "things for cooking", "something that flies"
+_DESCRIPTION = re.compile(
+    r"^\s*(something|anything|things?|stuff)\s+(to|that|which|for|i|you|we|one)\b", re.I
+)
 _MEDIA_PREFIX = re.compile(r"^\s*((an?|some|the)\s+)?" + _MEDIA + r"\s+(of|with|showing)\s+", re.I)
 _MEDIA_SUFFIX = re.compile(r"\s+" + _MEDIA + r"(\s+please)?\s*$", re.I)
 _POLITE = re.compile(r"[\s,]+(please|pls|thanks|thank you)\s*$", re.I)
@@ -55,6 +61,12 @@ def category_of(question: str) -> str | None:
     "animals"), or None for a question about one thing."""
     match = _CATEGORY.match(question.strip())
     return match.group("what").strip() if match else None
+
+
+def describes_a_thing(phrase: str) -> bool:
+    """Whether a search phrase describes a thing by what it does or is for instead of naming
+    it ("something to play music with"): a broad question, like "What animals do you have?"."""
+    return bool(_DESCRIPTION.match(phrase))
 
 
 _IRREGULAR = {
@@ -89,6 +101,7 @@ def search_phrase(question: str, language: str = "en") -> str:
     category = category_of(question)
     if category:
         return one_of(category)
+    question = _LEAD_IN.sub("", question)
     sentences = [s for s in re.split(r"(?<=[.?!])\s+", question.strip()) if s.strip(" ?!.")]
     for sentence in sentences:
         if _REQUEST.match(sentence):
@@ -104,11 +117,12 @@ def _tidy(phrase: str) -> str:
     "guitar pictures please" -> "guitar"."""
     phrase = _POLITE.sub("", phrase.strip(" ?!.,"))
     phrase = _MEDIA_PREFIX.sub("", phrase)
-    if not re.match(r"^\s*(something|anything)\s+(that|which)\b", phrase, re.I):
+    described = _DESCRIPTION.match(phrase)  # kept whole: "something that flies"
+    if not described:
         phrase = _ANYTHING.sub("", phrase)
     phrase = phrase.strip(" ?!.,")
-    without_media = _MEDIA_SUFFIX.sub("", phrase).strip()
-    return _as_instance((without_media or phrase).strip(" ?!.,"))
+    phrase = (_MEDIA_SUFFIX.sub("", phrase).strip() or phrase).strip(" ?!.,")
+    return phrase if described else _as_instance(phrase)
 
 
 def _as_instance(phrase: str) -> str:

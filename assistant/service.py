@@ -38,7 +38,13 @@ from assistant.memory import TurnRecord
 from assistant.qa import CitedAnswer, QAChain
 from assistant.reply import Citation, Reply, Result, Suggestion
 from assistant.retriever import LibraryRetriever
-from assistant.router import about_the_picture, category_of, referenced_result, search_phrase
+from assistant.router import (
+    about_the_picture,
+    category_of,
+    describes_a_thing,
+    referenced_result,
+    search_phrase,
+)
 from recsys.errors import StoreError
 from recsys.events import Event, EventKind
 from recsys.hybrid import BlendSettings
@@ -378,7 +384,8 @@ class Assistant:
                 return _Query("follow_up", text, item, vector, exclude=(item,), about=about)
         language = spoken or question_language(text)
         phrase = search_phrase(text, language)
-        kind = "category" if category_of(text) else "text"
+        broad = category_of(text) or describes_a_thing(phrase)  # "animals", "something to eat"
+        kind = "category" if broad else "text"
         modality = wanted_modality(text, language)
         if language == "en":
             return _Query(kind, text, phrase, self.library.query_vector(phrase), modality=modality)

@@ -89,6 +89,39 @@ def test_a_broad_question_lists_things_of_that_kind(assistant):
     assert any(a in c.caption.lower() for c in reply.citations for a in animals)
 
 
+@pytest.mark.parametrize(
+    ("question", "wanted"),
+    [
+        ("and something to play music with?", "guitar"),
+        ("Do you have anything I can eat?", "banana"),
+        ("something that croaks", "frog"),
+    ],
+)
+def test_a_thing_described_by_its_use_is_offered_not_refused(assistant, question, wanted):
+    """Seen in the browser: "and something to play music with?" was answered "I could not find
+    anything about “and something to play music with”" while the guitar led the results. A
+    thing described by what it does is a broad question: what fits is cited."""
+    reply = assistant.turn("alice", hashlib.sha1(question.encode()).hexdigest(), question)
+    assert reply.query_kind == "category", reply.search_text
+    assert reply.grounding != "not_found" and reply.citations, reply.answer
+    assert wanted in reply.citations[0].caption.lower(), reply.answer
+    assert "“and" not in reply.answer
+
+
+@pytest.mark.parametrize(
+    "question", ["something to write with", "anything I can wear on my head", "something to sit on"]
+)
+def test_a_described_thing_the_library_lacks_is_never_claimed(assistant, question):
+    """The other side of a broad description: where nothing fits (no pen, hat or chair), the
+    nearest thing is offered as the closest at most, never as what was asked for."""
+    from assistant.locales import PHRASES
+
+    reply = assistant.turn("alice", hashlib.sha1(question.encode()).hexdigest(), question)
+    said = PHRASES["en"]
+    closest, not_found = said.closest.split("{q}")[0], said.not_found.split("{q}")[0]
+    assert reply.answer.startswith((closest, not_found)), reply.answer
+
+
 def test_nothing_relevant_says_so_instead_of_inventing(assistant):
     reply = assistant.turn("alice", "s-absent", "Do you have a picture of a submarine?")
     assert reply.grounding == "not_found"

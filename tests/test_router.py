@@ -4,7 +4,13 @@ import pytest
 
 from assistant.chitchat import chat_reply
 from assistant.media_intent import wanted_modality
-from assistant.router import about_the_picture, category_of, referenced_result, search_phrase
+from assistant.router import (
+    about_the_picture,
+    category_of,
+    describes_a_thing,
+    referenced_result,
+    search_phrase,
+)
 
 
 @pytest.mark.parametrize(
@@ -38,10 +44,26 @@ from assistant.router import about_the_picture, category_of, referenced_result, 
         ("What does a cow say? Tell me about cows.", "a cow"),
         ("Is there a red car?", "a red car"),
         ("Can I see photos of horses please", "a horse"),
+        # a chat goes on: "and ..." (seen in the browser: "and something to play music with?")
+        ("And a frog?", "a frog"),
+        ("and something to play music with?", "something to play music with"),
+        ("also something that flies", "something that flies"),
+        ("Have you got something to sit on?", "something to sit on"),
+        ("things for cooking pictures", "things for cooking"),
+        ("Andromeda", "Andromeda"),
     ],
 )
 def test_search_phrase_drops_the_request_wording(question, phrase):
     assert search_phrase(question) == phrase
+
+
+def test_a_thing_described_by_its_use_is_a_broad_question():
+    assert describes_a_thing(search_phrase("and something to play music with?"))
+    assert describes_a_thing(search_phrase("anything I can eat?"))
+    assert describes_a_thing(search_phrase("show me something that makes music"))
+    assert not describes_a_thing(search_phrase("anything about frogs?"))
+    assert not describes_a_thing(search_phrase("I want something red"))
+    assert not describes_a_thing(search_phrase("Do you have a picture of a badger?"))
 
 
 def test_follow_ups_point_at_earlier_results():
