@@ -50,6 +50,7 @@ THEME = gr.themes.Default(
     font_mono=["ui-monospace", "monospace"],
 )  # system fonts: the default theme would fetch web fonts from the internet
 GALLERY_COLUMNS = 3
+START_RETRY_SECONDS = 15  # a refused page start is tried again this often
 # Tux Paint stamps are cut-outs: show whole pictures (contain, not crop) on a neutral ground.
 PAGE_CSS = (
     """
@@ -92,14 +93,23 @@ class ChatApp:
         self.examples: list[dict] = []  # the first screen's example prompts (after page load)
         self.example_items: dict[int, str] = {}  # chip index -> library picture or recording
 
-    def start(self, browser_id: str) -> tuple[str, str, Any, Any]:
+    def start(self, browser_id: str) -> tuple[str, str, Any, Any, Any]:
         """Page load: the browser's anonymous id (kept in its local storage, made on its first
         visit), a new chat session id, and the message box and the example prompts, shown only
-        now so that no message leaves before the page knows who sends it."""
+        now so that no message leaves before the page knows who sends it; the start's retry
+        timer stops."""
         browser_id = browser_id if (browser_id or "").startswith("anon-") else ""
         ready = gr.MultimodalTextbox(interactive=True)
         examples = gr.Chatbot(examples=self.examples or None)
-        return browser_id or new_anonymous_id(), uuid.uuid4().hex, ready, examples
+        started = gr.Timer(active=False)
+        return browser_id or new_anonymous_id(), uuid.uuid4().hex, ready, examples, started
+
+    def start_again(self, browser_id: str, session: str) -> tuple[Any, ...]:
+        """The retry timer's tick: the page start once more where it was refused (a page
+        opened while its client is past the rate limit), nothing where it already ran."""
+        if session:
+            return (*(gr.skip(),) * 4, gr.Timer(active=False))
+        return self.start(browser_id)
 
     def _answer(self, reply: Reply, fresh: bool) -> str:
         """An answer as the chat shows it, with its Listen button (``fresh``: just generated
@@ -608,17 +618,26 @@ def build_app(
             api_visibility="private",
         ).then(**listed, api_visibility="private")
         _api_endpoints(handlers)
-        demo.load(
-            handlers.start,
-            browser_id,
-            [browser_id, session, box, chatbot],
-            api_visibility="private",
-        ).then(**listed, api_visibility="private")
+        # a page start refused (429: the client is past the rate limit, as after a reload in a
+        # busy minute) is tried again every START_RETRY_SECONDS, so the box does not stay
+        # disabled; each refusal's notice says how long is left
+        retry = gr.Timer(START_RETRY_SECONDS)
+        started = [browser_id, session, box, chatbot, retry]
+        # as for the turns, the page's start-up sends Gradio's status to the hidden session
+        # box: a refused one shows its notice, not an "Error" pill left on the page
+        quiet = {"api_visibility": "private", "show_progress_on": session}
+        demo.load(handlers.start, browser_id, started, **quiet).then(**listed, **quiet)
+        retry.tick(handlers.start_again, [browser_id, session], started, **quiet).then(
+            **listed, **quiet
+        )
         remembered = {"fn": _autoplay_twice, "api_visibility": "private"}
-        demo.load(inputs=speak_choice, outputs=[speak_aloud, player], **remembered)
+        demo.load(
+            inputs=speak_choice, outputs=[speak_aloud, player], show_progress_on=session,
+            **remembered,
+        )  # fmt: skip
         speak_aloud.change(inputs=speak_aloud, outputs=[speak_choice, player], **remembered)
         language_choice = gr.BrowserState("", storage_key="crossmedia-language", secret=secret)
-        demo.load(chosen_language, language_choice, language, api_visibility="private")
+        demo.load(chosen_language, language_choice, language, **quiet)
         language.change(chosen_language, language, language_choice, api_visibility="private")
     return demo
 
