@@ -291,8 +291,10 @@ def _gbnf(text: str) -> str:
 
 
 def answer_grammar(plan: AnswerPlan, documents: Sequence[Document]) -> str:
-    """A llama.cpp grammar admitting this plan's openings and one to three different items of
-    the plan, each named by its own caption with its own number, then a full stop."""
+    """A llama.cpp grammar admitting this plan's openings and up to three different items of
+    the plan, each named by its own caption with its own number, then a full stop: every lead
+    item (the matches the plan found), the best first, in any order after it, and perhaps a
+    candidate besides."""
     opening = " | ".join(_gbnf(o) for o in openings(plan))
     names = {n: f"i{n}" for n in plan.citable}
     most = 1 if plan.grade == "closest" else MAX_CITED
@@ -301,6 +303,7 @@ def answer_grammar(plan: AnswerPlan, documents: Sequence[Document]) -> str:
         for size in range(1, most + 1)
         for chosen in itertools.permutations(plan.citable, size)
         if chosen[0] == plan.lead[0]  # the best match leads; the model chooses what follows
+        and set(plan.lead) <= set(chosen)  # and names every match: none is left out
     ]
     rules = [
         f"root ::= opening items {_gbnf(phrases(plan.language).stop)}",
@@ -325,12 +328,15 @@ def check_answer(
     raw: str, plan: AnswerPlan, documents: Sequence[Document], question: str
 ) -> tuple[str, list[int]] | None:
     """A model's text made tidy with the citations it keeps, or None when it does not pass:
-    it must cite only this plan's items, at least one, each where the words before it belong
-    to that item, use no word outside the question, the cited captions and linking words, and
-    for a weaker match keep the plan's opening (it must not claim more than the results show)."""
+    it must cite only this plan's items and every one of its lead items (the matches found),
+    each where the words before it belong to that item, use no word outside the question, the
+    cited captions and linking words, and for a weaker match keep the plan's opening (it must
+    not claim more than the results show)."""
     text = " ".join(raw.split()).strip()
     cited = [int(n) for n in _CITATION.findall(text)]
     if not cited or not set(cited) <= set(plan.citable) or len(text) < 4:
+        return None
+    if not set(plan.lead) <= set(cited):  # "I have a cat [1]" when [2] is a pigeon too
         return None
     if len(set(cited)) < len(cited):  # "a cow [1] and a cow [1]"
         return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import shutil
 
 import pytest
@@ -479,6 +480,30 @@ def test_a_near_thing_is_never_claimed_as_the_thing_asked_for(assistant, questio
     assert reply.language == language
     closest, not_found = said.closest.split("{q}")[0], said.not_found.split("{q}")[0]
     assert reply.answer.startswith((closest, not_found)), reply.answer  # not said.found
+
+
+def test_an_answer_names_every_match_the_plan_found():
+    """Seen in the browser: "What animals do you have?" was answered "I have a black cat [1]."
+    with a pigeon, a seahorse, a frog and a duck scoring as high; "something to play music
+    with?" "I have a violin [1]." with the guitar beside it. The model may order the plan's
+    matches and add a candidate, never drop one: the grammar admits no shorter list and the
+    check refuses an answer that leaves one out (the template then names them all)."""
+    from langchain_core.documents import Document
+
+    from assistant.answers import AnswerPlan, answer_grammar, check_answer, template_answer
+
+    documents = [Document(c, metadata={"score": s}) for c, s in
+                 [("A black cat.", 0.49), ("A pigeon.", 0.47), ("A banana.", 0.2)]]  # fmt: skip
+    plan = AnswerPlan("confident", "category", "an animal", [1, 2], [3])
+    items = next(r for r in answer_grammar(plan, documents).splitlines() if r.startswith("items"))
+    options = [set(re.findall(r"i\d+", o)) for o in items.split("::=")[1].split("|")]
+    assert options and all({"i1", "i2"} <= o for o in options), items
+    assert {"i1", "i2", "i3"} in options  # a candidate may still be added
+    one = "I have a black cat [1]."
+    assert check_answer(one, plan, documents, "What animals do you have?") is None
+    full = template_answer(plan, documents)
+    assert "[1]" in full and "[2]" in full
+    assert check_answer(full, plan, documents, "What animals do you have?") is not None
 
 
 def test_a_word_inside_another_word_is_not_a_mention():
