@@ -681,6 +681,34 @@ def test_sigterm_stops_the_server_within_seconds_with_a_tab_open(
     assert server.process.returncode in (0, -signal.SIGTERM)
 
 
+def test_small_talk_leaves_the_results_and_cards_as_they_were(server, browser):
+    """Seen in the browser: "thanks!" after a dozen questions emptied the results gallery and
+    reset the recommendations to their first-visit text. Small talk answers in the chat only."""
+    page = browser.new_page()
+    try:
+        page.goto(server + "/")
+        page.wait_for_selector("#message textarea:not([disabled])", timeout=60_000)
+        page.locator("#message textarea").fill("a banana")
+        page.locator("#message textarea").press("Enter")
+        _wait_for_new_answer(page, 0)
+        page.wait_for_timeout(1000)
+        results = page.locator("#results img").count()
+        cards = page.locator("#recommended").inner_text()
+        assert results and cards.strip()
+        page.locator("#message textarea").fill("thanks!")
+        page.locator("#message textarea").press("Enter")
+        page.wait_for_function(
+            """() => { const bots = document.querySelectorAll('#chat .bot');
+                return bots.length > 1 && bots[bots.length - 1].innerText.includes('welcome'); }""",
+            timeout=60_000,
+        )
+        page.wait_for_timeout(1000)
+        assert page.locator("#results img").count() == results
+        assert page.locator("#recommended").inner_text() == cards
+    finally:
+        page.close()
+
+
 def test_an_empty_message_gets_a_notice_outside_the_chat(server, browser):
     page = browser.new_page()
     try:

@@ -195,6 +195,9 @@ class ChatApp:
                 elif update.kind == "reply":
                     reply: Reply = update.value
                     history[-1] = {"role": "assistant", "content": self._answer(reply, fresh=True)}
+                    if reply.query_kind == "chat":  # small talk: results and cards stay
+                        yield _chat_only(history, _box(generating=False))
+                        continue
                     pictures, picks = gallery_items(reply.results)
                     yield (
                         history,
