@@ -186,10 +186,14 @@ def phrases(language: str) -> Phrases:
     return PHRASES.get(language, PHRASES["en"])
 
 
+_INNER_QUOTES = str.maketrans("“”«»„「」", "‘’‹›‚『』")
+
+
 def quoted(text: str, language: str) -> str:
-    """``text`` in the language's quotation marks."""
+    """``text`` in the language's quotation marks; quotation marks already inside it become
+    the inner kind (“A ‘Fuji’ apple”, not “A “Fuji” apple”)."""
     left, right = phrases(language).quote
-    return f"{left}{text}{right}"
+    return f"{left}{text.translate(_INNER_QUOTES)}{right}"
 
 
 def question_language(text: str) -> str:

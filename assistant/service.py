@@ -32,7 +32,7 @@ from assistant.chitchat import chat_reply
 from assistant.errors import TurnError
 from assistant.history import ChatHistory, ConversationSummary, StoredTurn
 from assistant.llm import LLMSettings, load_llm
-from assistant.locales import LANGUAGES, question_language
+from assistant.locales import LANGUAGES, question_language, quoted
 from assistant.media_intent import wanted_modality
 from assistant.memory import TurnRecord
 from assistant.qa import CitedAnswer, QAChain
@@ -380,7 +380,7 @@ class Assistant:
             stored = self.library.index.get(item)
             if vector is not None and stored is not None:
                 position = previous[-1].result_ids.index(item) + 1
-                about = f"“{display_name(stored)}” (result {position})"
+                about = f"{quoted_name(stored)} (result {position})"
                 return _Query("follow_up", text, item, vector, exclude=(item,), about=about)
         language = spoken or question_language(text)
         phrase = search_phrase(text, language)
@@ -399,14 +399,14 @@ class Assistant:
         vector = self.library.index.vector_of(item_id)
         if item is None or vector is None:
             raise TurnError("that item is no longer in the library; ask about something else")
-        question = text or f"More like “{display_name(item)}”"
+        question = text or f"More like {quoted_name(item)}"
         return _Query(
             "follow_up",
             question,
             item_id,
             vector,
             exclude=(item_id,),
-            about=f"“{display_name(item)}”",
+            about=quoted_name(item),
         )
 
     def _chat(
@@ -555,7 +555,7 @@ class Assistant:
             because = rec.because
             similar = self.library.index.get(rec.similar_to) if rec.similar_to else None
             if similar is not None:  # the recommender speaks in ids; people read captions
-                because = because.replace(rec.similar_to, f"“{display_name(similar)}”")
+                because = because.replace(rec.similar_to, quoted_name(similar))
             out.append(Suggestion(rec.item, name, item.uri, item.modality, rec.score, because))
             if len(out) == k:
                 break
@@ -588,6 +588,11 @@ def display_name(item: MediaItem | Suggestion) -> str:
     if item.caption.strip():
         return item.caption.strip().rstrip(".")
     return label_from_filename(Path(item.uri)) if item.uri else f"a {item.modality}"
+
+
+def quoted_name(item: MediaItem | Suggestion) -> str:
+    """An item's name in quotation marks, as answers and notes show it (“A ‘Fuji’ apple”)."""
+    return quoted(display_name(item), "en")
 
 
 def _wordless(images: Sequence[Any], audio: Any) -> str:

@@ -506,6 +506,18 @@ def test_an_answer_names_every_match_the_plan_found():
     assert check_answer(full, plan, documents, "What animals do you have?") is not None
 
 
+def test_a_caption_with_quotation_marks_is_quoted_once():
+    """Seen in the browser: a result click on the apple was answered "More like “A “Fuji”
+    apple” (result 2)": the quotation marks inside a quoted caption become the inner kind."""
+    from assistant.locales import quoted
+    from assistant.service import quoted_name
+    from retrieval.items import MediaItem
+
+    assert quoted_name(MediaItem("x", "image", "", "A “Fuji” apple.")) == "“A ‘Fuji’ apple”"
+    assert quoted("un « petit » chat", "fr") == "« un ‹ petit › chat »"
+    assert quoted_name(MediaItem("y", "image", "", "A frog.")) == "“A frog”"
+
+
 def test_a_word_inside_another_word_is_not_a_mention():
     """Seen in the browser: "Avez-vous des images de chevaux ?" (horses) in a library with a
     seahorse and no horse was answered "Voici a seahorse [1]": the seahorse is offered as the

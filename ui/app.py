@@ -22,7 +22,7 @@ import numpy as np
 
 from assistant.errors import SpeechError
 from assistant.reply import Reply
-from assistant.service import Assistant, display_name
+from assistant.service import Assistant, display_name, quoted_name
 from assistant.speech.tts import Speaker, wav_samples
 from retrieval.errors import CrossmediaError
 from retrieval.items import is_audio_path
@@ -266,7 +266,7 @@ class ChatApp:
             return
         self._record(item_id, "click", browser_id, request)
         item = self.assistant.library.index.get(item_id)
-        text = f"More like “{display_name(item)}”" if item else ""
+        text = f"More like {quoted_name(item)}" if item else ""
         yield from self._turn(
             history, text, [], browser_id, session, request, about=item_id, language=language
         )
@@ -319,7 +319,7 @@ class ChatApp:
         except Exception as exc:
             return gr.skip(), chat_warning(exc, "a like or dislike")
         item = self.assistant.library.index.get(item_id)
-        name = f"“{display_name(item)}”" if item else "it"
+        name = quoted_name(item) if item else "it"
         return card_values(fresh), f"Thanks — noted that you {kind}d {name}."
 
     def clear_chat(
