@@ -28,10 +28,10 @@ _ANYTHING = re.compile(
     re.I,
 )
 _LEAD_IN = re.compile(r"^\s*(and( also)?|also|plus|or|so|ok(ay)?)\b[\s,]*(?=\S)", re.I)
-# a thing described by what it does or is for, not named: "something to play music with",
-# "anything I can eat", "things for cooking", "something that flies"
+# a thing described by what it does, is for or comes from, not named: "something to play
+# music with", "anything I can eat", "things for cooking", "anything from outer space"
 _DESCRIPTION = re.compile(
-    r"^\s*(something|anything|things?|stuff)\s+(to|that|which|for|i|you|we|one)\b", re.I
+    r"^\s*(something|anything|things?|stuff)\s+(to|that|which|for|from|i|you|we|one)\b", re.I
 )
 _MEDIA_PREFIX = re.compile(r"^\s*((an?|some|the)\s+)?" + _MEDIA + r"\s+(of|with|showing)\s+", re.I)
 _MEDIA_SUFFIX = re.compile(r"\s+" + _MEDIA + r"(\s+please)?\s*$", re.I)

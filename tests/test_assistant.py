@@ -96,6 +96,7 @@ def test_a_broad_question_lists_things_of_that_kind(assistant):
         ("and something to play music with?", "guitar"),
         ("Do you have anything I can eat?", "banana"),
         ("something that croaks", "frog"),
+        ("anything from outer space?", "saturn"),
     ],
 )
 def test_a_thing_described_by_its_use_is_offered_not_refused(assistant, question, wanted):

@@ -50,6 +50,7 @@ from assistant.router import (
         ("also something that flies", "something that flies"),
         ("Have you got something to sit on?", "something to sit on"),
         ("things for cooking pictures", "things for cooking"),
+        ("anything from outer space?", "anything from outer space"),
         ("Andromeda", "Andromeda"),
     ],
 )
