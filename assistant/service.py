@@ -331,7 +331,10 @@ class Assistant:
         timings["generation"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        suggestions = self._suggest(user, query.vector, [r.item_id for r in results])
+        # nothing close to a question the library could not answer: it steers no suggestion
+        # (the nearest thing would be labelled "close to what you asked for")
+        steer = query.vector if plan.grade != "none" else None
+        suggestions = self._suggest(user, steer, [r.item_id for r in results])
         self._log_views(user, [*(r.item_id for r in results), *(s.item_id for s in suggestions)])
         timings["recommendation"] = time.perf_counter() - clock
         timings["total"] = time.perf_counter() - started
