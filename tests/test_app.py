@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.locales import quoted
 from tests.conftest import speak
 from tests.serving import free_port, served, store_rows
 
@@ -371,12 +372,12 @@ def test_likes_steer_the_cards_and_every_click_and_play_is_recorded(served_app, 
         animal = next(n for n in cards if any(a in n.lower() for a in ANIMALS))
         share_before = sum(any(a in n.lower() for a in ANIMALS) for n in cards) / len(cards)
         note = _rate_card(page, animal, "Like", keyboard=True)
-        assert f"liked “{animal}”" in note, note  # the thank-you names the item
+        assert f"liked {quoted(animal, 'en')}" in note, note  # the thank-you names the item
         after = _card_names(page)
         share_after = sum(any(a in n.lower() for a in ANIMALS) for n in after) / len(after)
         assert share_after > share_before and any(a in after[0].lower() for a in ANIMALS)
         reasons = page.locator("#recommended .card .because").all_inner_texts()
-        assert f"close to “{animal}”, which you liked" in reasons[0], reasons
+        assert f"close to {quoted(animal, 'en')}, which you liked" in reasons[0], reasons
         page.screenshot(path=shots / "9-liked-steers.png")
         disliked = after[-1]
         _rate_card(page, disliked, "Dislike")
@@ -391,7 +392,8 @@ def test_likes_steer_the_cards_and_every_click_and_play_is_recorded(served_app, 
         opened = _card_names(page)[0]
         page.locator("#recommended .card").first.locator("button.picture, button.more").click()
         _wait_for_new_answer(page, count)
-        assert page.locator("#chat .user").all_inner_texts()[-1] == f"More like “{opened}”"
+        asked = page.locator("#chat .user").all_inner_texts()[-1]
+        assert asked == f"More like {quoted(opened, 'en')}"
         with context.expect_page() as tab:  # a citation opens its item in a new tab
             page.locator("#chat .bot").last.locator("a[href^='/media/']").first.click()
         tab.value.close()
@@ -401,6 +403,7 @@ def test_likes_steer_the_cards_and_every_click_and_play_is_recorded(served_app, 
         page.locator("#message textarea").press("Enter")
         _wait_for_new_answer(page, count)
         player = page.locator("#chat .bot").last.locator("audio").first
+        player.scroll_into_view_if_needed()  # the chat may stop short of the newest answer
         box = player.bounding_box()  # its play button, pressed as a person would
         page.mouse.click(box["x"] + 16, box["y"] + box["height"] / 2)
         page.wait_for_function(
