@@ -135,6 +135,21 @@ def _assistant_messages(page) -> list[str]:
     return page.locator("#chat .bot").all_inner_texts()
 
 
+def _send(page, text: str) -> None:
+    """Type a message into the box and send it, as a person does."""
+    page.locator("#message textarea").fill(text)
+    page.locator("#message textarea").press("Enter")
+
+
+def _open_and_ask(page, url: str, question: str) -> None:
+    """Open the app, wait until its box takes messages, ask ``question`` and wait for the
+    answer."""
+    page.goto(url + "/")
+    page.wait_for_selector("#message textarea:not([disabled])", timeout=60_000)
+    _send(page, question)
+    _wait_for_new_answer(page, 0)
+
+
 def _wait_for_new_answer(page, before: int, needle: str = "", timeout: int = 120_000) -> str:
     page.wait_for_function(
         """([before, needle]) => {
@@ -689,17 +704,12 @@ def test_small_talk_leaves_the_results_and_cards_as_they_were(server, browser):
     reset the recommendations to their first-visit text. Small talk answers in the chat only."""
     page = browser.new_page()
     try:
-        page.goto(server + "/")
-        page.wait_for_selector("#message textarea:not([disabled])", timeout=60_000)
-        page.locator("#message textarea").fill("a banana")
-        page.locator("#message textarea").press("Enter")
-        _wait_for_new_answer(page, 0)
+        _open_and_ask(page, server, "a banana")
         page.wait_for_timeout(1000)
         results = page.locator("#results img").count()
         cards = page.locator("#recommended").inner_text()
         assert results and cards.strip()
-        page.locator("#message textarea").fill("thanks!")
-        page.locator("#message textarea").press("Enter")
+        _send(page, "thanks!")
         page.wait_for_function(
             """() => { const bots = document.querySelectorAll('#chat .bot');
                 return bots.length > 1 && bots[bots.length - 1].innerText.includes('welcome'); }""",
@@ -715,11 +725,7 @@ def test_small_talk_leaves_the_results_and_cards_as_they_were(server, browser):
 def test_an_empty_message_gets_a_notice_outside_the_chat(server, browser):
     page = browser.new_page()
     try:
-        page.goto(server + "/")
-        page.wait_for_selector("#message textarea", timeout=60_000)
-        page.locator("#message textarea").fill("a banana")
-        page.locator("#message textarea").press("Enter")
-        _wait_for_new_answer(page, 0)
+        _open_and_ask(page, server, "a banana")
         before = _assistant_messages(page)
         page.locator("#message textarea").press("Enter")  # nothing typed
         notice = page.locator(".toast-body")
@@ -916,8 +922,7 @@ def test_past_the_rate_limit_a_person_is_told_to_wait_and_loses_nothing(
             assert page.locator("#message textarea").is_disabled()
             filler.close()
             page.wait_for_selector("#message textarea:not([disabled])", timeout=100_000)
-            page.locator("#message textarea").fill(question)
-            page.locator("#message textarea").press("Enter")
+            _send(page, question)
             _wait_for_new_answer(page, 0)
             page.screenshot(path=shots / "rate-limited-back.png")
             covered = _error_overlays(page)  # the refused start left no "Error" pill

@@ -119,14 +119,18 @@ def test_a_described_thing_the_library_lacks_is_never_claimed(assistant, questio
     nearest thing is offered as the closest at most, never as what was asked for."""
     from assistant.locales import PHRASES
 
-    reply = assistant.turn("alice", hashlib.sha1(question.encode()).hexdigest(), question)
+    asker = "new-" + hashlib.sha1(question.encode()).hexdigest()  # no likes: cards by the query
+    reply = assistant.turn(asker, "s1", question)
     said = PHRASES["en"]
     closest, not_found = said.closest.split("{q}")[0], said.not_found.split("{q}")[0]
     assert reply.answer.startswith((closest, not_found)), reply.answer
     if reply.grounding == "not_found":  # seen: cards read "An electric guitar — close to what
-        # you asked for" after "not found"; nothing is close to what the library lacks
+        # you asked for" after "not found": a question the library lacks steers no card
         assert reply.recommendations
         assert not any("what you asked" in s.because for s in reply.recommendations)
+        shown = [r.item_id for r in reply.results]
+        unsteered = assistant.recommend(asker, len(reply.recommendations), exclude=shown)
+        assert [s.item_id for s in reply.recommendations] == [s.item_id for s in unsteered]
 
 
 def test_nothing_relevant_says_so_instead_of_inventing(assistant):
@@ -515,7 +519,6 @@ def test_an_answer_names_every_match_the_plan_found():
 def test_a_caption_with_quotation_marks_is_quoted_once():
     """Seen in the browser: a result click on the apple was answered "More like “A “Fuji”
     apple” (result 2)": the quotation marks inside a quoted caption become the inner kind."""
-    from assistant.locales import quoted
     from assistant.service import quoted_name
     from retrieval.items import MediaItem
 

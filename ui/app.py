@@ -581,18 +581,14 @@ def build_app(
             (results.select, handlers.more_like, [result_picks, chatbot]),
             (cards.select, handlers.open_recommendation, [chatbot]),
         ]
-        # A turn shows its own progress (the "…" bubble, the stop button), so Gradio's status is
-        # pointed at the hidden session box: a refused request (429 past the rate limit) then
-        # shows only its notice, not an "Error" cover over the chat (which the Chatbot draws on
-        # any error, whatever show_progress says) and over every other output.
+        # A turn shows its own progress (the "…" bubble, the stop button), and the page's
+        # start-up none, so Gradio's status is pointed at the hidden session box: a refused
+        # request (429 past the rate limit) then shows only its notice, not an "Error" cover
+        # over the chat (which the Chatbot draws on any error, whatever show_progress says),
+        # over every other output, or as a pill left on the page.
+        quiet = {"api_visibility": "private", "show_progress_on": session}
         turns = [
-            event(
-                handler,
-                [*reads, browser_id, session, language],
-                outputs,
-                api_visibility="private",
-                show_progress_on=session,
-            )
+            event(handler, [*reads, browser_id, session, language], outputs, **quiet)
             for event, handler, reads in starts
         ]
         saved.select(
@@ -626,18 +622,12 @@ def build_app(
         # disabled; each refusal's notice says how long is left
         retry = gr.Timer(START_RETRY_SECONDS)
         started = [browser_id, session, box, chatbot, retry]
-        # as for the turns, the page's start-up sends Gradio's status to the hidden session
-        # box: a refused one shows its notice, not an "Error" pill left on the page
-        quiet = {"api_visibility": "private", "show_progress_on": session}
         demo.load(handlers.start, browser_id, started, **quiet).then(**listed, **quiet)
         retry.tick(handlers.start_again, [browser_id, session], started, **quiet).then(
             **listed, **quiet
         )
-        remembered = {"fn": _autoplay_twice, "api_visibility": "private"}
-        demo.load(
-            inputs=speak_choice, outputs=[speak_aloud, player], show_progress_on=session,
-            **remembered,
-        )  # fmt: skip
+        remembered = {"fn": _autoplay_twice, **quiet}
+        demo.load(inputs=speak_choice, outputs=[speak_aloud, player], **remembered)
         speak_aloud.change(inputs=speak_aloud, outputs=[speak_choice, player], **remembered)
         language_choice = gr.BrowserState("", storage_key="crossmedia-language", secret=secret)
         demo.load(chosen_language, language_choice, language, **quiet)
