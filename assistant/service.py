@@ -34,7 +34,7 @@ from assistant.history import ChatHistory, ConversationSummary, StoredTurn
 from assistant.llm import LLMSettings, load_llm
 from assistant.locales import LANGUAGES, question_language, quoted
 from assistant.media_intent import wanted_modality
-from assistant.memory import TurnRecord
+from assistant.memory import TurnRecord, results_on_screen
 from assistant.qa import CitedAnswer, QAChain
 from assistant.reply import Citation, Reply, Result, Suggestion
 from assistant.retriever import LibraryRetriever
@@ -377,12 +377,13 @@ class Assistant:
             return _Query("image", question, ", ".join(labels), image_vector, labels=labels)
         if not text:
             raise EmptyQueryError("the message is empty: type something, send a picture or speak")
-        item = referenced_result(text, previous[-1].result_ids) if previous else None
+        shown = results_on_screen(previous)
+        item = referenced_result(text, shown)
         if item is not None:
             vector = self.library.index.vector_of(item)
             stored = self.library.index.get(item)
             if vector is not None and stored is not None:
-                position = previous[-1].result_ids.index(item) + 1
+                position = shown.index(item) + 1
                 about = f"{quoted_name(stored)} (result {position})"
                 return _Query("follow_up", text, item, vector, exclude=(item,), about=about)
         language = spoken or question_language(text)
@@ -437,7 +438,12 @@ class Assistant:
             log.warning("%s", exc)
             return []
         return [
-            TurnRecord(t.question, t.answer, [r["item_id"] for r in t.reply.get("results", [])])
+            TurnRecord(
+                t.question,
+                t.answer,
+                [r["item_id"] for r in t.reply.get("results", [])],
+                small_talk=t.reply.get("query_kind") == "chat",
+            )
             for t in stored
         ]
 

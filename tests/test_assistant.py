@@ -337,6 +337,18 @@ def test_a_picture_with_what_is_this_is_answered_about_the_picture(assistant, li
     assert modified.query_kind == "composed"
 
 
+def test_small_talk_between_leaves_the_results_to_point_at(assistant):
+    """Seen in the browser once small talk stopped emptying the results: after "thanks!", a
+    click on result 2 ("more like number 2") was answered "I could not find anything about
+    “more like number 2”": the results on screen are the last search's."""
+    first = assistant.turn("ursula", "t1", "Show me a badger")
+    assert assistant.turn("ursula", "t1", "thanks!").query_kind == "chat"
+    follow = assistant.turn("ursula", "t1", "more like number 2")
+    name = first.results[1].caption.strip().rstrip(".")
+    assert follow.query_kind == "follow_up", follow.answer
+    assert follow.answer.startswith(f"More like {quoted(name, 'en')} (result 2)"), follow.answer
+
+
 def test_follow_ups_name_the_item_and_clearing_the_chat_forgets_it(assistant):
     first = assistant.turn("hal", "c1", "Show me a badger")
     follow = assistant.turn("hal", "c1", "more like the second one")
