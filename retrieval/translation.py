@@ -69,6 +69,11 @@ _NOTE = re.compile(
     r"slang|derogatory|obscure term|familiar language|idiomatic expression|"
     r"vulgar expression or word|[a-z]+ or [a-z]+ \(\w+\) language|[a-z]+ \(\w+\) language)"
 )
+_NUMBERING = re.compile(r"^\s*\d+\.\s*")
+_REFERENCE = re.compile(r"\{[^}]*\}|<[^>]*>|\[[^\]]*\]")  # {cross reference} <grammar> [field]
+_REMARK = re.compile(r"\([^)]*\)")
+_SENSE_END = re.compile(r"[,;/]")
+_PART_END = re.compile(r"[,;]")
 _ENGLISH_WORDS = re.compile(r"[A-Za-z][A-Za-z' -]*")
 _WORD = re.compile(r"\w+(?:[-']\w+)*")
 _ELISION = re.compile(r"^(l|d|j|qu|n|s|c|m|t)'", re.I)
@@ -87,11 +92,16 @@ class Translation:
     coverage: float
 
 
+_B64_DIGITS = {
+    char: n
+    for n, char in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+}
+
+
 def _b64(number: str) -> int:
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
     value = 0
     for char in number:
-        value = value * 64 + alphabet.index(char)
+        value = value * 64 + _B64_DIGITS[char]
     return value
 
 
@@ -115,21 +125,32 @@ def dictd_entries(name: str, root: Path = DICTD_DIR) -> Iterable[tuple[str, list
 def clean_gloss(line: str) -> str:
     """The first sense of a dictionary line: numbering, {cross references}, <grammar> and
     (remarks) removed, the first of its comma- or semicolon-separated translations."""
-    line = re.sub(r"^\s*\d+\.\s*", "", line)
-    line = re.sub(r"\{[^}]*\}|<[^>]*>|\[[^\]]*\]", " ", line)
-    line = re.sub(r"\([^)]*\)", " ", line)
-    first = re.split(r"[,;/]", line, maxsplit=1)[0]
+    line = _unnumbered(line)
+    if "{" in line or "<" in line or "[" in line:  # each test saves a regex call per gloss
+        line = _REFERENCE.sub(" ", line)
+    if "(" in line:
+        line = _REMARK.sub(" ", line)
+    first = _SENSE_END.split(line, maxsplit=1)[0]
     return " ".join(first.split()).strip(" .:-\"'")
+
+
+def _unnumbered(line: str) -> str:
+    """The line without a leading sense number ("2. frog" -> "frog")."""
+    start = line.lstrip()[:1]
+    return _NUMBERING.sub("", line) if start.isdigit() else line
 
 
 def _glosses(lines: list[str]) -> list[str]:
     """The translations a body gives, in order (cross references, grammar and notes left out)."""
     found = []
     for line in lines:
-        text = _NOTE.sub("", re.sub(r"^\s*\d+\.\s*", "", line.strip())).strip()
+        text = _unnumbered(line.strip())
+        if text.startswith("Note:"):
+            text = _NOTE.sub("", text)
+        text = text.strip()
         if not text or text.startswith(("(", "see:", "Synonym", "Note", "Antonym")):
             continue
-        for part in re.split(r"[,;]", text):
+        for part in _PART_END.split(text):
             gloss = clean_gloss(part)
             if gloss and not _SKIPPED_GLOSS.match(gloss):
                 found.append(gloss)
@@ -262,6 +283,8 @@ class DictionaryTranslator:
     def _translate(self, text: str, language: str) -> Translation | None:
         if self._tables.get(language, {}) is None:
             return None  # its dictionaries are missing: said once, when first looked for
+        if not has_content_words(text, language):
+            return None  # no dictionary is read (built, on a first start) for "000" or "le"
         try:
             table = self.table(language)
         except TranslationError as exc:
@@ -287,7 +310,7 @@ class DictionaryTranslator:
 
     def _words(self, text: str, language: str) -> list[str]:
         """Content words (several-word dictionary phrases kept together) of a spaced text."""
-        tokens = [_ELISION.sub("", t) for t in _WORD.findall(text.lower())]
+        tokens = _tokens(text)
         table = self.table(language)
         words, n = [], 0
         while n < len(tokens):
@@ -335,6 +358,20 @@ class DictionaryTranslator:
 
         lemma = simplemma.lemmatize(word, lang=language).lower()
         return table.get(lemma) or table.get(word)
+
+
+def _tokens(text: str) -> list[str]:
+    """A spaced text's lower-case words, French elisions ("l'", "qu'") cut off."""
+    return [_ELISION.sub("", t) for t in _WORD.findall(text.lower())]
+
+
+def has_content_words(text: str, language: str) -> bool:
+    """Whether the text holds anything a dictionary could translate: a Chinese or Japanese
+    character, else a word that is neither a number nor a stop word."""
+    if language in ("zh", "ja"):
+        return bool(_CJK.search(text))
+    stop = STOPWORDS.get(language, frozenset())
+    return any(t not in stop and not t.isdigit() for t in _tokens(text))
 
 
 def _hiragana(text: str) -> str:

@@ -34,6 +34,23 @@ def test_default_encoder_follows_the_protocol(default_encoder):
     np.testing.assert_allclose(again[0], texts[0], atol=1e-5)
 
 
+MIXED_LENGTHS = [
+    "a frog",
+    "a long red bus with two decks driving through a rainy city street at night",
+    "a cat",
+    "an old wooden sailing ship with white sails on a calm blue sea",
+    "a guitar",
+]
+
+
+def test_texts_of_mixed_lengths_keep_their_order(default_encoder):
+    """Texts are embedded longest first (less padding per batch); each row must still be its own
+    text's vector, as when embedded alone."""
+    together = default_encoder.encode_texts(MIXED_LENGTHS)
+    alone = np.concatenate([default_encoder.encode_texts([t]) for t in MIXED_LENGTHS])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
 def test_default_encoder_matches_pictures_to_their_words(default_encoder, stamps_root):
     stamps = captioned_stamps(stamps_root)
     chosen = []
@@ -114,6 +131,9 @@ def test_hf_clip_loader_on_a_tiny_saved_model(tiny_clip_dir):
     assert _unit_rows(texts) and _unit_rows(images)
     np.testing.assert_allclose(texts[0], texts[2], atol=1e-5)
     assert not np.allclose(images[0], images[1])
+    together = encoder.encode_texts(MIXED_LENGTHS)
+    alone = np.concatenate([encoder.encode_texts([t]) for t in MIXED_LENGTHS])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
 
 
 def test_hf_clip_missing_model_gives_an_actionable_error(tmp_path):

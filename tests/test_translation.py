@@ -124,3 +124,16 @@ def test_text_in_another_script_is_not_taken_for_english():
 @pytest.fixture(scope="module")
 def translator(model_cache):
     return DictionaryTranslator(model_cache)  # the tables the encoder's tests use too
+
+
+def test_text_without_content_words_builds_no_table(tmp_path):
+    """A number or a lone article has nothing to translate: no dictionary is read for it (at
+    ingest an OCR'd "000" taken for Russian built the Russian, German and Japanese tables, 25 s
+    of the demo's first start)."""
+    cache = tmp_path / "cache"
+    translator = DictionaryTranslator(cache)
+    assert translator.translate("000", "ru") is None
+    assert translator.translate("Le 12.", "fr") is None
+    assert translator.translate("No. 5", "zh") is None
+    assert not cache.exists() or not list(cache.iterdir())
+    assert translator.translate("un chien", "fr").english == "dog"  # real words still are

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from retrieval.encoders.base import batched, l2_normalise, tokenized_batches
+from retrieval.encoders.base import batched, by_length, l2_normalise, tokenized_batches
 from retrieval.errors import EncoderError
 
 
@@ -38,13 +38,16 @@ class HFClipEncoder:
     @torch.inference_mode()
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """CLIP text embeddings, L2-normalised."""
+        ordered, back = by_length(texts)
         out = []
-        for tokens in tokenized_batches(self.tokenizer, texts, self.batch_size, self.max_length):
+        for tokens in tokenized_batches(self.tokenizer, ordered, self.batch_size, self.max_length):
             features = self.model.get_text_features(
                 input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]
             )
             out.append(_as_array(features))
-        return l2_normalise(np.concatenate(out)) if out else np.zeros((0, self.dim), np.float32)
+        if not out:
+            return np.zeros((0, self.dim), np.float32)
+        return l2_normalise(np.concatenate(out)[back])
 
     @torch.inference_mode()
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from filelock import FileLock
 
-from retrieval.encoders.base import l2_normalise, tokenized_batches
+from retrieval.encoders.base import by_length, l2_normalise, tokenized_batches
 from retrieval.errors import EncoderError
 
 MINILM_DIRNAME = "all-MiniLM-L6-v2"
@@ -66,12 +66,13 @@ class SentenceTextTower:
     @torch.inference_mode()
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts to unit vectors of shape (len(texts), dim)."""
+        ordered, back = by_length(texts)
         chunks = []
-        for tokens in tokenized_batches(self.tokenizer, texts, self.batch_size, self.max_length):
+        for tokens in tokenized_batches(self.tokenizer, ordered, self.batch_size, self.max_length):
             hidden = self.model(**tokens).last_hidden_state
             mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             chunks.append(pooled.float().numpy())
         if not chunks:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return l2_normalise(np.concatenate(chunks))
+        return l2_normalise(np.concatenate(chunks)[back])
