@@ -35,7 +35,7 @@ import numpy as np
 from plotting import pyplot
 from provenance import provenance
 
-from recsys.hybrid import BlendSettings
+from recsys.hybrid import SEEN_REASON, BlendSettings
 from recsys.service import LIVE_BLEND
 from recsys.signals import DEFAULT_SIGNALS, LEGACY_SIGNALS, SignalWeights
 
@@ -186,8 +186,11 @@ def reason_is_true(
             likers = {e.user for e in events if e.item == item and e.kind in POSITIVE}
             if not 1 <= int(m.group(1)) <= len(likers):
                 return False
-        elif part == "new to you":
-            if any(e.item == item for e in mine if e.kind != "view"):
+        elif part == "new to you":  # never shown to the user, not even in results
+            if any(e.item == item for e in mine):
+                return False
+        elif part == SEEN_REASON:
+            if {e.kind for e in mine if e.item == item} != {"view"}:
                 return False
         elif part == "new in the library":
             if any(e.item == item and e.kind in POSITIVE for e in events):

@@ -23,6 +23,10 @@ from recsys.errors import RecsysError, UnknownItemError
 from recsys.matrix import UserItems, check_user_items
 from recsys.models import CFModel, PopularityModel
 
+# The reason for an item the user was shown (in results, on a card) but never acted on, when
+# nothing else recommends it: "new to you" would be false.
+SEEN_REASON = "seen, not rated yet"
+
 
 @dataclass(frozen=True)
 class BlendSettings:
@@ -70,6 +74,7 @@ class UserContext:
     recent: csr_matrix | None = None  # 1 x items: this session's likes (a part of ``row``)
     penalty: np.ndarray | None = None  # per catalogue item, subtracted from the blended score
     shown_as: dict[int, str] = field(default_factory=dict)  # item -> "liked", "opened", ...
+    seen: set[int] = field(default_factory=set)  # items shown to the user, never acted on
 
 
 def _minmax(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -339,7 +344,8 @@ class HybridRecommender:
             reasons.append(by_content[0])
         if not reasons:
             count = self.liked_by(item)
-            reasons.append(f"popular: {count} people liked it" if count else "new to you")
+            fallback = SEEN_REASON if item in user.seen else "new to you"
+            reasons.append(f"popular: {count} people liked it" if count else fallback)
         _, similar_to, from_session = (
             by_content if by_content and by_content[0] in reasons else ("", None, False)
         )

@@ -319,6 +319,7 @@ class RecommendationService:
         if recent:
             context.recent = hybrid.context_for(recent.items()).row
         ignored = {i: n for i, n in showings.items() if i not in acted_on}
+        context.seen = {hybrid.item_index[item] for item in ignored}
         if ignored and self.signals.ignored_penalty > 0:
             context.penalty = np.zeros(len(hybrid.items), dtype=np.float32)
             for item, count in ignored.items():

@@ -558,7 +558,8 @@ def test_gallery_thumbnails_keep_their_result_numbers(library):
     ]
     shown, picks = gallery_items(results)
     assert picks == [(2, "b"), (4, "d")]
-    assert [caption for _, caption in shown] == ["[2] One. · 0.80", "[4] Two. · 0.60"]
+    # the number and name only: a raw cosine ("· 0.21") means nothing to a person
+    assert [caption for _, caption in shown] == ["[2] One.", "[4] Two."]
     assert all(max(picture.size) <= 256 for picture, _ in shown)
     from ui.rendering import result_players
 

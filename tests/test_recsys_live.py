@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from recsys.events import Event
+from recsys.hybrid import SEEN_REASON
 from recsys.service import LIVE_BLEND, RecommendationService
 from recsys.signals import DEFAULT_SIGNALS
 from recsys.store import InteractionStore
@@ -124,8 +125,12 @@ def _reason_is_true(
         elif part == "close to what you asked for":
             if query is None or not _is_close(item, query):
                 return False
-        elif part == "new to you":
-            if any(e.item == item and e.kind != "view" for e in mine):
+        elif part == "new to you":  # never shown: an item seen in the results is not new
+            if any(e.item == item for e in mine):
+                return False
+        elif part == SEEN_REASON:
+            kinds = {e.kind for e in mine if e.item == item}
+            if kinds != {"view"}:
                 return False
         else:
             return False
@@ -149,6 +154,21 @@ def test_every_reason_is_true_when_recomputed_from_the_events(store):
     assert checked == 32
     reasons = " ".join(r.because for r in service.recommend("mixed", k=8))
     assert "people who share your likes" in reasons and "which you" in reasons
+
+
+def test_an_item_already_shown_is_not_called_new(store):
+    """Seen in the chat's results, then offered on a card: "new to you" would be false (seen in
+    a browser: the seahorse just cited in an answer was the next card, "new to you")."""
+    service = service_over(store)
+    service.feedback("glancer", "a0", "like")
+    for item in [*CLUSTER["b"], "b-new"]:
+        store.log("glancer", item, "view")  # shown in the results, never acted on
+    recs = {r.item: r.because for r in service.recommend("glancer", k=len(CATALOGUE))}
+    events = store.events()
+    for item, because in recs.items():
+        assert _reason_is_true(because, item, "glancer", events), (item, because)
+    assert recs["b-new"] == SEEN_REASON  # nobody liked it, nothing like it was liked: was "new"
+    assert "popular" in recs["b0"]  # a shown item keeps a reason that is true of it
 
 
 def test_no_reason_calls_a_far_item_close(store):

@@ -35,7 +35,7 @@ def gallery_items(
             continue  # moved or deleted since it was indexed
         picture.thumbnail(THUMBNAIL)
         name = item.caption or Path(item.uri).name
-        shown.append((picture, f"[{number}] {name} · {item.score:.2f}"))
+        shown.append((picture, f"[{number}] {name}"))
         positions.append((number, item.item_id))
     return shown, positions
 
