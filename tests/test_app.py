@@ -723,6 +723,73 @@ def test_small_talk_leaves_the_results_and_cards_as_they_were(server, browser):
         page.close()
 
 
+_NEWEST_ANSWER_IN_VIEW = """() => {
+    const wrap = document.querySelector('#chat .bubble-wrap');
+    const bots = document.querySelectorAll('#chat .bot');
+    const first = bots[bots.length - 1].querySelector('.message-content p');
+    const view = wrap.getBoundingClientRect(), line = first.getBoundingClientRect();
+    const listen = bots[bots.length - 1].querySelector('a.speak');
+    let covered = null;
+    if (listen) {
+        const r = listen.getBoundingClientRect();
+        const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+        covered = hit && !listen.contains(hit) ? hit.outerHTML.slice(0, 80) : null;
+    }
+    return {line: [line.top, line.bottom], view: [view.top, view.bottom], covered: covered,
+            text: first.innerText};
+}"""
+
+
+@pytest.mark.parametrize("viewport", [(1280, 900), (390, 844)])
+def test_each_new_answer_opens_at_its_first_line(server, browser, shots, viewport):
+    """Seen in Chromium: an answer citing three pictures is taller than the chat, which scrolled
+    to its bottom: the answer's own words were above the view and the "Chat" label covered its
+    Listen button. A new answer shows its first line, with nothing over its Listen button."""
+    width, height = viewport
+    page = browser.new_page(viewport={"width": width, "height": height}, is_mobile=width < 500)
+    try:
+        page.goto(server + "/")
+        page.wait_for_selector("#message textarea:not([disabled])", timeout=60_000)
+        for n, question in enumerate(["What animals do you have?", "any fruit?", "a rocket"]):
+            _send(page, question)
+            _wait_for_new_answer(page, n)
+            page.wait_for_timeout(1500)  # pictures load, the chat settles
+            seen = page.evaluate(_NEWEST_ANSWER_IN_VIEW)
+            page.screenshot(path=shots / f"newest-answer-{width}-{n}.png")
+            top, bottom = seen["view"]
+            assert top - 1 <= seen["line"][0] and seen["line"][1] <= bottom + 1, (question, seen)
+            assert seen["covered"] is None, (question, seen)
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("viewport", [(1280, 900), (390, 844)])
+def test_every_result_and_its_name_are_in_the_gallery(server, browser, shots, viewport):
+    """Seen in Chromium: the gallery was a fixed 260 px box, so its second row was cut off, and
+    on a phone three columns cut the names to "[1] A bl…". All results show, and a short
+    name is shown whole."""
+    width, height = viewport
+    page = browser.new_page(viewport={"width": width, "height": height}, is_mobile=width < 500)
+    try:
+        _open_and_ask(page, server, "What animals do you have?")
+        page.wait_for_function("() => document.querySelectorAll('#results img').length > 3")
+        page.wait_for_timeout(1000)
+        seen = page.evaluate(
+            """() => {
+                const wrap = document.querySelector('#results .grid-wrap');
+                const names = [...document.querySelectorAll('#results .caption-label')].map(
+                    (c) => [c.innerText, c.scrollWidth > c.clientWidth]);
+                return {hidden: wrap.scrollHeight - wrap.clientHeight, names: names};
+            }"""
+        )
+        page.locator("#results").screenshot(path=shots / f"gallery-{width}.png")
+        assert seen["hidden"] <= 1, seen
+        short = [(name, cut) for name, cut in seen["names"] if len(name) <= 16]
+        assert short and not any(cut for _, cut in short), seen
+    finally:
+        page.close()
+
+
 def test_an_empty_message_gets_a_notice_outside_the_chat(server, browser):
     page = browser.new_page()
     try:

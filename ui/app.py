@@ -33,6 +33,8 @@ from ui.cards import (
     recommendation_cards,
     tracked_event,
 )
+from ui.chat_view import PAGE_CSS as CHAT_CSS
+from ui.chat_view import chat_view
 from ui.described import DescribedPanel
 from ui.language import chosen_language, language_setting
 from ui.public import public_item, public_reply
@@ -55,6 +57,10 @@ START_RETRY_SECONDS = 15  # a refused page start is tried again this often
 PAGE_CSS = (
     """
 #results img { object-fit: contain !important; background: #f3f4f6; }
+#results .grid-wrap { min-height: 0 !important; max-height: none !important; }  /* fits them */
+@media (max-width: 640px) {  /* two wider columns on a phone, so the names fit */
+  #results .grid-container { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }
+}
 #chat .cited img { object-fit: contain; background: #f3f4f6; border-radius: 6px;
                    height: 120px !important; width: auto !important; max-width: 100%; }
 #chat .cited audio, #sounds audio { max-width: 100%; }
@@ -62,6 +68,7 @@ PAGE_CSS = (
 .evidence { color: var(--body-text-color-subdued); font-size: 0.85em; }
 """
     + SPEECH_CSS
+    + CHAT_CSS
 )
 PICTURE_EXAMPLE = "More like this picture"
 VOICE_EXAMPLE = "Ask aloud (a recording)"
@@ -543,9 +550,11 @@ def build_app(
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(
                     label="Chat",
+                    show_label=False,  # a floating label covered the top of the messages
                     height=460,
                     elem_id="chat",
                     placeholder=welcome,
+                    autoscroll=False,  # chat_view shows each new answer from its first line
                 )
                 box = gr.MultimodalTextbox(
                     sources=["upload", "microphone"],
@@ -561,7 +570,7 @@ def build_app(
                 results = gr.Gallery(
                     label="Results (click one for more like it)",
                     columns=GALLERY_COLUMNS,
-                    height=260,
+                    height="auto",  # every result shows; a fixed box cut off the second row
                     elem_id="results",
                 )
                 sounds = gr.HTML(elem_id="sounds")
@@ -570,6 +579,7 @@ def build_app(
                 cards = recommendation_cards()
                 feedback_note = gr.Markdown(elem_id="feedback-note")
         tracker = activity_tracker()
+        chat_view()
         player = speech_player()
         speak_choice = gr.BrowserState("", storage_key="crossmedia-speak", secret=secret)
         outputs = [chatbot, box, results, result_picks, cards, session, sounds]
