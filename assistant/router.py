@@ -56,11 +56,23 @@ _CATEGORY = re.compile(
 )
 
 
+# "any fruit?", "got any birds?", "Do you have any frogs?": every such thing is asked for
+_ANY = re.compile(
+    r"^\s*((do you have|have you got|you got|got|are there|is there)\s+)?any\s+"
+    r"(?P<what>[\w' -]+?)[\s?!.]*$",
+    re.I,
+)
+
+
 def category_of(question: str) -> str | None:
     """The kind of thing a broad question asks about ("What animals do you have?" ->
-    "animals"), or None for a question about one thing."""
-    match = _CATEGORY.match(question.strip())
-    return match.group("what").strip() if match else None
+    "animals", "any fruit?" -> "fruit"), or None for a question about one thing (or about a
+    kind of media: "any pictures of a badger?")."""
+    question = _LEAD_IN.sub("", question.strip())
+    match = _CATEGORY.match(question) or _ANY.match(question)
+    if not match or _MEDIA_PREFIX.match(match.group("what")):
+        return None
+    return match.group("what").strip()
 
 
 def describes_a_thing(phrase: str) -> bool:

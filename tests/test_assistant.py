@@ -112,6 +112,21 @@ def test_a_thing_described_by_its_use_is_offered_not_refused(assistant, question
 
 
 @pytest.mark.parametrize(
+    ("question", "kinds", "least"),
+    [("Any animals?", ("frog", "badger", "sheep"), 2), ("and any fruit?", ("banana",), 1)],
+)
+def test_any_kind_of_thing_is_a_broad_question(assistant, question, kinds, least):
+    """Seen in the browser: "any animals?" was searched as "an any animal" and answered "I have
+    nothing exactly like “an any animal”; the closest is a duck", and "any fruit?" named the
+    closest banana only. "any X" asks for every X the library holds."""
+    reply = assistant.turn("alice", hashlib.sha1(question.encode()).hexdigest(), question)
+    assert reply.query_kind == "category", reply.search_text
+    assert "any" not in reply.search_text.split(), reply.search_text
+    cited = [c.caption.lower() for c in reply.citations]
+    assert sum(any(k in c for c in cited) for k in kinds) >= least, reply.answer
+
+
+@pytest.mark.parametrize(
     "question", ["something to write with", "anything I can wear on my head", "something to sit on"]
 )
 def test_a_described_thing_the_library_lacks_is_never_claimed(assistant, question):

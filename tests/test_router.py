@@ -84,6 +84,17 @@ def test_broad_questions_name_a_kind_of_thing():
     assert category_of("what other birds have you got") == "birds"
     assert category_of("Do you have a picture of a badger?") is None
     assert category_of("What is this?") is None
+    # "any ..." asks for every such thing (seen in the browser: "any animals?" was searched as
+    # "an any animal", "any fruit?" answered with the closest banana only)
+    assert category_of("any fruit?") == "fruit"
+    assert category_of("Any animals?") == "animals"
+    assert category_of("and any birds?") == "birds"
+    assert category_of("Do you have any frogs?") == "frogs"
+    assert category_of("got any red cars?") == "red cars"
+    assert category_of("Do you have any pictures of a badger?") is None
+    assert category_of("anything about frogs?") is None
+    assert search_phrase("any animals?") == "an animal"
+    assert search_phrase("Do you have any fruit?") == "a fruit"
 
 
 @pytest.mark.parametrize(
