@@ -28,6 +28,7 @@ from pathlib import Path
 from provenance import provenance
 
 from retrieval.datasets.tuxpaint import stamps_dir
+from retrieval.encoders.registry import default_encoder_name
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -98,7 +99,9 @@ def main() -> int:
         for name, done in runs.items()
     }
     result = {
-        "provenance": provenance("default", "OPENBLAS_NUM_THREADS=1 python bench/first_start.py"),
+        "provenance": provenance(
+            default_encoder_name(), "OPENBLAS_NUM_THREADS=1 python bench/first_start.py"
+        ),
         "what": "crossmedia ingest of the Tux Paint stamps (sounds paired) into an empty data "
         "directory and model cache, one process per run",
         "rows": rows,
