@@ -192,9 +192,6 @@ def reason_is_true(
         elif part == SEEN_REASON:
             if {e.kind for e in mine if e.item == item} != {"view"}:
                 return False
-        elif part == "new in the library":
-            if any(e.item == item and e.kind in POSITIVE for e in events):
-                return False
         else:
             return False
     return True

@@ -314,9 +314,9 @@ class HybridRecommender:
         itself), the users who share the user's likes (only when CF counted and they exist),
         or popularity, with the counts behind the claim."""
         if weight < 0:  # no taste and no query: popularity alone
-            count = self.liked_by(item)
-            because = f"popular: {count} people liked it" if count else "new in the library"
-            return Recommendation(self.items[item], round(float(score), 4), 1.0, 0.0, because)
+            return Recommendation(
+                self.items[item], round(float(score), 4), 1.0, 0.0, self._fallback(item, user)
+            )
         total = cf + content
         cf_share = float(cf / total) if total > 0 else 0.0
         interested = [int(i) for i in user.row.indices if user.row[0, i] > 0]
@@ -343,9 +343,7 @@ class HybridRecommender:
         if not reasons and by_content is not None:  # CF chose it, but nobody shares the likes
             reasons.append(by_content[0])
         if not reasons:
-            count = self.liked_by(item)
-            fallback = SEEN_REASON if item in user.seen else "new to you"
-            reasons.append(f"popular: {count} people liked it" if count else fallback)
+            reasons.append(self._fallback(item, user))
         _, similar_to, from_session = (
             by_content if by_content and by_content[0] in reasons else ("", None, False)
         )
@@ -358,6 +356,14 @@ class HybridRecommender:
             similar_to,
             from_session,
         )
+
+    def _fallback(self, item: int, user: UserContext) -> str:
+        """The reason when neither taste nor question explains an item: how many people liked
+        it, else whether the user has been shown it."""
+        count = self.liked_by(item)
+        if count:
+            return f"popular: {count} people liked it"
+        return SEEN_REASON if item in user.seen else "new to you"
 
     def context_for(
         self,

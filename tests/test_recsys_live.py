@@ -169,6 +169,16 @@ def test_an_item_already_shown_is_not_called_new(store):
         assert _reason_is_true(because, item, "glancer", events), (item, because)
     assert recs["b-new"] == SEEN_REASON  # nobody liked it, nothing like it was liked: was "new"
     assert "popular" in recs["b0"]  # a shown item keeps a reason that is true of it
+    # a user with no likes and no question gets popularity; an item nobody liked was called
+    # "new in the library" (it is not new), also where the user had just been shown it
+    store.log("looker", "b-new", "view")
+    first = {r.item: r.because for r in service.recommend("looker", k=len(CATALOGUE))}
+    for item, because in first.items():
+        assert _reason_is_true(because, item, "looker", events + store.events("looker")), (
+            item,
+            because,
+        )
+    assert first["b-new"] == SEEN_REASON and first["a-new"] == "new to you"
 
 
 def test_no_reason_calls_a_far_item_close(store):
