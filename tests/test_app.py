@@ -763,6 +763,25 @@ def test_each_new_answer_opens_at_its_first_line(server, browser, shots, viewpor
         page.close()
 
 
+def test_on_a_phone_a_tapped_result_brings_its_answer_into_view(server, browser, shots):
+    """Seen by a helper at 390 px: tapping a result below the chat scrolled the page down to
+    the gallery, so the "More like …" answer it asked for was above the screen."""
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        _open_and_ask(page, server, "What animals do you have?")
+        page.wait_for_function("() => document.querySelectorAll('#results img').length > 2")
+        page.locator("#results button.thumbnail-item").nth(1).tap()
+        _wait_for_new_answer(page, 1, "More like")
+        page.wait_for_timeout(1500)
+        seen = page.evaluate(_NEWEST_ANSWER_IN_VIEW)
+        page.screenshot(path=shots / "phone-tapped-result.png")
+        top, bottom = seen["line"]
+        assert top >= 0 and bottom <= 844, seen  # on the screen
+        assert seen["view"][0] - 1 <= top and bottom <= seen["view"][1] + 1, seen  # in the chat
+    finally:
+        page.close()
+
+
 @pytest.mark.parametrize("viewport", [(1280, 900), (390, 844)])
 def test_every_result_and_its_name_are_in_the_gallery(server, browser, shots, viewport):
     """Seen in Chromium: the gallery was a fixed 260 px box, so its second row was cut off, and

@@ -4,7 +4,9 @@ Gradio's own autoscroll goes to the bottom of the chat, so an answer taller than
 citing three pictures) opened at its last picture, its words out of view above. Here the chat
 is scrolled so that the newest answer starts at the top of the view when it does not fit,
 and to the bottom when it does; pictures that load later scroll it again, until the person
-scrolls the chat themselves (then it is theirs until the next question).
+scrolls the chat themselves (then it is theirs until the next question). When a question
+starts below the chat (a result tapped on a phone, where the panels stack under it), the page
+is brought back to the chat, unless the person scrolls the page.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ _SCROLL_JS = """
 if (!window.crossmediaChatView) {
   window.crossmediaChatView = true;
   const MARGIN = 8;
-  let asked = -1, theirs = false, frame = 0;
+  let asked = -1, theirs = false, pageTheirs = false, frame = 0;
   const settle = () => {
     frame = 0;
     const chat = document.getElementById('chat');
@@ -35,7 +37,12 @@ if (!window.crossmediaChatView) {
     const rows = wrap.querySelectorAll('div.message.bot, div.message.user');
     if (!rows.length) return;
     const questions = wrap.querySelectorAll('div.message.user').length;
-    if (questions !== asked) { asked = questions; theirs = false; }
+    if (questions !== asked) { asked = questions; theirs = false; pageTheirs = false; }
+    const box = chat.getBoundingClientRect();
+    const onScreen = Math.min(box.bottom, window.innerHeight) - Math.max(box.top, 0);
+    if (!pageTheirs && onScreen < box.height / 2) {
+      chat.scrollIntoView({block: 'start'});  // a result tapped below the chat, on a phone
+    }
     if (theirs) return;
     const newest = rows[rows.length - 1];
     const top = newest.getBoundingClientRect().top - wrap.getBoundingClientRect().top
@@ -51,6 +58,9 @@ if (!window.crossmediaChatView) {
     chat.addEventListener('load', soon, true);  // a picture's height is known once it loads
     for (const kind of ['wheel', 'touchmove', 'keydown']) {
       chat.addEventListener(kind, () => { theirs = true; }, {passive: true});
+    }
+    for (const kind of ['wheel', 'touchmove']) {
+      window.addEventListener(kind, () => { pageTheirs = true; }, {passive: true});
     }
   };
   watch();
