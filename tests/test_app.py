@@ -778,6 +778,13 @@ def test_on_a_phone_a_tapped_result_brings_its_answer_into_view(server, browser,
         top, bottom = seen["line"]
         assert top >= 0 and bottom <= 844, seen  # on the screen
         assert seen["view"][0] - 1 <= top and bottom <= seen["view"][1] + 1, seen  # in the chat
+        # the new set's item where the finger was is not marked as if it had been chosen (a
+        # touch screen keeps the tapped spot "hovered", and hover draws the accent border)
+        plain, tapped = page.evaluate(
+            """() => [...document.querySelectorAll('#results button.thumbnail-item')]
+                .slice(0, 2).map((b) => getComputedStyle(b).borderTopColor)"""
+        )
+        assert tapped == plain, (plain, tapped)
     finally:
         page.close()
 

@@ -58,6 +58,11 @@ PAGE_CSS = (
     """
 #results img { object-fit: contain !important; background: #f3f4f6; }
 #results .grid-wrap { min-height: 0 !important; max-height: none !important; }  /* fits them */
+@media (hover: none) {  /* a touch screen keeps the tapped spot "hovered": the new set's
+                          item there looked chosen */
+  #results .thumbnail-item:hover:not(.selected) {
+    --ring-color: transparent; border-color: var(--border-color-primary); filter: none; }
+}
 @media (max-width: 640px) {  /* two wider columns on a phone, so the names fit */
   #results .grid-container { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }
 }
