@@ -54,6 +54,8 @@ class AnswerPlan:
     about: str = ""  # a follow-up: the earlier item it takes, quoted ("“A frog” (result 2)")
     describe: bool = False  # "Tell me about X": name items by their whole caption
     language: str = "en"  # the question's: the answer's fixed sentences are in it
+    matches: list[int] = field(default_factory=list)  # every item that is what was asked for
+    # (a confident answer's): those the answer does not name are counted after it
 
     @property
     def citable(self) -> list[int]:
@@ -174,8 +176,9 @@ def plan_answer(
     # what the captions can be checked against: the subject, or for a question in another
     # language its dictionary English ("" where the dictionary could not read it)
     read = subject if language == "en" else subject_english
-    if kind == "follow_up":
-        grade: Grade = "confident"
+    if kind == "follow_up":  # "more like X": alike as a picture's twin is, else the nearest
+        alike = calibration.grade("image", scores[0]) == "confident"
+        grade: Grade = "confident" if alike else "closest"
     else:
         grade = calibration.grade(kind, scores[0])
         if kind in ("text", "category", "voice") and mentions(documents, False):
@@ -204,7 +207,21 @@ def plan_answer(
     elif kind in ("text", "voice") and grade == "confident" and matching:
         also = [n for n in also if n in matching]
     describe = bool(_ABOUT.match(question)) and kind in ("text", "voice")
-    return AnswerPlan(grade, kind, subject, lead, also, about, describe, language)
+    confident = grade == "confident" and kind in ("text", "voice", "category")
+    return AnswerPlan(
+        grade, kind, subject, lead, also, about, describe, language, numbers if confident else []
+    )
+
+
+def more_sentence(plan: AnswerPlan, cited: Sequence[int]) -> str:
+    """The sentence that follows an answer naming only some of the matches ("3 more are among
+    the results."), in the plan's language; "" when it names them all."""
+    left = len([n for n in plan.matches if n not in cited])
+    if not left:
+        return ""
+    one, many = phrases(plan.language).more
+    sentence = one if left == 1 else many.format(n=left)
+    return sentence if plan.language in ("zh", "ja") else " " + sentence
 
 
 def _distinct(numbers: Sequence[int], documents: Sequence[Document]) -> list[int]:
@@ -223,6 +240,8 @@ def openings(plan: AnswerPlan) -> list[str]:
     """The ways an answer of this plan may begin, in its language (the template uses the
     first)."""
     said = phrases(plan.language)
+    if plan.kind == "follow_up" and plan.grade == "closest":
+        return [said.follow_up_closest.format(about=plan.about)]
     if plan.kind == "follow_up":
         return [o.format(about=plan.about) for o in said.follow_up]
     if plan.kind == "image":

@@ -1,16 +1,76 @@
 """Messages that are not searches: thanks, greetings, goodbyes, questions about the assistant
-itself and requests it cannot serve (weather, news). They get a short reply, not a search."""
+itself or about what the library holds, and requests it cannot serve (weather, news). They get
+a short reply that fits the library (a library of pictures alone is not offered sounds), not a
+search."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
-CAPABILITIES = (
-    "I search this library's pictures, sounds and their captions. Ask for something "
-    "(“show me a frog”, “do you have anything red?”), send a picture to find what looks like "
-    "it, or press the microphone and ask aloud. Like what you enjoy and the recommendations "
-    "follow your taste."
-)
+_KIND_NAMES = {"image": "picture", "audio": "sound", "video": "video", "text": "text"}
+
+
+@dataclass(frozen=True)
+class LibraryContents:
+    """What the library holds, as a reply describes it: items per modality and the names of a
+    few of them ("a black cat")."""
+
+    counts: Mapping[str, int] = field(default_factory=dict)
+    examples: Sequence[str] = ()
+
+    def held(self) -> str:
+        """ "12 pictures and 1 sound" (the largest kinds first), or "nothing yet"."""
+        parts = [
+            f"{n:,} {_KIND_NAMES.get(kind, kind)}{'s' * (n != 1)}"
+            for kind, n in sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            if n
+        ]
+        return _listed(parts) or "nothing yet"
+
+    def kinds(self) -> str:
+        """ "pictures, sounds" as a sentence names them: the plural names of the kinds held."""
+        held = [k for k, n in sorted(self.counts.items(), key=lambda kv: -kv[1]) if n]
+        return _listed([_KIND_NAMES.get(k, k) + "s" for k in held]) or "items"
+
+    def senses(self) -> str:
+        """ "see", "hear" or "see or hear": how a person takes in what the library holds."""
+        seen = any(self.counts.get(k) for k in ("image", "video", "text"))
+        heard = any(self.counts.get(k) for k in ("audio", "video"))
+        return "see or hear" if seen and heard else "hear" if heard else "see"
+
+
+def _listed(parts: Sequence[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)
+
+
+def capabilities(library: LibraryContents) -> str:
+    """What the assistant does, for this library."""
+    return (
+        f"I search this library's {library.kinds()} and their captions. Ask for something "
+        "(“show me a frog”, “do you have anything red?”), send a picture to find what looks "
+        "like it, or press the microphone and ask aloud. Like what you enjoy and the "
+        "recommendations follow your taste."
+    )
+
+
+def overview(library: LibraryContents) -> str:
+    """What the library holds: its counts and a few of its items by name."""
+    if not any(library.counts.values()):
+        return "This library is empty: add pictures, sounds or videos with `crossmedia ingest`."
+    text = f"This library holds {library.held()}"
+    if library.examples:
+        text += ", among them " + _listed(list(library.examples))
+    return (
+        text
+        + ". Ask for any of them, or for anything else you'd like to "
+        + (library.senses() + ".")
+    )
+
+
+_PICTURES_AND_SOUNDS = LibraryContents({"image": 1, "audio": 1})  # when not told what it holds
 _CLOSING = r"[\s!.,:;)(]*(😊|🙂|👍)?[\s!.]*$"
 _THANKS = re.compile(
     r"^\s*(ok(ay)?[, ]+)?(thanks?|thank you|thx|ty|cheers|much appreciated)"
@@ -18,8 +78,12 @@ _THANKS = re.compile(
     re.I,
 )
 _APPROVAL = re.compile(r"^\s*(great|cool|nice|awesome|perfect|ok(ay)?|got it|wow)" + _CLOSING, re.I)
-_GREETING = re.compile(
-    r"^\s*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening))( there| again)?" + _CLOSING,
+_HELLO = r"(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening))( there| again)?"
+_GREETING = re.compile(r"^\s*" + _HELLO + _CLOSING, re.I)
+_WHAT_IS_HELD = re.compile(
+    r"^\s*(" + _HELLO + r"[\s,!.]+)?(so,? )?(what'?s|what is|what do you have|what have you got"
+    r"|what can i (find|see|search)|what('?s| is) there)( in)?( here| there| this library"
+    r"| the library| your library)?( to (see|find|search))?[\s?!.]*$",
     re.I,
 )
 _GOODBYE = re.compile(r"^\s*(bye|goodbye|see you( later)?|good night)" + _CLOSING, re.I)
@@ -33,20 +97,28 @@ _OUT_OF_SCOPE = re.compile(
     r"|today's date|tell me a joke|set (an? )?(alarm|timer|reminder))\b",
     re.I,
 )
+_CHAT = (_THANKS, _WHAT_IS_HELD, _GREETING, _GOODBYE, _APPROVAL, _ABOUT_ASSISTANT, _OUT_OF_SCOPE)
 
 
-def chat_reply(text: str) -> str | None:
-    """The reply to a message that is not a search, or None when it should be searched."""
+def chat_reply(
+    text: str, library: LibraryContents | Callable[[], LibraryContents] | None = None
+) -> str | None:
+    """The reply to a message that is not a search, or None when it should be searched.
+    ``library``: what the library holds, or a function that looks it up (called only for a
+    reply, so a search costs nothing); the replies name only what it has."""
+    if not any(p.search(text) for p in _CHAT):
+        return None
+    held = (library() if callable(library) else library) or _PICTURES_AND_SOUNDS
     if _THANKS.match(text):
-        return "You're welcome! Ask for anything else you'd like to see or hear."
+        return f"You're welcome! Ask for anything else you'd like to {held.senses()}."
+    if _WHAT_IS_HELD.match(text):
+        return ("Hello! " if re.match(r"\s*" + _HELLO, text, re.I) else "") + overview(held)
     if _GREETING.match(text):
-        return "Hello! " + CAPABILITIES
+        return "Hello! " + capabilities(held)
     if _GOODBYE.match(text):
         return "Goodbye! Your likes are kept for next time."
     if _APPROVAL.match(text):
         return "Glad it helps. What would you like to find next?"
     if _ABOUT_ASSISTANT.match(text):
-        return CAPABILITIES
-    if _OUT_OF_SCOPE.search(text):
-        return "I can't help with that: I only know this media library. " + CAPABILITIES
-    return None
+        return capabilities(held)
+    return "I can't help with that: I only know this media library. " + capabilities(held)

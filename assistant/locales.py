@@ -28,10 +28,14 @@ class Phrases:
     image_found: tuple[str, ...]
     image_closest: str
     follow_up: tuple[str, ...]
+    follow_up_closest: str  # nothing is much like the item: its nearest, not claimed alike
     and_: str
     stop: str
     not_found: str
     not_found_image: str
+    # after an answer that names some of the matches: how many more the results hold
+    # ({n}: two or more), as a sentence of its own
+    more: tuple[str, str]
     quote: tuple[str, str] = ("“", "”")
     # what an answer adds after an item found through one of its parts ({t}: a moment such as
     # 0:42; {x}: quoted words heard in a video or read in a picture)
@@ -50,12 +54,14 @@ PHRASES: dict[str, Phrases] = {
         image_found=("This looks like ", "It looks like "),
         image_closest="Nothing in the library looks quite like this; the closest is ",
         follow_up=("More like {about}: ", "Similar to {about}: "),
+        follow_up_closest="Nothing else in the library is much like {about}; the nearest is ",
         and_=" and ",
         stop=".",
         not_found="I could not find anything about {q} in the library; "
         "the results are only the nearest things I have.",
         not_found_image="Nothing in the library looks like this picture; "
         "the results are only the nearest.",
+        more=("One more is among the results.", "{n} more are among the results."),
     ),
     "es": Phrases(
         found=("Sí, tengo ", "Aquí está ", "Tengo "),
@@ -65,12 +71,14 @@ PHRASES: dict[str, Phrases] = {
         image_found=("Parece ", "Se parece a "),
         image_closest="Nada en la biblioteca se parece del todo a esto; lo más parecido es ",
         follow_up=("Más como {about}: ", "Parecido a {about}: "),
+        follow_up_closest="Nada más en la biblioteca se parece mucho a {about}; lo más cercano es ",
         and_=" y ",
         stop=".",
         not_found="No encontré nada sobre {q} en la biblioteca; "
         "los resultados son solo lo más cercano que tengo.",
         not_found_image="Nada en la biblioteca se parece a esta imagen; "
         "los resultados son solo lo más cercano.",
+        more=("Hay uno más entre los resultados.", "Hay {n} más entre los resultados."),
         quote=("«", "»"),
         at_moment=" en el {t}",
         it_says=", donde dice {x}",
@@ -86,12 +94,18 @@ PHRASES: dict[str, Phrases] = {
         image_closest="Rien dans la bibliothèque ne ressemble tout à fait à ceci ; "
         "le plus proche est ",
         follow_up=("Plus comme {about} : ", "Semblable à {about} : "),
+        follow_up_closest="Rien d'autre dans la bibliothèque ne ressemble vraiment à {about} ; "
+        "le plus proche est ",
         and_=" et ",
         stop=".",
         not_found="Je n'ai rien trouvé sur {q} dans la bibliothèque ; "
         "les résultats sont seulement ce que j'ai de plus proche.",
         not_found_image="Rien dans la bibliothèque ne ressemble à cette image ; "
         "les résultats sont seulement les plus proches.",
+        more=(
+            "Il y en a un de plus parmi les résultats.",
+            "Il y en a {n} de plus parmi les résultats.",
+        ),
         quote=("« ", " »"),
         at_moment=" à {t}",
         it_says=", où l'on entend {x}",
@@ -106,12 +120,15 @@ PHRASES: dict[str, Phrases] = {
         image_found=("Das sieht aus wie ", "Es sieht aus wie "),
         image_closest="Nichts in der Bibliothek sieht ganz so aus; am nächsten kommt ",
         follow_up=("Mehr wie {about}: ", "Ähnlich wie {about}: "),
+        follow_up_closest="Nichts sonst in der Bibliothek ähnelt {about} wirklich; "
+        "am nächsten kommt ",
         and_=" und ",
         stop=".",
         not_found="Ich habe in der Bibliothek nichts zu {q} gefunden; "
         "die Ergebnisse sind nur das Nächstliegende, das ich habe.",
         not_found_image="Nichts in der Bibliothek sieht wie dieses Bild aus; "
         "die Ergebnisse sind nur die nächstliegenden.",
+        more=("Ein weiteres ist unter den Ergebnissen.", "{n} weitere sind unter den Ergebnissen."),
         quote=("„", "“"),
         at_moment=" bei {t}",
         it_says=", wo es heißt {x}",
@@ -126,12 +143,14 @@ PHRASES: dict[str, Phrases] = {
         image_found=("Это похоже на ", "Похоже на "),
         image_closest="В библиотеке нет ничего совсем похожего; ближе всего ",
         follow_up=("Ещё похожее на {about}: ", "Похожее на {about}: "),
+        follow_up_closest="В библиотеке больше нет ничего очень похожего на {about}; ближе всего ",
         and_=" и ",
         stop=".",
         not_found="Я ничего не нашёл о {q} в библиотеке; "
         "в результатах только самое близкое, что у меня есть.",
         not_found_image="В библиотеке нет ничего похожего на эту картинку; "
         "в результатах только самое близкое.",
+        more=("Ещё один — среди результатов.", "Ещё {n} — среди результатов."),
         quote=("«", "»"),
         at_moment=" на {t}",
         it_says=", где звучит {x}",
@@ -146,10 +165,12 @@ PHRASES: dict[str, Phrases] = {
         image_found=("这看起来像", "它看起来像"),
         image_closest="库里没有和这个完全相像的；最接近的是",
         follow_up=("更多类似{about}的：", "和{about}相似的："),
+        follow_up_closest="库里没有其他和{about}很像的；最接近的是",
         and_="和",
         stop="。",
         not_found="我在库里没有找到关于{q}的内容；结果只是我这里最接近的东西。",
         not_found_image="库里没有和这张图片相像的；结果只是最接近的。",
+        more=("结果中还有一个。", "结果中还有{n}个。"),
         at_moment="（{t}处）",
         it_says="，其中说{x}",
         text_reads="，上面写着{x}",
@@ -163,10 +184,12 @@ PHRASES: dict[str, Phrases] = {
         image_found=("これに似ています：", "似ているもの："),
         image_closest="ライブラリにこれとよく似たものはありません。いちばん近いのは",
         follow_up=("{about}に似たもの：", "{about}と似ているもの："),
+        follow_up_closest="ライブラリには{about}によく似たものはほかにありません。いちばん近いのは",
         and_="と",
         stop="。",
         not_found="ライブラリに{q}についてのものは見つかりませんでした。結果はいちばん近いものだけです。",
         not_found_image="ライブラリにこの画像に似たものはありません。結果はいちばん近いものだけです。",
+        more=("結果にはほかに1件あります。", "結果にはほかに{n}件あります。"),
         quote=("「", "」"),
         at_moment="（{t}）",
         it_says="、{x}と言っています",

@@ -27,6 +27,7 @@ from assistant.answers import (
     answer_grammar,
     check_answer,
     evidence_phrase,
+    more_sentence,
     safe_caption,
     template_answer,
 )
@@ -160,8 +161,10 @@ class QAChain:
             log.warning("the LLM failed, answering from the template: %s", exc)
         checked = check_answer(raw, plan, documents, question)
         if checked is not None:
-            return CitedAnswer(checked[0], checked[1], "model")
-        return CitedAnswer(template_answer(plan, documents), list(plan.lead), "template", raw)
+            text, cited = checked
+            return CitedAnswer(text + more_sentence(plan, cited), cited, "model")
+        text = template_answer(plan, documents) + more_sentence(plan, plan.lead)
+        return CitedAnswer(text, list(plan.lead), "template", raw)
 
     def stream(
         self,

@@ -26,9 +26,9 @@ import numpy as np
 from langchain_core.documents import Document
 from PIL import Image
 
-from assistant.answers import evidence_phrase, plan_answer
+from assistant.answers import WITHHELD, evidence_phrase, item_phrase, plan_answer, safe_caption
 from assistant.calibration import Calibration, load_or_calibrate
-from assistant.chitchat import chat_reply
+from assistant.chitchat import LibraryContents, chat_reply
 from assistant.errors import TurnError
 from assistant.history import ChatHistory, ConversationSummary, StoredTurn
 from assistant.llm import LLMSettings, load_llm
@@ -278,7 +278,9 @@ class Assistant:
             if not transcript and not (text and text.strip()) and not images:
                 raise TurnError("no speech was heard in the recording: try again, or type")
         text = " ".join(filter(None, [(text or "").strip(), transcript or ""]))
-        small_talk = chat_reply(text) if text and not images and item is None else None
+        small_talk = (
+            chat_reply(text, self.contents) if text and not images and item is None else None
+        )
         if small_talk is not None:
             yield from self._chat(user, session, text, small_talk, transcript, started)
             return
@@ -481,6 +483,22 @@ class Assistant:
             if len(questions) == count:
                 break
         return questions
+
+    def contents(self, examples: int = 3, candidates: int = 50) -> LibraryContents:
+        """What the library holds, for replies about it: items per modality and the names of
+        a few captioned ones (the first by id: the same few every time, spread over the
+        library by the ids' hashes)."""
+        counts = self.library.index.count_by_modality()
+        ids = sorted(i for kind in counts for i in self.library.index.ids_of(kind, candidates))
+        items = self.library.index.get_many(ids)
+        names = dict.fromkeys(
+            item_phrase(Document(page_content=items[i].caption))
+            for i in ids
+            if i in items
+            and items[i].caption.strip()
+            and safe_caption(items[i].caption) != WITHHELD  # never an example that gives orders
+        )
+        return LibraryContents(counts, tuple(names)[:examples])
 
     def example_picture(self, candidates: int = 200) -> MediaItem | None:
         """A captioned picture of the library to search with on the first screen (a raster

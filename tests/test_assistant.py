@@ -126,6 +126,53 @@ def test_any_kind_of_thing_is_a_broad_question(assistant, question, kinds, least
     assert sum(any(k in c for c in cited) for k in kinds) >= least, reply.answer
 
 
+def test_an_answer_naming_some_matches_counts_the_rest():
+    """Seen in the browser: "any animals?" was answered "I have a black cat [1], a pigeon [2]
+    and a seahorse [3].", which reads as the whole list while a duck, a frog and a peahen were
+    results 4 to 6."""
+    from langchain_core.documents import Document
+
+    from assistant.answers import more_sentence, plan_answer, template_answer
+    from assistant.calibration import Calibration, KindCuts
+
+    names = ["A black cat.", "A pigeon.", "A seahorse.", "A duck.", "A frog.", "A banana."]
+    scores = [0.9, 0.88, 0.86, 0.84, 0.82, 0.5]
+    documents = [
+        Document(page_content=n, metadata={"score": s, "item_id": f"i{k}", "modality": "image"})
+        for k, (n, s) in enumerate(zip(names, scores, strict=True))
+    ]
+    cuts = KindCuts(confident=0.8, plausible=0.4)
+    calibration = Calibration("x", 9, {"category": cuts}, {})
+    plan = plan_answer("category", "animals", "any animals?", documents, calibration)
+    assert plan.lead == [1, 2, 3] and plan.matches == [1, 2, 3, 4, 5]  # the banana is not one
+    assert template_answer(plan, documents) + more_sentence(plan, plan.lead) == (
+        "I have a black cat [1], a pigeon [2] and a seahorse [3]. 2 more are among the results."
+    )
+    assert more_sentence(plan, [1, 2, 3, 4]) == " One more is among the results."
+    assert more_sentence(plan, [1, 2, 3, 4, 5]) == ""  # every match named: nothing to add
+    french = plan_answer("category", "animaux", "des animaux ?", documents, calibration, "", "fr")
+    assert more_sentence(french, french.lead) == " Il y en a 2 de plus parmi les résultats."
+    chinese = plan_answer("category", "动物", "有动物吗？", documents, calibration, "", "zh")
+    assert more_sentence(chinese, chinese.lead) == "结果中还有2个。"
+    unsure = Calibration("x", 9, {"category": KindCuts(confident=0.95, plausible=0.4)}, {})
+    closest = plan_answer("category", "animals", "any animals?", documents, unsure)
+    assert closest.grade != "confident" and more_sentence(closest, closest.lead) == ""
+
+
+def test_a_broad_answer_counts_every_match_it_does_not_name(assistant):
+    reply = assistant.turn("alice", "more-1", "what animals do you have?")
+    cuts = assistant.calibration().cuts_for("category")
+    above = {r.caption for r in reply.results if r.score >= cuts.confident}
+    cited = {c.caption for c in reply.citations}
+    left = len(above - cited)
+    if left == 0:
+        assert "among the results" not in reply.answer, reply.answer
+    elif left == 1:
+        assert reply.answer.endswith(" One more is among the results."), reply.answer
+    else:
+        assert reply.answer.endswith(f" {left} more are among the results."), reply.answer
+
+
 @pytest.mark.parametrize(
     "question", ["something to write with", "anything I can wear on my head", "something to sit on"]
 )
@@ -331,6 +378,18 @@ def test_small_talk_is_answered_without_a_search(assistant):
     assert "picture" in capabilities.answer and not capabilities.results
 
 
+def test_asking_what_is_in_the_library_names_its_counts_and_some_items(assistant):
+    counts = assistant.library.index.count_by_modality()
+    reply = assistant.turn("erin", "t2", "hi, what's in here?")
+    assert reply.query_kind == "chat" and not reply.results
+    assert reply.answer.startswith(f"Hello! This library holds {counts['image']} pictures")
+    named = reply.answer.split("among them ")[1].split(".")[0]
+    ids, _ = assistant.library.index.vectors("content")
+    captions = " ".join(i.caption.lower() for i in assistant.library.index.get_many(ids).values())
+    for name in named.replace(" and ", ", ").split(", "):  # each example is a real item
+        assert name.removeprefix("a ").removeprefix("an ") in captions, name
+
+
 def test_streamed_text_is_never_withdrawn(assistant):
     for question in ("Tell me about Saturn", "Do you have a submarine?", "guitars", "hello"):
         tokens, reply = [], None
@@ -352,6 +411,43 @@ def test_a_picture_with_what_is_this_is_answered_about_the_picture(assistant, li
     assert modified.query_kind == "composed"
 
 
+def _answers_a_follow_up(answer: str, name: str, number: int) -> bool:
+    """Whether ``answer`` begins as a follow-up's does, whichever its grade: "More like “X”
+    (result 2): " or "Nothing else in the library is much like “X” (result 2); the nearest is "."""
+    about = f"{quoted(name, 'en')} (result {number})"
+    return answer.startswith(
+        (f"More like {about}: ", f"Nothing else in the library is much like {about}; the nearest")
+    )
+
+
+def test_more_like_an_item_claims_likeness_only_when_it_is_close():
+    """Seen in the browser: "More like Saturn" was answered "More like “Saturn”: a banana [1]"
+    in a library with no other planet. A neighbour is called alike only when it is as close as
+    a picture's twin (the library's calibration); otherwise it is the nearest, not a match."""
+    from langchain_core.documents import Document
+
+    from assistant.answers import plan_answer, template_answer
+    from assistant.calibration import Calibration, KindCuts
+
+    def answer(score: float, language: str = "en") -> str:
+        documents = [
+            Document(page_content="A banana.", metadata={"score": score, "item_id": "b"}),
+            Document(page_content="A black cat.", metadata={"score": 0.3, "item_id": "c"}),
+        ]
+        cuts = {k: KindCuts(confident=0.8, plausible=0.4) for k in ("text", "image")}
+        plan = plan_answer(
+            "follow_up", "i", "more like Saturn", documents, Calibration("x", 9, cuts, {}),
+            "“Saturn”", language,
+        )  # fmt: skip
+        return template_answer(plan, documents)
+
+    assert answer(0.9) == "More like “Saturn”: a banana [1]."
+    assert answer(0.5) == (
+        "Nothing else in the library is much like “Saturn”; the nearest is a banana [1]."
+    )
+    assert answer(0.5, "fr").startswith("Rien d'autre dans la bibliothèque ne ressemble")
+
+
 def test_small_talk_between_leaves_the_results_to_point_at(assistant):
     """Seen in the browser once small talk stopped emptying the results: after "thanks!", a
     click on result 2 ("more like number 2") was answered "I could not find anything about
@@ -361,14 +457,14 @@ def test_small_talk_between_leaves_the_results_to_point_at(assistant):
     follow = assistant.turn("ursula", "t1", "more like number 2")
     name = first.results[1].caption.strip().rstrip(".")
     assert follow.query_kind == "follow_up", follow.answer
-    assert follow.answer.startswith(f"More like {quoted(name, 'en')} (result 2)"), follow.answer
+    assert _answers_a_follow_up(follow.answer, name, 2), follow.answer
 
 
 def test_follow_ups_name_the_item_and_clearing_the_chat_forgets_it(assistant):
     first = assistant.turn("hal", "c1", "Show me a badger")
     follow = assistant.turn("hal", "c1", "more like the second one")
     name = first.results[1].caption.strip().rstrip(".")
-    assert follow.answer.startswith(f"More like {quoted(name, 'en')} (result 2)"), follow.answer
+    assert _answers_a_follow_up(follow.answer, name, 2), follow.answer
     assistant.forget("hal", "c1")
     after = assistant.turn("hal", "c1", "more like the second one")
     assert after.query_kind != "follow_up"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.chitchat import chat_reply
+from assistant.chitchat import LibraryContents, chat_reply
 from assistant.media_intent import wanted_modality
 from assistant.router import (
     about_the_picture,
@@ -124,10 +124,49 @@ def test_small_talk_and_out_of_scope_get_a_reply_not_a_search(message):
         "show me a hello kitty",
         "Tell me about the moon",
         "help me find a dog",
+        "what do you have about frogs?",
+        "what is it?",
+        "what's in the picture of the frog?",
     ],
 )
 def test_searches_are_not_mistaken_for_small_talk(message):
-    assert chat_reply(message) is None
+    def never_looked_up() -> LibraryContents:
+        raise AssertionError("a search looked up the library's contents")
+
+    assert chat_reply(message, never_looked_up) is None
+
+
+PICTURES_ONLY = LibraryContents({"image": 12}, ("a black cat", "a banana", "a frog"))
+
+
+def test_replies_offer_only_what_the_library_holds():
+    """Seen in the browser: a library of twelve pictures thanked with "anything else you'd like
+    to see or hear" and described as "pictures, sounds and their captions"."""
+    thanks = chat_reply("thanks!", PICTURES_ONLY)
+    assert thanks and "see." in thanks and "hear" not in thanks
+    about = chat_reply("what can you do?", PICTURES_ONLY)
+    assert about and "pictures" in about and "sound" not in about
+    both = LibraryContents({"image": 12, "audio": 2})
+    assert "see or hear" in (chat_reply("thanks!", both) or "")
+    assert "pictures and sounds" in (chat_reply("what can you do?", both) or "")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "hi, what's in here?",
+        "what do you have?",
+        "What's in the library?",
+        "Hey! What can I find here?",
+    ],
+)
+def test_asking_what_the_library_holds_gets_an_overview(message):
+    """Seen in the browser: "hi, what's in here?" was searched, and "not found"."""
+    reply = chat_reply(message, PICTURES_ONLY)
+    assert reply and "12 pictures" in reply and "a black cat, a banana and a frog" in reply
+    assert reply.startswith("Hello! ") == message.lower().startswith(("hi", "hey"))
+    empty = chat_reply(message, LibraryContents({}))
+    assert empty and "empty" in empty and "crossmedia ingest" in empty
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
+from assistant.chitchat import LibraryContents
 from assistant.errors import SpeechError
 from assistant.reply import Reply
 from assistant.service import Assistant, display_name, quoted_name
@@ -490,13 +491,9 @@ def _file_path(entry: Any) -> str:
 
 def welcome_text(assistant: Assistant) -> str:
     """The first screen: what the library holds and what can be asked."""
-    counts = assistant.library.index.count_by_modality()
-    names = {"image": "picture", "audio": "sound", "text": "text"}
-    held = ", ".join(
-        f"{n:,} {names.get(kind, kind)}{'s' * (n != 1)}" for kind, n in sorted(counts.items())
-    )
+    held = LibraryContents(assistant.library.index.count_by_modality()).held()
     return (
-        f"**Welcome!** This library holds {held or 'nothing yet'}.\n\n"
+        f"**Welcome!** This library holds {held}.\n\n"
         "Ask for something by text, drop a picture to find what looks like it, or press the "
         "microphone and ask aloud. Click a result for more like it; like what you enjoy and "
         "the recommendations follow. Try one of these:"
@@ -620,6 +617,10 @@ def build_app(
         )
         for turn in turns:
             turn.then(**listed, api_visibility="private")
+        # the last like's thank-you goes when the person moves on (it stayed all session);
+        # in the browser alone, no request
+        for moved_on in [*(event for event, _, _ in starts), new_chat.click, chatbot.clear]:
+            moved_on(None, None, feedback_note, js="() => ''", api_visibility="private")
         described.wire(turns, result_picks)
         box.stop(handlers.stopped, None, box, cancels=turns, api_visibility="private")
         rated = [cards, feedback_note]
