@@ -17,6 +17,7 @@ from pathlib import Path
 from langchain_core.documents import Document
 
 from assistant.calibration import Calibration, Grade, words_of
+from assistant.item_names import mid_sentence, names_a_thing, translated_caption
 from assistant.locales import phrases, quoted
 from retrieval.video import format_moment
 
@@ -32,6 +33,9 @@ _INSTRUCTION_LIKE = re.compile(
 WITHHELD = "(caption withheld: it contains instructions)"
 _ABOUT = re.compile(r"^\s*(tell me (more )?about|what is|what's|who is|describe|explain)\b", re.I)
 _CITATION = re.compile(r"\[(\d{1,2})\]")
+_CLAUSE_END = (
+    r"[.;:!?]\s|[。！？；]|\s[\u2014\u2013-]\s|\u2014"  # where a caption's first clause ends
+)
 # Words an answer may use besides the question's and the cited captions' own.
 _LINKING = frozenset(
     "yes no i have here is are a an the and or of this that these those some one two three "  # noqa: SIM905
@@ -68,19 +72,29 @@ def safe_caption(caption: str) -> str:
     return WITHHELD if _INSTRUCTION_LIKE.search(line) else line
 
 
-def item_phrase(document: Document, whole: bool = False) -> str:
+def item_caption(document: Document, language: str = "en") -> str:
+    """The caption an answer in ``language`` names the item by: its own translation where it
+    has one that reads as a caption, else the caption as it is."""
+    translated = translated_caption(document, language)
+    if translated and safe_caption(translated) != WITHHELD:
+        return translated
+    return document.page_content
+
+
+def item_phrase(document: Document, whole: bool = False, language: str = "en") -> str:
     """How an answer names an item mid-sentence: "a black cat" from "A black cat.", its first
-    clause unless ``whole`` (then the caption up to its end), else its file name."""
-    caption = safe_caption(document.page_content)
-    if caption == WITHHELD or not document.page_content.strip():
+    clause unless ``whole`` (then the caption up to its end), else its file name; in
+    ``language``, by the item's own translation where it has one ("une grenouille")."""
+    text = item_caption(document, language)
+    caption = safe_caption(text)
+    if caption == WITHHELD or not text.strip():
         return unnamed_phrase(document)
     if not whole:
-        caption = re.split(r"[.;:!?]\s|\s[\u2014\u2013-]\s|\u2014", caption + " ", maxsplit=1)[0]
-    caption = caption.strip().rstrip(".!?;:,")
-    first, _, rest = caption.partition(" ")
-    if first in ("A", "An", "The", "Some") and rest:  # mid-sentence article; names keep capitals
-        caption = f"{first.lower()} {rest}"
-    return caption
+        caption = re.split(_CLAUSE_END, caption + " ", maxsplit=1)[0]
+    caption = caption.strip().rstrip(".!?;:,。！？；，")
+    if text == document.page_content:  # the caption as it is: its articles are English
+        return mid_sentence(caption, "en", common=False)
+    return mid_sentence(caption, language, common=names_a_thing(document.page_content))
 
 
 def unnamed_phrase(document: Document) -> str:
@@ -131,7 +145,8 @@ def _evidence(document: Document, generated: bool = True) -> tuple[str, str, str
 def _answer_words(document: Document, language: str) -> set[str]:
     """The words an answer may use for an item: those naming it and the phrasing of its
     evidence in ``language`` (" at 0:05, where it says ...")."""
-    return item_words(document) | words_of(evidence_phrase(document, language))
+    named = words_of(item_caption(document, language))
+    return item_words(document) | named | words_of(evidence_phrase(document, language))
 
 
 def _mentions(subject: str, documents: Sequence[Document], generated: bool = True) -> bool:
@@ -258,7 +273,7 @@ def openings(plan: AnswerPlan) -> list[str]:
 def phrase_with_number(plan: AnswerPlan, documents: Sequence[Document], n: int) -> str:
     document = documents[n - 1]
     evidence = evidence_phrase(document, plan.language)
-    return f"{item_phrase(document, whole=plan.describe)}{evidence} [{n}]"
+    return f"{item_phrase(document, plan.describe, plan.language)}{evidence} [{n}]"
 
 
 def evidence_phrase(document: Document, language: str = "en", generated: bool = True) -> str:

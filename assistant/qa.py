@@ -27,6 +27,7 @@ from assistant.answers import (
     answer_grammar,
     check_answer,
     evidence_phrase,
+    item_caption,
     more_sentence,
     safe_caption,
     template_answer,
@@ -86,11 +87,12 @@ class CitedAnswer:
     rejected: str = ""  # a model answer that did not pass the checks
 
 
-def format_context(documents: Sequence[Document]) -> str:
+def format_context(documents: Sequence[Document], language: str = "en") -> str:
     """Numbered context lines, ``[n] caption<evidence> (modality)``: the evidence is a video's
-    moment and words, a picture's text or generated description (answers.evidence_phrase)."""
+    moment and words, a picture's text or generated description (answers.evidence_phrase);
+    the caption is the item's own in ``language`` where it has one."""
     return "\n".join(
-        f"[{n}] {safe_caption(d.page_content)}{evidence_phrase(d)} "
+        f"[{n}] {safe_caption(item_caption(d, language))}{evidence_phrase(d)} "
         f"({d.metadata.get('modality', 'item')})"
         for n, d in enumerate(documents, start=1)
     )
@@ -111,11 +113,11 @@ def prompt_inputs(
     history: Sequence[tuple[str, str]],
 ) -> dict[str, str]:
     """What the prompts are filled with; a question in another language asks for the answer in
-    it (the captions are quoted as they are)."""
+    it (the items named by their own captions in it where they have them, else as they are)."""
     name = LANGUAGE_NAMES.get(plan.language, "")
     return {
         "question": " ".join(question.split()),
-        "context": format_context(documents),
+        "context": format_context(documents, plan.language),
         "history": format_history(history),
         "in_language": f", in {name}" if plan.language != "en" and name else "",
     }

@@ -15,7 +15,7 @@ from pydantic import ConfigDict, Field
 
 from retrieval.describe import generated_description
 from retrieval.index import SearchHit
-from retrieval.items import PICTURE_TEXT_KEY
+from retrieval.items import PICTURE_TEXT_KEY, translated_captions
 
 
 def hit_document(hit: SearchHit) -> Document:
@@ -36,6 +36,7 @@ def hit_document(hit: SearchHit) -> Document:
             "moment": hit.moment,
             "picture_text": str(hit.metadata.get(PICTURE_TEXT_KEY, "")),
             "description": generated_description(hit.metadata),
+            "translations": translated_captions(hit.metadata),  # its caption in other languages
         },
     )
 

@@ -22,8 +22,15 @@ from typing import Literal
 from retrieval.errors import DatasetError
 from retrieval.images import is_image_path
 from retrieval.index import RESERVED_KEYS
-from retrieval.items import MetadataValue, Modality, is_audio_path, label_from_filename
-from retrieval.sidecar import MAX_CAPTION_CHARS, sidecar_caption
+from retrieval.items import (
+    CAPTION_LANGUAGES,
+    MetadataValue,
+    Modality,
+    caption_key,
+    is_audio_path,
+    label_from_filename,
+)
+from retrieval.sidecar import MAX_CAPTION_CHARS, sidecar_caption, sidecar_translations
 from retrieval.video import VIDEO_SUFFIXES, has_video_stream
 
 MANIFEST_SUFFIXES = frozenset({".jsonl", ".csv"})
@@ -88,11 +95,11 @@ def discover(path: str | Path, audio: AudioMode = "all") -> list[SourceRecord]:
     if path.is_file() and path.suffix.lower() in MANIFEST_SUFFIXES:
         return list(_manifest_records(path))
     if path.is_file() and is_image_path(path):
-        return [SourceRecord("image", path, caption=file_caption(path, "image"))]
+        return [file_record(path, "image")]
     if path.is_file() and is_video_path(path):
-        return [SourceRecord("video", path, caption=file_caption(path, "video"))]
+        return [file_record(path, "video")]
     if path.is_file() and is_audio_path(path):
-        return [SourceRecord("audio", path, caption=file_caption(path, "audio"))]
+        return [file_record(path, "audio")]
     if not path.exists():
         raise DatasetError(f"{path}: no such file or folder")
     raise DatasetError(
@@ -117,6 +124,27 @@ def file_caption(file: Path, modality: Modality) -> str:
     if not caption and modality in ("audio", "video"):
         caption = label_from_filename(file)
     return caption
+
+
+def file_record(
+    file: Path, modality: Modality, metadata: dict[str, MetadataValue] | None = None
+) -> SourceRecord:
+    """A media file's record: its caption (``file_caption``) and, beside the given metadata,
+    its sidecar's translations of that caption (``caption_translations``)."""
+    caption = file_caption(file, modality)
+    # the sidecar's own translations, for answers in the asker's language (given metadata,
+    # such as a manifest's caption_fr column, wins)
+    translated = caption_translations(file) if caption else {}
+    return SourceRecord(
+        modality, file, caption=caption, metadata={**translated, **(metadata or {})}
+    )
+
+
+def caption_translations(file: Path) -> dict[str, MetadataValue]:
+    """A file's sidecar translations in the languages answers are written in, as metadata
+    (``{"caption_fr": "Une grenouille."}``); {} without a sidecar."""
+    translated = sidecar_translations(file)
+    return {caption_key(lang): translated[lang] for lang in CAPTION_LANGUAGES if lang in translated}
 
 
 def _folder_records(root: Path, audio: AudioMode) -> Iterator[SourceRecord]:
@@ -147,8 +175,7 @@ def _folder_records(root: Path, audio: AudioMode) -> Iterator[SourceRecord]:
             yield refusal(entry, problem)
             continue
         modality: Modality = "image" if is_image_path(entry) else "video" if video else "audio"
-        folder = {"folder": str(entry.relative_to(root).parent)}
-        yield SourceRecord(modality, entry, caption=file_caption(entry, modality), metadata=folder)
+        yield file_record(entry, modality, {"folder": str(entry.relative_to(root).parent)})
 
 
 def _special_file_problem(path: Path) -> str:
@@ -263,5 +290,6 @@ def _manifest_record(path: Path, where: str, row: dict) -> SourceRecord:
     file = Path(value)
     if not file.is_absolute():
         file = path.parent / file
-    caption = caption or file_caption(file, modality)
+    if not caption:  # the sidecar's caption, with its translations
+        return file_record(file, modality, metadata)
     return SourceRecord(modality, file, caption=caption, metadata=metadata)

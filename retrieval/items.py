@@ -13,10 +13,27 @@ Modality = Literal["image", "audio", "text", "video"]
 MODALITIES: tuple[Modality, ...] = ("image", "audio", "text", "video")
 PartKind = Literal["keyframe", "speech", "ocr"]
 PICTURE_TEXT_KEY = "picture_text"  # metadata: the words read in a picture (OCR)
+# The languages besides English whose caption an item may carry in its metadata, under
+# ``caption_<language>`` (a sidecar's translations, or a manifest's caption_fr column): the
+# languages the assistant answers in, which then names the item in the asker's language.
+CAPTION_LANGUAGES = ("zh", "es", "fr", "de", "ru", "ja")
 MetadataValue = str | int | float | bool
 AUDIO_SUFFIXES = frozenset(
     {".wav", ".mp3", ".ogg", ".oga", ".opus", ".flac", ".webm", ".m4a", ".aac"}
 )
+
+
+def caption_key(language: str) -> str:
+    """The metadata key of an item's caption in ``language`` ("caption_fr")."""
+    return f"caption_{language}"
+
+
+def translated_captions(metadata: dict[str, MetadataValue]) -> dict[str, str]:
+    """An item's captions in other languages, by language, from its metadata."""
+    found = {lang: metadata.get(caption_key(lang)) for lang in CAPTION_LANGUAGES}
+    return {
+        lang: text.strip() for lang, text in found.items() if isinstance(text, str) and text.strip()
+    }
 
 
 def is_audio_path(path: str | Path) -> bool:

@@ -60,7 +60,8 @@ def served_library(tmp_path_factory, stamps_root) -> Path:
         found = next(((p, c) for p, c in stamps if keyword in c.lower()), None)
         if found:
             shutil.copy(found[0], root / found[0].name)
-            (root / f"{found[0].stem}.txt").write_text(found[1] + "\n")
+            # the whole sidecar: its English caption and its translations
+            shutil.copy(found[0].with_suffix(".txt"), root / f"{found[0].stem}.txt")
     croak = next(p for p, _ in stamps if p.stem == "frog").with_suffix(".ogg")
     shutil.copy(croak, root / "croaking-frog.ogg")  # one sound among the pictures
     (root / "croaking-frog.txt").write_text("A frog croaking.\n")

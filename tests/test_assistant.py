@@ -30,6 +30,7 @@ def library_dir(tmp_path_factory, stamps_root):
     """Eight Tux Paint stamps (image + caption), a frog's croak (a recording) and one item whose
     caption is an injection."""
     from retrieval.datasets.tuxpaint import captioned_stamps
+    from retrieval.discovery import caption_translations
 
     root = tmp_path_factory.mktemp("library")
     stamps = list(captioned_stamps(stamps_root))
@@ -40,7 +41,8 @@ def library_dir(tmp_path_factory, stamps_root):
         )
         target = root / path.name
         shutil.copy(path, target)
-        rows.append({"image": str(target), "caption": caption})
+        # with the stamp's own translations of its caption, as a manifest gives them
+        rows.append({"image": str(target), "caption": caption, **caption_translations(path)})
     croak = next(p for p, _ in stamps if p.name == "frog.png").with_suffix(".ogg")
     shutil.copy(croak, root / croak.name)
     rows.append({"audio": str(root / croak.name), "caption": "A frog croaking."})
@@ -523,6 +525,28 @@ def test_a_question_in_six_languages_finds_its_thing_and_says_so(
     assert keyword in reply.results[0].caption.lower()
     assert reply.answer.startswith(tuple(PHRASES[language].found)), reply.answer
     assert reply.citations and keyword in reply.citations[0].caption.lower()
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "named", "english"),
+    [
+        ("Avez-vous des images de grenouilles ?", "fr", "une grenouille [1]", "frog"),
+        ("你们有绵羊的图片吗？", "zh", "一只绵羊 [1]", "sheep"),
+        ("Hast du Bilder von einem Traktor?", "de", "Traktor", "tractor"),
+    ],
+)
+def test_an_answer_names_its_items_in_the_question_language(
+    assistant, question, language, named, english
+):
+    """Seen in the browser: "Avez-vous des images de grenouilles ?" was answered "Voici a frog
+    [1]": a French sentence around an English caption, while the stamp carries its own French
+    one ("Une grenouille."). Items are named by their own caption in the asker's language
+    where they have one; the results keep the caption as it is."""
+    reply = assistant.turn("polyglot-names", language, question)
+    assert reply.language == language and reply.citations
+    first = reply.answer.split("[1]")[0]  # (an item without a translation keeps its caption)
+    assert named in reply.answer and english not in first.lower(), reply.answer
+    assert english in reply.citations[0].caption.lower()  # the item's own caption is unchanged
 
 
 def test_a_thing_the_library_lacks_is_not_found_in_the_question_language(assistant):

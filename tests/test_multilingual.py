@@ -34,6 +34,80 @@ def test_translations_are_read_by_language(tmp_path):
     assert sidecar_translations(tmp_path / "none.png") == {}
 
 
+def test_a_sidecars_translations_travel_with_its_item(tmp_path):
+    """Seen in the browser: a French question about the frog was answered "Voici a frog [1]"
+    while the stamp's own sidecar says "Une grenouille.". Discovery keeps the translations in
+    the answer languages as the item's metadata; a manifest's own column wins."""
+    import json
+
+    from retrieval.discovery import discover
+
+    from .conftest import draw_picture
+
+    draw_picture(tmp_path / "frog.png")
+    (tmp_path / "frog.txt").write_text(
+        "A frog.\nfr.utf8=Une grenouille.\nzh_CN.utf8=青蛙。\nhi.utf8=एक मेंढक\n", encoding="utf-8"
+    )
+    (folder_record,) = [r for r in discover(tmp_path) if r.path and r.path.suffix == ".png"]
+    assert folder_record.caption == "A frog."
+    assert folder_record.metadata == {
+        "folder": ".",
+        "caption_fr": "Une grenouille.",
+        "caption_zh": "青蛙。",
+    }
+    (single,) = discover(tmp_path / "frog.png")
+    assert single.metadata == {"caption_fr": "Une grenouille.", "caption_zh": "青蛙。"}
+    rows = [
+        {"image": "frog.png"},
+        {"image": "frog.png", "caption": "A green frog.", "caption_fr": "Une grenouille verte."},
+    ]
+    (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    from_sidecar, given = discover(tmp_path / "m.jsonl")
+    assert (
+        from_sidecar.metadata["caption_fr"] == "Une grenouille."
+        and from_sidecar.caption == "A frog."
+    )
+    assert given.metadata == {"caption_fr": "Une grenouille verte."}  # its caption is its own
+
+
+@pytest.mark.parametrize(
+    ("english", "translated", "language", "named"),
+    [
+        ("A frog.", "Une grenouille.", "fr", "une grenouille"),
+        ("A frog.", "Ein Frosch.", "de", "ein Frosch"),  # a German noun keeps its capital
+        ("A tractor wheel.", "Ein Traktorreifen.", "de", "ein Traktorreifen"),
+        ("A frog.", "Лягушка.", "ru", "лягушка"),
+        (
+            "Saturn—the second largest planet.",
+            "Сатурн — вторая по величине планета.",
+            "ru",
+            "Сатурн",
+        ),
+        ("A tree.", "L'arbre.", "fr", "l'arbre"),
+        ("A lemon.", "Le citron.", "fr", "le citron"),
+        ("A sheep.", "一只绵羊。", "zh", "一只绵羊"),
+        (
+            "Saturn—the second largest planet.",
+            "土星—太阳系第二大行星—有最多星环的一个。",
+            "zh",
+            "土星",
+        ),
+        ("A frog.", "カエル", "ja", "カエル"),
+        ("A frog.", "", "fr", "a frog"),  # no translation: the caption as it is
+    ],
+)
+def test_an_item_is_named_by_its_own_caption_in_the_asked_language(
+    english, translated, language, named
+):
+    from langchain_core.documents import Document
+
+    from assistant.answers import item_phrase
+
+    document = Document(page_content=english, metadata={"translations": {language: translated}})
+    assert item_phrase(document, language=language) == named
+    assert item_phrase(document) == item_phrase(Document(page_content=english))  # English as before
+
+
 def test_the_grouped_split_keeps_test_folders_out_of_training_in_every_language(stamps_root):
     from retrieval.datasets.tuxpaint import load_tuxpaint
 
