@@ -70,6 +70,9 @@ def test_a_sidecars_translations_travel_with_its_item(tmp_path):
     assert given.metadata == {"caption_fr": "Une grenouille verte."}  # its caption is its own
 
 
+SATURN = "Saturn—the second largest planet."
+
+
 @pytest.mark.parametrize(
     ("english", "translated", "language", "named"),
     [
@@ -77,21 +80,11 @@ def test_a_sidecars_translations_travel_with_its_item(tmp_path):
         ("A frog.", "Ein Frosch.", "de", "ein Frosch"),  # a German noun keeps its capital
         ("A tractor wheel.", "Ein Traktorreifen.", "de", "ein Traktorreifen"),
         ("A frog.", "Лягушка.", "ru", "лягушка"),
-        (
-            "Saturn—the second largest planet.",
-            "Сатурн — вторая по величине планета.",
-            "ru",
-            "Сатурн",
-        ),
+        (SATURN, "Сатурн — вторая по величине планета.", "ru", "Сатурн"),  # a name
         ("A tree.", "L'arbre.", "fr", "l'arbre"),
         ("A lemon.", "Le citron.", "fr", "le citron"),
         ("A sheep.", "一只绵羊。", "zh", "一只绵羊"),
-        (
-            "Saturn—the second largest planet.",
-            "土星—太阳系第二大行星—有最多星环的一个。",
-            "zh",
-            "土星",
-        ),
+        (SATURN, "土星—太阳系第二大行星—有最多星环的一个。", "zh", "土星"),
         ("A frog.", "カエル", "ja", "カエル"),
         ("A frog.", "", "fr", "a frog"),  # no translation: the caption as it is
     ],
