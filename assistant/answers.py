@@ -17,7 +17,7 @@ from pathlib import Path
 from langchain_core.documents import Document
 
 from assistant.calibration import Calibration, Grade, words_of
-from assistant.item_names import mid_sentence, names_a_thing, translated_caption
+from assistant.item_names import KIND_NAMES, mid_sentence, names_a_thing, translated_caption
 from assistant.locales import phrases, quoted
 from retrieval.video import format_moment
 
@@ -102,9 +102,8 @@ def unnamed_phrase(document: Document) -> str:
     img-0042.png"): never a made-up description."""
     uri = str(document.metadata.get("uri") or "")
     name = Path(uri).name if uri else str(document.metadata.get("item_id", "an item"))
-    kind = {"image": "picture", "audio": "sound", "video": "video"}.get(
-        document.metadata.get("modality"), "item"
-    )
+    modality = document.metadata.get("modality")
+    kind = KIND_NAMES.get(modality, "item") if modality != "text" else "item"
     return f"the {kind} {name}"
 
 

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-_KIND_NAMES = {"image": "picture", "audio": "sound", "video": "video", "text": "text"}
+from assistant.item_names import KIND_NAMES
 
 
 @dataclass(frozen=True)
@@ -20,19 +20,19 @@ class LibraryContents:
     counts: Mapping[str, int] = field(default_factory=dict)
     examples: Sequence[str] = ()
 
+    def _held(self) -> list[tuple[str, int]]:
+        """(kind name, count) of the kinds held, the largest first."""
+        held = sorted((-n, kind) for kind, n in self.counts.items() if n)
+        return [(KIND_NAMES.get(kind, kind), -n) for n, kind in held]
+
     def held(self) -> str:
         """ "12 pictures and 1 sound" (the largest kinds first), or "nothing yet"."""
-        parts = [
-            f"{n:,} {_KIND_NAMES.get(kind, kind)}{'s' * (n != 1)}"
-            for kind, n in sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
-            if n
-        ]
+        parts = [f"{n:,} {name}{'s' * (n != 1)}" for name, n in self._held()]
         return _listed(parts) or "nothing yet"
 
     def kinds(self) -> str:
-        """ "pictures, sounds" as a sentence names them: the plural names of the kinds held."""
-        held = [k for k, n in sorted(self.counts.items(), key=lambda kv: -kv[1]) if n]
-        return _listed([_KIND_NAMES.get(k, k) + "s" for k in held]) or "items"
+        """ "pictures and sounds" as a sentence names them: the plural names of the kinds held."""
+        return _listed([name + "s" for name, _ in self._held()]) or "items"
 
     def senses(self) -> str:
         """ "see", "hear" or "see or hear": how a person takes in what the library holds."""
@@ -97,7 +97,28 @@ _OUT_OF_SCOPE = re.compile(
     r"|today's date|tell me a joke|set (an? )?(alarm|timer|reminder))\b",
     re.I,
 )
-_CHAT = (_THANKS, _WHAT_IS_HELD, _GREETING, _GOODBYE, _APPROVAL, _ABOUT_ASSISTANT, _OUT_OF_SCOPE)
+_REPLIES: tuple[tuple[re.Pattern[str], Callable[[str, LibraryContents], str]], ...] = (
+    (
+        _THANKS,
+        lambda _, held: f"You're welcome! Ask for anything else you'd like to {held.senses()}.",
+    ),
+    (
+        _WHAT_IS_HELD,
+        lambda text, held: (
+            ("Hello! " if re.match(r"\s*" + _HELLO, text, re.I) else "") + overview(held)
+        ),
+    ),
+    (_GREETING, lambda _, held: "Hello! " + capabilities(held)),
+    (_GOODBYE, lambda _, held: "Goodbye! Your likes are kept for next time."),
+    (_APPROVAL, lambda _, held: "Glad it helps. What would you like to find next?"),
+    (_ABOUT_ASSISTANT, lambda _, held: capabilities(held)),
+    (
+        _OUT_OF_SCOPE,
+        lambda _, held: (
+            "I can't help with that: I only know this media library. " + capabilities(held)
+        ),
+    ),
+)
 
 
 def chat_reply(
@@ -106,19 +127,8 @@ def chat_reply(
     """The reply to a message that is not a search, or None when it should be searched.
     ``library``: what the library holds, or a function that looks it up (called only for a
     reply, so a search costs nothing); the replies name only what it has."""
-    if not any(p.search(text) for p in _CHAT):
-        return None
-    held = (library() if callable(library) else library) or _PICTURES_AND_SOUNDS
-    if _THANKS.match(text):
-        return f"You're welcome! Ask for anything else you'd like to {held.senses()}."
-    if _WHAT_IS_HELD.match(text):
-        return ("Hello! " if re.match(r"\s*" + _HELLO, text, re.I) else "") + overview(held)
-    if _GREETING.match(text):
-        return "Hello! " + capabilities(held)
-    if _GOODBYE.match(text):
-        return "Goodbye! Your likes are kept for next time."
-    if _APPROVAL.match(text):
-        return "Glad it helps. What would you like to find next?"
-    if _ABOUT_ASSISTANT.match(text):
-        return capabilities(held)
-    return "I can't help with that: I only know this media library. " + capabilities(held)
+    for pattern, reply in _REPLIES:
+        if pattern.search(text):
+            held = (library() if callable(library) else library) or _PICTURES_AND_SOUNDS
+            return reply(text, held)
+    return None

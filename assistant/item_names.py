@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from langchain_core.documents import Document
 
+# What a person calls an item of each modality ("the picture img-0042.png", "12 pictures").
+KIND_NAMES = {"image": "picture", "audio": "sound", "video": "video", "text": "text"}
 # Words that open a caption and are lowercased mid-sentence: the rest of the caption keeps its
 # capitals (a name, a German noun).
 ARTICLES = {
