@@ -97,6 +97,16 @@ def item_phrase(document: Document, whole: bool = False, language: str = "en") -
     return mid_sentence(caption, language, common=names_a_thing(document.page_content))
 
 
+def example_names(captions: Sequence[str], count: int) -> tuple[str, ...]:
+    """Up to ``count`` different items named as an overview lists them ("a black cat"): those
+    whose caption names a thing first (not a sentence such as "Penguins are wining!"), never
+    one withheld for giving orders."""
+    usable = [c for c in captions if c.strip() and safe_caption(c) != WITHHELD]
+    ordered = sorted(usable, key=lambda c: not names_a_thing(c))  # stable: order kept within
+    names = dict.fromkeys(item_phrase(Document(page_content=c)) for c in ordered)
+    return tuple(names)[:count]
+
+
 def unnamed_phrase(document: Document) -> str:
     """An item without a usable caption, by its kind and file name ("the picture
     img-0042.png"): never a made-up description."""

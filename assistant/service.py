@@ -26,7 +26,7 @@ import numpy as np
 from langchain_core.documents import Document
 from PIL import Image
 
-from assistant.answers import WITHHELD, evidence_phrase, item_phrase, plan_answer, safe_caption
+from assistant.answers import evidence_phrase, example_names, plan_answer
 from assistant.calibration import Calibration, load_or_calibrate
 from assistant.chitchat import LibraryContents, chat_reply
 from assistant.errors import TurnError
@@ -486,19 +486,13 @@ class Assistant:
 
     def contents(self, examples: int = 3, candidates: int = 50) -> LibraryContents:
         """What the library holds, for replies about it: items per modality and the names of
-        a few captioned ones (the first by id: the same few every time, spread over the
-        library by the ids' hashes)."""
+        a few captioned ones (``example_names``, the first by id: the same few every time,
+        spread over the library by the ids' hashes)."""
         counts = self.library.index.count_by_modality()
         ids = sorted(i for kind in counts for i in self.library.index.ids_of(kind, candidates))
         items = self.library.index.get_many(ids)
-        names = dict.fromkeys(
-            item_phrase(Document(page_content=items[i].caption))
-            for i in ids
-            if i in items
-            and items[i].caption.strip()
-            and safe_caption(items[i].caption) != WITHHELD  # never an example that gives orders
-        )
-        return LibraryContents(counts, tuple(names)[:examples])
+        captions = [items[i].caption for i in ids if i in items]
+        return LibraryContents(counts, example_names(captions, examples))
 
     def example_picture(self, candidates: int = 200) -> MediaItem | None:
         """A captioned picture of the library to search with on the first screen (a raster
