@@ -63,15 +63,19 @@ class LibraryRetriever(BaseRetriever):
         exclude: Collection[str] = (),
         prefer: str | None = None,
         min_score: float = 0.0,
+        word_match: dict[str, float] | None = None,
     ) -> list[Document]:
         """Top-``k`` items for a query vector, leaving out ``exclude`` (e.g. the item itself).
         ``prefer``: a modality asked for ("pictures of frogs"): its items scoring at least
-        ``min_score`` come first, then the rest by score; none that good, the plain order."""
-        hits = self.library.index.query(vector, k=self.k + len(exclude))
+        ``min_score`` come first, then the rest by score; none that good, the plain order.
+        ``word_match``: a question in another language, its items whose caption in it says its
+        words (``Library.word_match``), added to their scores."""
+        count = self.k + len(exclude)
+        hits = self.library.index.query(vector, k=count, word_match=word_match)
         ranked = [h for h in hits if h.item_id not in exclude]
         if prefer is not None:
             wanted = self.library.index.query(
-                vector, k=self.k + len(exclude), where={"modality": prefer}
+                vector, k=count, where={"modality": prefer}, word_match=word_match
             )
             first = [h for h in wanted if h.item_id not in exclude and h.score >= min_score]
             chosen = {h.item_id for h in first}

@@ -111,6 +111,8 @@ class _Query:
     about: str = ""  # a follow-up: how the earlier item it takes is named
     english: str = ""  # a question in another language: its search text's dictionary English
     modality: str | None = None  # the kind of media asked for ("pictures of ..."), if any
+    # a question in another language: items whose caption in it says its words, by how well
+    word_match: dict[str, float] = field(default_factory=dict)
 
 
 class Assistant:
@@ -304,6 +306,7 @@ class Assistant:
             exclude=query.exclude,
             prefer=query.modality,
             min_score=self.calibration().cuts_for(query.kind).plausible,
+            word_match=query.word_match,
         )
         timings["retrieval"] = time.perf_counter() - clock
         results = [_result(d) for d in documents]
@@ -397,7 +400,10 @@ class Assistant:
             return _Query(kind, text, phrase, self.library.query_vector(phrase), modality=modality)
         vector = self.library.query_vector(phrase, language=language)
         english = self.library.in_english(phrase, language) or ""
-        return _Query(kind, text, phrase, vector, english=english, modality=modality)
+        words = self.library.word_match(phrase, language)
+        return _Query(
+            kind, text, phrase, vector, english=english, modality=modality, word_match=words
+        )
 
     def _about_item(self, item_id: str, text: str) -> _Query:
         """A turn about one library item: more like it (the item itself is not a result)."""

@@ -29,9 +29,10 @@ from urllib.parse import urlparse
 import numpy as np
 from filelock import FileLock
 
+from retrieval.caption_words import with_word_match
 from retrieval.errors import IndexStoreError
 from retrieval.exact import ExactVectors
-from retrieval.items import ItemPart, MediaItem, MetadataValue
+from retrieval.items import ItemPart, MediaItem, MetadataValue, caption_key
 
 log = logging.getLogger(__name__)
 
@@ -487,6 +488,7 @@ class MediaIndex:
         k: int = 10,
         where: dict[str, Any] | None = None,
         kinds: Sequence[VectorKind] = VECTOR_KINDS,
+        word_match: dict[str, float] | None = None,
     ) -> list[SearchHit]:
         """The ``k`` items nearest to ``vector`` (cosine), best first, each item once.
 
@@ -496,6 +498,9 @@ class MediaIndex:
         ``("caption",)`` = by captions only, ``("fused",)`` = by the item's fused vector (image
         and caption together, where the encoder has a fusion). Unfiltered queries on collections
         up to ``exact_limit`` vectors are exact (see retrieval.exact); the rest use Chroma's HNSW.
+        ``word_match``: items by how well their caption in the question's language matches its
+        words (retrieval.caption_words), added to their score; they are candidates even when
+        their vectors are not among the nearest.
         """
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         if vector.shape[0] != self.dim:
@@ -514,11 +519,68 @@ class MediaIndex:
                     hit.item_id not in parts or parts[hit.item_id].score < hit.score
                 ):
                     parts[hit.item_id] = hit
+        if word_match:  # items whose caption says the question's words, near or not
+            unseen = [i for i in word_match if i not in hits]
+            hits.update({h.item_id: h for h in self._scored(vector, unseen, kinds, where)})
+            for hit in hits.values():
+                hit.score = round(with_word_match(hit.score, word_match.get(hit.item_id, 0.0)), 6)
         ranked = sorted(hits.values(), key=lambda h: -h.score)[:k]
         for hit in ranked:
             if hit.modality == "video" and hit.moment is None:
                 _take_moment(hit, parts.get(hit.item_id) or self._best_part(hit.item_id, vector))
         return ranked
+
+    def _scored(
+        self,
+        vector: np.ndarray,
+        item_ids: list[str],
+        kinds: Sequence[VectorKind],
+        where: dict[str, Any] | None,
+    ) -> list[SearchHit]:
+        """These items (those ``where`` admits) scored against ``vector`` by their best vector
+        among ``kinds`` (parts left out: a caption belongs to the whole item)."""
+        best: dict[str, SearchHit] = {}
+        if not item_ids:
+            return []
+        for kind in kinds:
+            if kind == "part":
+                continue
+            found = self._read(
+                lambda kind=kind: self.collections[kind].get(
+                    ids=item_ids, where=where or None, include=["embeddings", "metadatas"]
+                )
+            )
+            rows = zip(found["ids"], found["embeddings"], found["metadatas"], strict=True)
+            for item_id, stored, meta in rows:
+                score = float(np.dot(np.asarray(stored, dtype=np.float32), vector))
+                if item_id not in best or best[item_id].score < score:
+                    best[item_id] = _hit(item_id, meta, score, kind)
+        return list(best.values())
+
+    def captions_in(self, language: str) -> tuple[list[str], list[str]]:
+        """The ids and captions of every item that carries its caption in ``language``
+        (``caption_<language>`` metadata), read page by page."""
+        key = caption_key(language)
+        ids: list[str] = []
+        captions: list[str] = []
+        for offset in itertools.count(0, WRITE_BATCH):
+            page = self._read(
+                lambda offset=offset: self.collections["content"].get(
+                    include=["metadatas"], limit=WRITE_BATCH, offset=offset
+                )
+            )
+            for item_id, meta in zip(page["ids"], page["metadatas"], strict=True):
+                text = meta.get(key)
+                if isinstance(text, str) and text.strip():
+                    ids.append(item_id)
+                    captions.append(text)
+            if len(page["ids"]) < WRITE_BATCH:
+                break
+        return ids, captions
+
+    def state(self, kind: VectorKind = "content") -> tuple[str | None, int]:
+        """A collection's revision and count: they change with every write, by any process."""
+        return self._revision(kind), int(self._read(self.collections[kind].count))
 
     def _best_part(self, item_id: str, vector: np.ndarray) -> SearchHit | None:
         """The part of one item nearest to ``vector`` (None when it has none)."""

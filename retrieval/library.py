@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from retrieval.caption_words import CaptionWords
 from retrieval.discovery import AudioMode, discover
 from retrieval.encoders import load_encoder
 from retrieval.encoders.base import Encoder, l2_normalise
 from retrieval.errors import EmptyQueryError
 from retrieval.index import VECTOR_KINDS, MediaIndex, SearchHit, VectorKind
 from retrieval.ingest import AudioTranscriber, Ingestor, IngestReport, OcrMode
+from retrieval.items import CAPTION_LANGUAGES
 
 if TYPE_CHECKING:
     from retrieval.ocr import TextReader
@@ -68,6 +70,8 @@ class Library:
             dim=self.encoder.dim,
         )
         self._text_reader: TextReader | None = None
+        # per language: the index state its captions were read at, and the captions
+        self._caption_words: dict[str, tuple[tuple[str | None, int], CaptionWords]] = {}
         log.info("index %s holds %d items", self.index.location, self.index.count())
 
     def ingest(
@@ -151,6 +155,19 @@ class Library:
             return None
         return found.english
 
+    def word_match(self, text: str, language: str | None) -> dict[str, float]:
+        """Items whose caption in ``language`` shares words with ``text``, by how well
+        (retrieval.caption_words); empty for English and languages no item has a caption in.
+        The captions are read again whenever the index has changed."""
+        if language not in CAPTION_LANGUAGES or not text.strip():
+            return {}
+        state = self.index.state()
+        known = self._caption_words.get(language)
+        if known is None or known[0] != state:
+            known = (state, CaptionWords(*self.index.captions_in(language), language))
+            self._caption_words[language] = known
+        return known[1].match(text)
+
     def search(
         self,
         text: str | None = None,
@@ -158,6 +175,11 @@ class Library:
         k: int = 10,
         where: dict[str, Any] | None = None,
         kinds: tuple[VectorKind, ...] = VECTOR_KINDS,
+        language: str | None = None,
     ) -> list[SearchHit]:
-        """Top-k items for a text and/or image query (see MediaIndex.query for the filters)."""
-        return self.index.query(self.query_vector(text, image), k=k, where=where, kinds=kinds)
+        """Top-k items for a text and/or image query (see MediaIndex.query for the filters);
+        a text's ``language``, where known, reads it in that language and matches its words
+        with the items' captions in it."""
+        vector = self.query_vector(text, image, language)
+        words = self.word_match(text or "", language)
+        return self.index.query(vector, k=k, where=where, kinds=kinds, word_match=words)

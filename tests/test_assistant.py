@@ -549,6 +549,26 @@ def test_an_answer_names_its_items_in_the_question_language(
     assert english in reply.citations[0].caption.lower()  # the item's own caption is unchanged
 
 
+@pytest.mark.parametrize(
+    ("question", "language", "named"),
+    [
+        ("Avez-vous un blaireau ?", "fr", "un blaireau [1]"),
+        ("¿Tienes un tejón?", "es", "tejón [1]"),
+    ],
+)
+def test_a_question_finds_the_item_whose_caption_in_its_language_says_its_words(
+    assistant, question, language, named
+):
+    """Both were answered "not found" ("¿Tienes un tejón?" with a banana first): neither word
+    reaches the English meaning (the French dictionary gives "blaireau" as a shaving brush), while
+    the badger stamp's own captions say "Un blaireau." and "Un tejón.". The words now match the
+    captions in the question's language (retrieval.caption_words)."""
+    reply = assistant.turn("polyglot-words", language, question)
+    assert reply.language == language
+    assert "badger" in reply.results[0].caption.lower()
+    assert named in reply.answer and reply.citations, reply.answer
+
+
 def test_a_thing_the_library_lacks_is_not_found_in_the_question_language(assistant):
     from assistant.locales import PHRASES
 

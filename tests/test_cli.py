@@ -39,6 +39,11 @@ def test_ingest_then_search_by_text_and_image(run, stamps_folder):
     assert by_image["results"][0]["score"] == pytest.approx(1.0, abs=1e-3)
     human = run("search", "a banana").stdout
     assert "banana" in human.splitlines()[0].lower()
+    # in French, matched word for word with the stamps' French captions (their sidecars)
+    french = json.loads(run("search", "guitare", "--language", "fr", "--json").stdout)
+    plain = json.loads(run("search", "guitare", "--json").stdout)
+    assert french["results"][0]["uri"].endswith("guitar.png")
+    assert french["results"][0]["score"] > plain["results"][0]["score"]
 
 
 def test_data_dirs_never_mix(run, tmp_path):

@@ -256,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="match items by their content vector, their caption, their fused vector, their "
         "parts (a video's keyframes and speech), or any",
     )
+    search.add_argument(
+        "--language",
+        help="the query's language (ISO 639-1: fr, zh, ...): read in it, and matched word for "
+        "word with the items' captions in it",
+    )
     search.add_argument("--json", action="store_true")
     _common(search)
     _speech(search)
@@ -548,7 +553,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     heard = None
     if args.audio:
-        heard = speech_transcriber(args).transcribe(args.audio)
+        heard = speech_transcriber(args).transcribe(args.audio, language=args.language)
         if not heard.is_speech:
             raise EmptyQueryError(f"{args.audio}: no speech was heard in the recording")
         args.text = " ".join(filter(None, [args.text, heard.text]))
@@ -559,7 +564,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     kinds = VECTOR_KINDS if args.match == "any" else (args.match,)
     where = {"modality": args.modality} if args.modality else None
-    hits = _library(args).search(args.text, image, k=args.k, where=where, kinds=kinds)
+    language = args.language.lower() if args.language else None
+    hits = _library(args).search(
+        args.text, image, k=args.k, where=where, kinds=kinds, language=language
+    )
     if args.json:
         query = {
             "text": args.text,
