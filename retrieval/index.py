@@ -203,6 +203,49 @@ class MediaIndex:
             self._write("content", [i.id for i in items], list(content_vectors), metadata)
         return [i.id for i in items if i.id not in before]
 
+    def update_metadata(self, changes: dict[str, dict[str, MetadataValue]]) -> None:
+        """Set these metadata keys of stored items (by item id) in every entry the item has
+        (content, caption, fused, parts), keeping their vectors: an ingest gives items stored
+        before their sidecar's translations were kept those captions. Unknown ids are ignored."""
+        clash = RESERVED_KEYS.intersection(k for keys in changes.values() for k in keys)
+        if clash:
+            raise ValueError(f"metadata keys {sorted(clash)} are reserved by the index")
+        ids = list(changes)
+        if not ids:
+            return
+        with self._locked():
+            for kind in VECTOR_KINDS:
+                collection = self.collections[kind]
+                chosen = {"where": {"part_of": {"$in": ids}}} if kind == "part" else {"ids": ids}
+                found = self._read(
+                    lambda collection=collection, chosen=chosen: collection.get(
+                        **chosen, include=["metadatas"]
+                    )
+                )
+                entries = {
+                    entry: _with_metadata(meta, changes[str(meta.get("part_of", entry))])
+                    for entry, meta in zip(found["ids"], found["metadatas"], strict=True)
+                }
+                if entries:
+                    self._update_entries(kind, entries)
+
+    def _update_entries(self, kind: VectorKind, entries: dict[str, dict]) -> None:
+        """Replace these entries' metadata, then mark the collection changed."""
+        collection = self.collections[kind]
+        ids = list(entries)
+        try:
+            for start in range(0, len(ids), WRITE_BATCH):
+                batch = ids[start : start + WRITE_BATCH]
+                collection.update(ids=batch, metadatas=[entries[i] for i in batch])
+        except Exception as exc:
+            raise IndexStoreError(
+                f"could not update the index at {self.location} ({exc}): free disk space or fix "
+                "permissions and run the command again"
+            ) from exc
+        revision = self._new_revision(kind)
+        with self._exact_guard:
+            self._record_own_write(kind, revision)
+
     def _delete_parts(self, item_ids: list[str]) -> None:
         """Remove the parts of these items."""
         if not item_ids:
@@ -619,6 +662,13 @@ def _entry_metadata(item: MediaItem) -> dict[str, MetadataValue]:
         "modality": item.modality,
         "item": json.dumps(packed, ensure_ascii=False),
     }
+
+
+def _with_metadata(meta: dict[str, Any], changes: dict[str, MetadataValue]) -> dict[str, Any]:
+    """A stored entry's metadata with ``changes`` set (and listed as the item's own keys)."""
+    packed = json.loads(meta["item"])
+    packed["keys"] = list(dict.fromkeys([*packed["keys"], *changes]))
+    return {**meta, **changes, "item": json.dumps(packed, ensure_ascii=False)}
 
 
 def _part_entries(

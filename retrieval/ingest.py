@@ -24,7 +24,13 @@ from retrieval.enrich import PictureEnricher
 from retrieval.errors import IndexStoreError, MediaError
 from retrieval.images import load_image, read_limited
 from retrieval.index import MediaIndex
-from retrieval.items import ItemPart, MediaItem, file_content_id
+from retrieval.items import (
+    ItemPart,
+    MediaItem,
+    caption_key,
+    file_content_id,
+    translated_captions,
+)
 from retrieval.prefetch import ordered_map
 from retrieval.video import Keyframe, keyframes, probe_video
 
@@ -230,6 +236,7 @@ class Ingestor:
             loaded.append((item, payload))
         with self._index_lock:
             already = self.index.existing(item.id for item, _ in loaded)
+            self._update_translations([item for item, _ in loaded if item.id in already])
         staged.duplicates += len(already)
         for entry in loaded:
             if entry[0].id in already:
@@ -239,6 +246,26 @@ class Ingestor:
             if prepared is not None:
                 staged.fresh.append(prepared)
         return staged
+
+    def _update_translations(self, stored: list[MediaItem]) -> None:
+        """Items already in the index take their record's captions in other languages where
+        the index has others or none (an index made before they were kept, or a sidecar whose
+        translations changed): a question in those languages names and matches them."""
+        if not stored:
+            return
+        known = self.index.get_many([item.id for item in stored])
+        changes = {
+            item.id: wanted
+            for item in stored
+            if item.id in known
+            and (wanted := translated_captions(item.metadata))
+            and any(known[item.id].metadata.get(caption_key(k)) != v for k, v in wanted.items())
+        }
+        if changes:
+            self.index.update_metadata(
+                {i: {caption_key(k): v for k, v in c.items()} for i, c in changes.items()}
+            )
+            log.info("gave %d stored items their captions in other languages", len(changes))
 
     def _load_or_refuse(self, record: SourceRecord) -> tuple[MediaItem, object] | str:
         """``_load``, or the reason the record is refused."""

@@ -2,6 +2,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from retrieval.datasets.tuxpaint import captioned_stamps
@@ -129,3 +130,40 @@ def test_audio_without_a_transcriber_is_refused_not_fatal(tmp_path):
     index = MediaIndex(tmp_path / "idx", encoder_name=encoder.name, dim=encoder.dim)
     report = Ingestor(index, encoder).ingest(discover(tmp_path / "clip.wav"), progress=False)
     assert report.added == 0 and "transcriber" in report.refused[0][1]
+
+
+def test_a_second_ingest_gives_stored_items_their_sidecars_translations(tmp_path, stamps_root):
+    """Items ingested before captions in other languages were kept (or before their sidecar had
+    any) kept answering in English ("Voici a frog") and matched no French words until the index
+    was made anew. A later ingest of the same files now gives every entry of the stored item
+    (its picture's and its caption's vectors) the sidecar's translations, keeping
+    its vectors; an item whose translations did not change is left alone."""
+    from retrieval.caption_words import CaptionWords
+    from retrieval.encoders import load_encoder
+
+    encoder = load_encoder("random:16")
+    frog = next(p for p, c in captioned_stamps(stamps_root) if p.stem == "frog")
+    folder = tmp_path / "library"
+    folder.mkdir()
+    shutil.copy(frog, folder / "frog.png")
+    (folder / "frog.txt").write_text("A frog.\n", encoding="utf-8")
+    draw_picture(folder / "red.png")
+    (folder / "red.txt").write_text("A red ball.\nfr.utf8=Une balle rouge.\n", encoding="utf-8")
+    index = MediaIndex(tmp_path / "idx", encoder_name=encoder.name, dim=encoder.dim)
+    Ingestor(index, encoder).ingest(discover(folder), progress=False)
+    ids = {Path(i.uri).stem: i.id for i in index.get_many(index.vectors()[0]).values()}
+    assert "caption_fr" not in index.get(ids["frog"]).metadata
+    vectors = dict(zip(*index.vectors("caption"), strict=True))
+
+    (folder / "frog.txt").write_text("A frog.\nfr.utf8=Une grenouille.\n", encoding="utf-8")
+    again = Ingestor(index, encoder).ingest(discover(folder), progress=False)
+    assert again.added == 0 and again.duplicates == 2
+    stored = index.get(ids["frog"])
+    assert stored.metadata["caption_fr"] == "Une grenouille." and stored.caption == "A frog."
+    hit = index.query(vectors[ids["frog"]], k=1, kinds=("caption",))[0]
+    assert hit.item_id == ids["frog"] and hit.metadata["caption_fr"] == "Une grenouille."
+    assert np.array_equal(dict(zip(*index.vectors("caption"), strict=True))[ids["frog"]],
+                          vectors[ids["frog"]])  # fmt: skip
+    assert index.get(ids["red"]).metadata["caption_fr"] == "Une balle rouge."
+    found = CaptionWords(*index.captions_in("fr"), "fr").match("une grenouille")
+    assert next(iter(found)) == ids["frog"]
