@@ -803,7 +803,8 @@ def test_on_a_phone_a_tapped_result_brings_its_answer_into_view(server, browser,
 def test_every_result_and_its_name_are_in_the_gallery(server, browser, shots, viewport):
     """Seen in Chromium: the gallery was a fixed 260 px box, so its second row was cut off, and
     on a phone three columns cut the names to "[1] A bl…". All results show, and a short
-    name is shown whole."""
+    name is shown whole. Also seen: the "Results" label lay over the first row's pictures, and
+    each name over the bottom of its picture; neither covers a picture now."""
     width, height = viewport
     page = browser.new_page(viewport={"width": width, "height": height}, is_mobile=width < 500)
     try:
@@ -815,11 +816,23 @@ def test_every_result_and_its_name_are_in_the_gallery(server, browser, shots, vi
                 const wrap = document.querySelector('#results .grid-wrap');
                 const names = [...document.querySelectorAll('#results .caption-label')].map(
                     (c) => [c.innerText, c.scrollWidth > c.clientWidth]);
-                return {hidden: wrap.scrollHeight - wrap.clientHeight, names: names};
+                const box = (e) => e.getBoundingClientRect();
+                const label = box(document.querySelector('#results [data-testid="block-label"]'));
+                const items = [...document.querySelectorAll('#results .thumbnail-item')];
+                const images = items.map((t) => box(t.querySelector('img')));
+                const covered = items.map((t, n) => {  // px of the picture under its name
+                    const name = t.querySelector('.caption-label');
+                    return name ? Math.max(0, images[n].bottom - box(name).top) : 0;
+                });
+                const top = Math.min(...images.map((i) => i.top));
+                return {hidden: wrap.scrollHeight - wrap.clientHeight, names: names,
+                        under_label: Math.max(0, label.bottom - top),
+                        under_names: Math.max(...covered)};
             }"""
         )
         page.locator("#results").screenshot(path=shots / f"gallery-{width}.png")
         assert seen["hidden"] <= 1, seen
+        assert seen["under_label"] <= 1 and seen["under_names"] <= 1, seen
         short = [(name, cut) for name, cut in seen["names"] if len(name) <= 16]
         assert short and not any(cut for _, cut in short), seen
     finally:

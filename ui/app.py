@@ -59,6 +59,13 @@ PAGE_CSS = (
     """
 #results img { object-fit: contain !important; background: #f3f4f6; }
 #results .grid-wrap { min-height: 0 !important; max-height: none !important; }  /* fits them */
+/* The label and the names lay over the pictures (the first row's tops, every picture's
+   bottom): the label takes its own line, and each name sits under its picture. */
+#results [data-testid="block-label"] { position: relative; }
+#results .thumbnail-item { display: flex; flex-direction: column; }
+#results .thumbnail-item img { flex: 1 1 0; min-height: 0; }
+#results .thumbnail-item .caption-label {
+  position: static; max-width: 100%; border: none; border-radius: 0; text-align: center; }
 @media (hover: none) {  /* a touch screen keeps the tapped spot "hovered": the new set's
                           item there looked chosen */
   #results .thumbnail-item:hover:not(.selected) {
