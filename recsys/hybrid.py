@@ -24,8 +24,9 @@ from recsys.matrix import UserItems, check_user_items
 from recsys.models import CFModel, PopularityModel
 
 # The reason for an item the user was shown (in results, on a card) but never acted on, when
-# nothing else recommends it: "new to you" would be false.
-SEEN_REASON = "seen, not rated yet"
+# nothing else recommends it: "new to you" would be false, and "seen, not rated yet" (before)
+# explained nothing to people in the browser; it asks for the rating that would explain more.
+SEEN_REASON = "seen before: rate it?"  # right above its Like and Dislike buttons
 
 
 @dataclass(frozen=True)

@@ -168,6 +168,7 @@ def test_an_item_already_shown_is_not_called_new(store):
     for item, because in recs.items():
         assert _reason_is_true(because, item, "glancer", events), (item, because)
     assert recs["b-new"] == SEEN_REASON  # nobody liked it, nothing like it was liked: was "new"
+    assert "rate it" in recs["b-new"]  # was "seen, not rated yet": why offer it, then?
     assert "popular" in recs["b0"]  # a shown item keeps a reason that is true of it
     # a user with no likes and no question gets popularity; an item nobody liked was called
     # "new in the library" (it is not new), also where the user had just been shown it
