@@ -23,6 +23,7 @@ from retrieval.video import format_moment
 
 MAX_CAPTION_CHARS = 160
 MAX_EVIDENCE_CHARS = 120  # words heard or read, quoted after an item
+MAX_QUOTED_CHARS = 80  # of a question a "not found" answer quotes
 MAX_CITED = 3
 MAX_CANDIDATES = 4  # items the model may choose from (the grammar lists their orders)
 _INSTRUCTION_LIKE = re.compile(
@@ -325,8 +326,18 @@ def not_found_answer(plan: AnswerPlan) -> str:
     said = phrases(plan.language)
     if plan.kind == "image":
         return said.not_found_image
-    subject = " ".join(plan.subject.split())[:80] or "…"
+    subject = clipped(" ".join(plan.subject.split()), MAX_QUOTED_CHARS) or "…"
     return said.not_found.format(q=quoted(subject, plan.language))
+
+
+def clipped(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters at the end of a word, with "…" where it was
+    cut (text without spaces, such as Chinese, is cut at the limit)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    word_end = cut.rfind(" ")
+    return (cut[:word_end] if word_end > limit // 2 else cut).rstrip(" ,;:") + "…"
 
 
 def _gbnf(text: str) -> str:

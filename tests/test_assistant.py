@@ -683,6 +683,21 @@ def test_an_answer_names_every_match_the_plan_found():
     assert check_answer(full, plan, documents, "What animals do you have?") is not None
 
 
+def test_a_long_question_that_is_not_found_is_quoted_to_a_whole_word():
+    """Seen in the browser: a long farm question was answered "I could not find anything about
+    “animals that live on farms, like sheep, cows, ducks and pigs, and maybe a tracto” in the
+    library": the quote was cut in the middle of a word, without a sign that it was cut."""
+    from assistant.answers import AnswerPlan, not_found_answer
+
+    asked = "animals that live on farms, like sheep, cows, ducks and pigs, and maybe a tractor too"
+    answer = not_found_answer(AnswerPlan("none", "text", asked))
+    said = answer.split("“")[1].split("”")[0]
+    assert said.endswith("…") and len(said) <= 80, answer
+    assert asked.startswith(said[:-1]) and asked[len(said) - 1] == " ", answer  # a whole word
+    chinese = not_found_answer(AnswerPlan("none", "text", "一只青蛙" * 30, language="zh"))
+    assert "一只青蛙" in chinese and "…" in chinese
+
+
 def test_a_caption_with_quotation_marks_is_quoted_once():
     """Seen in the browser: a result click on the apple was answered "More like “A “Fuji”
     apple” (result 2)": the quotation marks inside a quoted caption become the inner kind."""
