@@ -195,9 +195,7 @@ def main() -> int:
                 {k: v for k, v in rows[row][language].items() if k != "examples"},
                 flush=True,
             )
-    command = "OPENBLAS_NUM_THREADS=1 python bench/spoken_search.py" + (
-        " --split dev" if args.split == "dev" else ""
-    )
+    command = "OPENBLAS_NUM_THREADS=1 python bench/spoken_search.py"
     report = {
         "provenance": provenance(encoder.name, command),
         "split": f"Tux Paint grouped {args.split.upper()} ({len(images)} pictures)",
