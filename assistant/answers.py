@@ -61,6 +61,7 @@ class AnswerPlan:
     language: str = "en"  # the question's: the answer's fixed sentences are in it
     matches: list[int] = field(default_factory=list)  # every item that is what was asked for
     # (a confident answer's): those the answer does not name are counted after it
+    missing: list[str] = field(default_factory=list)  # of a list of things, those not found
 
     @property
     def citable(self) -> list[int]:
@@ -247,6 +248,38 @@ def more_sentence(plan: AnswerPlan, cited: Sequence[int]) -> str:
     one, many = phrases(plan.language).more
     sentence = one if left == 1 else many.format(n=left)
     return sentence if plan.language in ("zh", "ja") else " " + sentence
+
+
+def missing_sentence(plan: AnswerPlan) -> str:
+    """The sentence that follows an answer to a list of things, naming those it found nothing
+    for ("I found nothing for “a cow” and “a pig”."); "" when it found them all."""
+    if not plan.missing:
+        return ""
+    said = phrases(plan.language)
+    sentence = said.none_for.format(
+        q=join_items([quoted(thing, plan.language) for thing in plan.missing], plan.language)
+    )
+    return sentence if plan.language in ("zh", "ja") else " " + sentence
+
+
+def plan_listed(
+    found: Sequence[int], missing: Sequence[str], subject: str, language: str
+) -> AnswerPlan:
+    """The plan of an answer to a list of things (router.listed_things), each searched on its
+    own: the items found for them (numbers in the answer's documents), the rest named as not
+    found; "none" when nothing was found for any."""
+    if not found:
+        return AnswerPlan("none", "category", subject, language=language)
+    numbers = list(found)
+    return AnswerPlan(
+        "confident",
+        "category",
+        subject,
+        lead=numbers[:MAX_CITED],
+        language=language,
+        matches=numbers,
+        missing=list(missing),
+    )
 
 
 def _distinct(numbers: Sequence[int], documents: Sequence[Document]) -> list[int]:

@@ -36,6 +36,8 @@ class Phrases:
     # after an answer that names some of the matches: how many more the results hold
     # ({n}: two or more), as a sentence of its own
     more: tuple[str, str]
+    # after an answer to a list of things: those it found nothing for ({q}: quoted, joined)
+    none_for: str
     quote: tuple[str, str] = ("“", "”")
     # what an answer adds after an item found through one of its parts ({t}: a moment such as
     # 0:42; {x}: quoted words heard in a video or read in a picture)
@@ -62,6 +64,7 @@ PHRASES: dict[str, Phrases] = {
         not_found_image="Nothing in the library looks like this picture; "
         "the results are only the nearest.",
         more=("One more is among the results.", "{n} more are among the results."),
+        none_for="I found nothing for {q}.",
     ),
     "es": Phrases(
         found=("Sí, tengo ", "Aquí está ", "Tengo "),
@@ -79,6 +82,7 @@ PHRASES: dict[str, Phrases] = {
         not_found_image="Nada en la biblioteca se parece a esta imagen; "
         "los resultados son solo lo más cercano.",
         more=("Hay uno más entre los resultados.", "Hay {n} más entre los resultados."),
+        none_for="No encontré nada para {q}.",
         quote=("«", "»"),
         at_moment=" en el {t}",
         it_says=", donde dice {x}",
@@ -106,6 +110,7 @@ PHRASES: dict[str, Phrases] = {
             "Il y en a un de plus parmi les résultats.",
             "Il y en a {n} de plus parmi les résultats.",
         ),
+        none_for="Je n'ai rien trouvé pour {q}.",
         quote=("« ", " »"),
         at_moment=" à {t}",
         it_says=", où l'on entend {x}",
@@ -129,6 +134,7 @@ PHRASES: dict[str, Phrases] = {
         not_found_image="Nichts in der Bibliothek sieht wie dieses Bild aus; "
         "die Ergebnisse sind nur die nächstliegenden.",
         more=("Ein weiteres ist unter den Ergebnissen.", "{n} weitere sind unter den Ergebnissen."),
+        none_for="Zu {q} habe ich nichts gefunden.",
         quote=("„", "“"),
         at_moment=" bei {t}",
         it_says=", wo es heißt {x}",
@@ -151,6 +157,7 @@ PHRASES: dict[str, Phrases] = {
         not_found_image="В библиотеке нет ничего похожего на эту картинку; "
         "в результатах только самое близкое.",
         more=("Ещё один — среди результатов.", "Ещё {n} — среди результатов."),
+        none_for="Ничего не нашлось для {q}.",
         quote=("«", "»"),
         at_moment=" на {t}",
         it_says=", где звучит {x}",
@@ -171,6 +178,7 @@ PHRASES: dict[str, Phrases] = {
         not_found="我在库里没有找到关于{q}的内容；结果只是我这里最接近的东西。",
         not_found_image="库里没有和这张图片相像的；结果只是最接近的。",
         more=("结果中还有一个。", "结果中还有{n}个。"),
+        none_for="没有找到{q}。",
         at_moment="（{t}处）",
         it_says="，其中说{x}",
         text_reads="，上面写着{x}",
@@ -190,6 +198,7 @@ PHRASES: dict[str, Phrases] = {
         not_found="ライブラリに{q}についてのものは見つかりませんでした。結果はいちばん近いものだけです。",
         not_found_image="ライブラリにこの画像に似たものはありません。結果はいちばん近いものだけです。",
         more=("結果にはほかに1件あります。", "結果にはほかに{n}件あります。"),
+        none_for="{q}は見つかりませんでした。",
         quote=("「", "」"),
         at_moment="（{t}）",
         it_says="、{x}と言っています",

@@ -28,6 +28,7 @@ from assistant.answers import (
     check_answer,
     evidence_phrase,
     item_caption,
+    missing_sentence,
     more_sentence,
     safe_caption,
     template_answer,
@@ -164,8 +165,11 @@ class QAChain:
         checked = check_answer(raw, plan, documents, question)
         if checked is not None:
             text, cited = checked
-            return CitedAnswer(text + more_sentence(plan, cited), cited, "model")
+            return CitedAnswer(
+                text + more_sentence(plan, cited) + missing_sentence(plan), cited, "model"
+            )
         text = template_answer(plan, documents) + more_sentence(plan, plan.lead)
+        text += missing_sentence(plan)
         return CitedAnswer(text, list(plan.lead), "template", raw)
 
     def stream(

@@ -149,6 +149,45 @@ def _as_instance(phrase: str) -> str:
     return phrase
 
 
+_LIST_COMMA = re.compile(r"\s*,\s*(?:(?:and|or)\s+)?", re.I)
+_LIST_WORD = re.compile(r"\s+(?:and|or)\s+", re.I)
+_LIST_FILLER = re.compile(
+    r"^(?:(?:like|such as|say|maybe|perhaps|also|any|some|even|and|or)\s+)+"
+    r"|\s+(?:too|as well|also|maybe)$",
+    re.I,
+)
+_NOT_A_THING = re.compile(  # a clause among the things: "do you have any of those"
+    r"^(?:do|does|did|can|could|would|will|is|are|have|has)\b"
+    r"|\b(?:you|your|i|me|my|those|these|them|it)\b",
+    re.I,
+)
+_ARTICLE = re.compile(r"^(?:an?|the|some)\s", re.I)
+MAX_LISTED = 6  # things searched one by one in one question
+MAX_THING_WORDS = 5
+
+
+def listed_things(phrase: str) -> list[str]:
+    """The things an English search phrase lists ("sheep, cows, ducks and maybe a tractor too"
+    -> ["a sheep", "a cow", "a duck", "a tractor"]), each to be searched on its own; [] when it
+    names one thing. Without a comma only "a frog and a duck" is a list ("a black and white
+    cat" is one thing); clauses ("do you have any of those") are left out."""
+    if "," in phrase:
+        parts = [p for piece in _LIST_COMMA.split(phrase) for p in _LIST_WORD.split(piece)]
+    else:
+        parts = _LIST_WORD.split(phrase)
+        if len(parts) < 2 or not all(_ARTICLE.match(p.strip()) for p in parts):
+            return []
+    things: list[str] = []
+    for part in parts:
+        part = _LIST_FILLER.sub("", part.strip(" ?!.;:")).strip()
+        if not part or _NOT_A_THING.search(part) or len(part.split()) > MAX_THING_WORDS:
+            continue
+        thing = _as_instance(part)
+        if thing not in things:
+            things.append(thing)
+    return things[:MAX_LISTED] if len(things) >= 2 else []
+
+
 def referenced_result(text: str, previous_results: Sequence[str]) -> str | None:
     """The earlier result a follow-up points at ("the second one", "number 3", "more like
     this" = the first), or None when the text refers to none or the position does not exist."""

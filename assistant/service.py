@@ -26,7 +26,7 @@ import numpy as np
 from langchain_core.documents import Document
 from PIL import Image
 
-from assistant.answers import evidence_phrase, example_names, plan_answer
+from assistant.answers import evidence_phrase, example_names, plan_answer, plan_listed
 from assistant.calibration import Calibration, load_or_calibrate
 from assistant.chitchat import LibraryContents, chat_reply
 from assistant.errors import TurnError
@@ -42,6 +42,7 @@ from assistant.router import (
     about_the_picture,
     category_of,
     describes_a_thing,
+    listed_things,
     referenced_result,
     search_phrase,
 )
@@ -113,6 +114,7 @@ class _Query:
     modality: str | None = None  # the kind of media asked for ("pictures of ..."), if any
     # a question in another language: items whose caption in it says its words, by how well
     word_match: dict[str, float] = field(default_factory=dict)
+    things: list[str] = field(default_factory=list)  # a list asked for: each searched alone
 
 
 class Assistant:
@@ -308,6 +310,9 @@ class Assistant:
             min_score=self.calibration().cuts_for(query.kind).plausible,
             word_match=query.word_match,
         )
+        found, missing = [], []
+        if query.things:  # "sheep, cows and a tractor": each thing on its own
+            documents, found, missing = self._find_each(query.things, documents)
         timings["retrieval"] = time.perf_counter() - clock
         results = [_result(d) for d in documents]
         yield TurnUpdate("results", results)
@@ -317,16 +322,19 @@ class Assistant:
         answer: CitedAnswer | None = None
         kind = "voice" if transcript and query.kind == "text" else query.kind
         language = spoken or question_language(text)
-        plan = plan_answer(
-            kind,
-            query.search_text,
-            query.question,
-            documents,
-            self.calibration(),
-            query.about,
-            language,
-            query.english,
-        )
+        if query.things:
+            plan = plan_listed(found, missing, query.search_text, language)
+        else:
+            plan = plan_answer(
+                kind,
+                query.search_text,
+                query.question,
+                documents,
+                self.calibration(),
+                query.about,
+                language,
+                query.english,
+            )
         for chunk in self.qa.stream(query.question, documents, plan, history):
             if isinstance(chunk, CitedAnswer):
                 answer = chunk
@@ -397,13 +405,37 @@ class Assistant:
         kind = "category" if broad else "text"
         modality = wanted_modality(text, language)
         if language == "en":
-            return _Query(kind, text, phrase, self.library.query_vector(phrase), modality=modality)
+            things = listed_things(phrase) if kind == "text" else []
+            vector = self.library.query_vector(phrase)
+            return _Query(kind, text, phrase, vector, modality=modality, things=things)
         vector = self.library.query_vector(phrase, language=language)
         english = self.library.in_english(phrase, language) or ""
         words = self.library.word_match(phrase, language)
         return _Query(
             kind, text, phrase, vector, english=english, modality=modality, word_match=words
         )
+
+    def _find_each(
+        self, things: list[str], whole: list[Document]
+    ) -> tuple[list[Document], list[int], list[str]]:
+        """Each listed thing searched on its own: the best match of each found one (graded as a
+        text question is) first, then the rest of the whole question's results; the numbers
+        of those matches, and the things nothing was found for."""
+        chosen: list[Document] = []
+        missing: list[str] = []
+        for thing in things:
+            documents = self.retriever.from_vector(self.library.query_vector(thing))
+            plan = plan_answer("text", thing, thing, documents, self.calibration())
+            taken = {d.id for d in chosen}
+            best = [documents[n - 1] for n in plan.lead if documents[n - 1].id not in taken]
+            if plan.grade != "confident" or not best:
+                missing.append(thing)
+                continue
+            chosen.append(best[0])
+        ids = {d.id for d in chosen}
+        rest = [d for d in whole if d.id not in ids]
+        merged = (chosen + rest)[: max(self.retriever.k, len(chosen))]
+        return merged, list(range(1, len(chosen) + 1)), missing
 
     def _about_item(self, item_id: str, text: str) -> _Query:
         """A turn about one library item: more like it (the item itself is not a result)."""

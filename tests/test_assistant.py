@@ -683,6 +683,30 @@ def test_an_answer_names_every_match_the_plan_found():
     assert check_answer(full, plan, documents, "What animals do you have?") is not None
 
 
+def test_a_question_listing_things_answers_for_each_of_them(assistant):
+    """Seen in the browser: "I am looking for pictures of animals that live on farms, like
+    sheep, cows, ducks and pigs, and maybe a tractor too, do you have any of those in your
+    library?" was searched as one phrase and answered "I could not find anything about ...",
+    though the library holds a sheep, a (rubber) duck and a tractor. Each thing is now searched
+    on its own; the answer cites what it found and names what it did not."""
+    reply = assistant.turn("lister", "l1", "Do you have sheep, cows, ducks and pigs?")
+    cited = [c.caption.lower() for c in reply.citations]
+    assert any("sheep" in c for c in cited) and any("duck" in c for c in cited), reply.answer
+    assert reply.answer.endswith("I found nothing for “a cow” and “a pig”."), reply.answer
+    assert "sheep" in reply.results[0].caption.lower()
+    farm = assistant.turn(
+        "lister",
+        "l2",
+        "I am looking for pictures of animals that live on farms, like sheep, cows, ducks and "
+        "pigs, and maybe a tractor too, do you have any of those in your library?",
+    )
+    named = " ".join(c.caption.lower() for c in farm.citations)
+    assert all(thing in named for thing in ("sheep", "duck", "tractor")), farm.answer
+    assert not farm.answer.startswith("I could not find")
+    one = assistant.turn("lister", "l3", "Do you have a frog?")  # one thing: answered as before
+    assert one.answer.startswith(("Yes, I have a frog [1]", "Here is a frog [1]", "I have a frog"))
+
+
 def test_a_long_question_that_is_not_found_is_quoted_to_a_whole_word():
     """Seen in the browser: a long farm question was answered "I could not find anything about
     “animals that live on farms, like sheep, cows, ducks and pigs, and maybe a tracto” in the

@@ -8,6 +8,7 @@ from assistant.router import (
     about_the_picture,
     category_of,
     describes_a_thing,
+    listed_things,
     referenced_result,
     search_phrase,
 )
@@ -264,3 +265,30 @@ def test_the_kind_of_media_a_question_asks_for(question, language, modality):
 )
 def test_every_media_word_is_stripped_before_the_search(question, language, phrase):
     assert search_phrase(question, language) == phrase
+
+
+FARM = (
+    "I am looking for pictures of animals that live on farms, like sheep, cows, ducks and pigs, "
+    "and maybe a tractor too, do you have any of those in your library?"
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "things"),
+    [
+        (
+            FARM,
+            ["animals that live on farms", "a sheep", "a cow", "a duck", "a pig", "a tractor"],
+        ),
+        ("Do you have sheep, cows, ducks and pigs?", ["a sheep", "a cow", "a duck", "a pig"]),
+        ("any frogs, guitars or bananas?", ["a frog", "a guitar", "a banana"]),
+        ("Do you have a frog and a duck?", ["a frog", "a duck"]),
+        ("Show me a black and white cat", []),  # one thing, not a list
+        ("rock and roll", []),
+        ("Do you have a frog?", []),
+    ],
+)
+def test_a_question_listing_things_is_split_into_them(question, things):
+    """Seen in the browser: the farm question was searched as one phrase and answered "not
+    found", though the library held a sheep, a duck and a tractor."""
+    assert listed_things(search_phrase(question)) == things
