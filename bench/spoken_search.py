@@ -42,7 +42,7 @@ from assistant.locales import question_language
 from assistant.router import search_phrase
 from assistant.service import heard_language
 from assistant.speech import load_transcriber
-from retrieval.caption_words import WORD_MATCH_WEIGHT, CaptionWords
+from retrieval.caption_words import WORD_MATCH_WEIGHT, CaptionWords, with_word_match
 from retrieval.datasets.tuxpaint import load_tuxpaint
 from retrieval.encoders import load_encoder
 from retrieval.evaluate import RetrievalEvaluator
@@ -160,7 +160,7 @@ def main() -> int:
             stamps = np.maximum(pictures, vectors @ caption_vectors.T)
             by_vectors = first_relevant_ranks(stamps, relevant, ties_against=True)
             library = first_relevant_ranks(
-                stamps + WORD_MATCH_WEIGHT * matches, relevant, ties_against=True
+                with_word_match(stamps, matches), relevant, ties_against=True
             )
             rows[row][language] = {
                 "clips": len(clips),

@@ -27,10 +27,12 @@ import itertools
 import re
 import unicodedata
 from collections.abc import Sequence
-from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 from scipy import sparse
+
+from retrieval.translation import lemma
 
 # How much a full word match adds to an item's cosine score. Chosen on the Tux Paint grouped DEV
 # split's spoken descriptions told their language (bench/spoken_search.py --split dev), never on
@@ -40,20 +42,11 @@ from scipy import sparse
 WORD_MATCH_WEIGHT = 0.3
 # Fewest shared words' weight to count as a match at all (a shared "un" is not one).
 MIN_MATCH = 0.15
+T = TypeVar("T", float, np.ndarray)
 CHARACTER_LANGUAGES = frozenset({"zh", "ja"})  # written without spaces between words
 GRAM = 3  # letters in the pieces words are also compared by ("#coq", "coq", "oq#")
 _WORD = re.compile(r"\w+")
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-
-
-@lru_cache(maxsize=65536)
-def _lemma(word: str, language: str) -> str:
-    import simplemma
-
-    try:
-        return simplemma.lemmatize(word, lang=language)
-    except ValueError:  # a language simplemma does not know: the word as it is
-        return word
 
 
 def _plain(word: str) -> str:
@@ -70,7 +63,7 @@ def caption_words(text: str, language: str) -> list[str]:
         pairs = [a + b for run in runs for a, b in itertools.pairwise(run)]
         latin = [_plain(w) for w in _WORD.findall(_CJK_RUN.sub(" ", text))]
         return characters + pairs + latin
-    words = [_plain(_lemma(word.casefold(), language)) for word in _WORD.findall(text)]
+    words = [_plain(lemma(word.casefold(), language)) for word in _WORD.findall(text)]
     grams = [
         marked[i : i + GRAM]
         for marked in (f"#{w}#" for w in words)
@@ -126,6 +119,7 @@ class CaptionWords:
         return {self.ids[i]: round(float(dice[i]), 4) for i in best}
 
 
-def with_word_match(score: float, match: float) -> float:
-    """An item's cosine score with its caption's word match added (``WORD_MATCH_WEIGHT``)."""
-    return score + WORD_MATCH_WEIGHT * match if match > 0 else score
+def with_word_match(score: T, match: T) -> T:
+    """Cosine scores with their items' word matches added (``WORD_MATCH_WEIGHT``): one item's,
+    or a matrix of them."""
+    return score + WORD_MATCH_WEIGHT * match

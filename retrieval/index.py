@@ -19,7 +19,7 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -360,17 +360,22 @@ class MediaIndex:
     def count_by_modality(self) -> dict[str, int]:
         """Items per modality ("image", "audio", "text"), read page by page."""
         counts: dict[str, int] = {}
-        total = self.count()
-        for offset in range(0, total, WRITE_BATCH):
+        for _, meta in self._metadata_pages():
+            kind = str(meta.get("modality", "item"))
+            counts[kind] = counts.get(kind, 0) + 1
+        return counts
+
+    def _metadata_pages(self, where: dict[str, Any] | None = None) -> Iterator[tuple[str, dict]]:
+        """(id, metadata) of every item (``where`` admits), read from Chroma page by page."""
+        for offset in itertools.count(0, WRITE_BATCH):
             page = self._read(
                 lambda offset=offset: self.collections["content"].get(
-                    include=["metadatas"], limit=WRITE_BATCH, offset=offset
+                    where=where, include=["metadatas"], limit=WRITE_BATCH, offset=offset
                 )
             )
-            for meta in page["metadatas"]:
-                kind = str(meta.get("modality", "item"))
-                counts[kind] = counts.get(kind, 0) + 1
-        return counts
+            yield from zip(page["ids"], page["metadatas"], strict=True)
+            if len(page["ids"]) < WRITE_BATCH:
+                return
 
     def get(self, item_id: str) -> MediaItem | None:
         """The stored item with this id, or None."""
@@ -391,17 +396,7 @@ class MediaIndex:
 
     def items_where(self, where: dict[str, Any]) -> list[MediaItem]:
         """Every stored item whose metadata matches Chroma's ``where`` filter, read in pages."""
-        items: list[MediaItem] = []
-        for offset in itertools.count(0, WRITE_BATCH):
-            page = self._read(
-                lambda offset=offset: self.collections["content"].get(
-                    where=where, include=["metadatas"], limit=WRITE_BATCH, offset=offset
-                )
-            )
-            items += [_item(i, m) for i, m in zip(page["ids"], page["metadatas"], strict=True)]
-            if len(page["ids"]) < WRITE_BATCH:
-                return items
-        return items
+        return [_item(item_id, meta) for item_id, meta in self._metadata_pages(where)]
 
     def ids_of(self, modality: str, limit: int) -> list[str]:
         """Up to ``limit`` ids of items of one modality, read from the index's metadata (no
@@ -604,26 +599,20 @@ class MediaIndex:
         """The ids and captions of every item that carries its caption in ``language``
         (``caption_<language>`` metadata), read page by page."""
         key = caption_key(language)
-        ids: list[str] = []
-        captions: list[str] = []
-        for offset in itertools.count(0, WRITE_BATCH):
-            page = self._read(
-                lambda offset=offset: self.collections["content"].get(
-                    include=["metadatas"], limit=WRITE_BATCH, offset=offset
-                )
-            )
-            for item_id, meta in zip(page["ids"], page["metadatas"], strict=True):
-                text = meta.get(key)
-                if isinstance(text, str) and text.strip():
-                    ids.append(item_id)
-                    captions.append(text)
-            if len(page["ids"]) < WRITE_BATCH:
-                break
-        return ids, captions
+        found = [
+            (item_id, text)
+            for item_id, meta in self._metadata_pages()
+            if isinstance(text := meta.get(key), str) and text.strip()
+        ]
+        return [i for i, _ in found], [t for _, t in found]
 
-    def state(self, kind: VectorKind = "content") -> tuple[str | None, int]:
-        """A collection's revision and count: they change with every write, by any process."""
-        return self._revision(kind), int(self._read(self.collections[kind].count))
+    def state(self, kind: VectorKind = "content") -> tuple[str | None, int] | None:
+        """A collection's revision and count as of the last check of its in-memory copy, which
+        every write, by any process, changes: the same check search makes (it reads Chroma only
+        when the database files changed), not a count of the whole collection."""
+        self.exact_vectors(kind)
+        with self._exact_guard:
+            return self._exact_state.get(kind)
 
     def _best_part(self, item_id: str, vector: np.ndarray) -> SearchHit | None:
         """The part of one item nearest to ``vector`` (None when it has none)."""

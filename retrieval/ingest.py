@@ -25,11 +25,11 @@ from retrieval.errors import IndexStoreError, MediaError
 from retrieval.images import load_image, read_limited
 from retrieval.index import MediaIndex
 from retrieval.items import (
+    CAPTION_LANGUAGES,
     ItemPart,
     MediaItem,
     caption_key,
     file_content_id,
-    translated_captions,
 )
 from retrieval.prefetch import ordered_map
 from retrieval.video import Keyframe, keyframes, probe_video
@@ -251,20 +251,23 @@ class Ingestor:
         """Items already in the index take their record's captions in other languages where
         the index has others or none (an index made before they were kept, or a sidecar whose
         translations changed): a question in those languages names and matches them."""
-        if not stored:
-            return
-        known = self.index.get_many([item.id for item in stored])
-        changes = {
-            item.id: wanted
+        keys = [caption_key(language) for language in CAPTION_LANGUAGES]
+        wanted = {
+            item.id: {key: item.metadata[key] for key in keys if key in item.metadata}
             for item in stored
-            if item.id in known
-            and (wanted := translated_captions(item.metadata))
-            and any(known[item.id].metadata.get(caption_key(k)) != v for k, v in wanted.items())
+        }
+        wanted = {item_id: captions for item_id, captions in wanted.items() if captions}
+        if not wanted:  # nothing to compare: no read of the index
+            return
+        known = self.index.get_many(list(wanted))
+        changes = {
+            item_id: captions
+            for item_id, captions in wanted.items()
+            if item_id in known
+            and any(known[item_id].metadata.get(k) != text for k, text in captions.items())
         }
         if changes:
-            self.index.update_metadata(
-                {i: {caption_key(k): v for k, v in c.items()} for i, c in changes.items()}
-            )
+            self.index.update_metadata(changes)
             log.info("gave %d stored items their captions in other languages", len(changes))
 
     def _load_or_refuse(self, record: SourceRecord) -> tuple[MediaItem, object] | str:

@@ -21,6 +21,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -354,10 +355,19 @@ class DictionaryTranslator:
         "caballos" is horsepower), then as it is; in Japanese also by its hiragana spelling."""
         if language in ("zh", "ja"):
             return table.get(word) or (table.get(_hiragana(word)) if language == "ja" else None)
-        import simplemma
+        return table.get(lemma(word, language).lower()) or table.get(word)
 
-        lemma = simplemma.lemmatize(word, lang=language).lower()
-        return table.get(lemma) or table.get(word)
+
+@lru_cache(maxsize=65536)
+def lemma(word: str, language: str) -> str:
+    """A word's dictionary form in ``language`` (simplemma: "grenouilles" -> "grenouille"); the
+    word as it is in a language simplemma does not know."""
+    import simplemma
+
+    try:
+        return simplemma.lemmatize(word, lang=language)
+    except ValueError:
+        return word
 
 
 def _tokens(text: str) -> list[str]:
