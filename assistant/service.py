@@ -426,12 +426,12 @@ class Assistant:
         for thing in things:
             documents = self.retriever.from_vector(self.library.query_vector(thing))
             plan = plan_answer("text", thing, thing, documents, self.calibration())
-            taken = {d.id for d in chosen}
-            best = [documents[n - 1] for n in plan.lead if documents[n - 1].id not in taken]
-            if plan.grade != "confident" or not best:
+            if plan.grade != "confident":
                 missing.append(thing)
                 continue
-            chosen.append(best[0])
+            taken = {d.id for d in chosen}
+            best = [documents[n - 1] for n in plan.lead if documents[n - 1].id not in taken]
+            chosen += best[:1]  # none new: an earlier thing's match already answers it
         ids = {d.id for d in chosen}
         rest = [d for d in whole if d.id not in ids]
         merged = (chosen + rest)[: max(self.retriever.k, len(chosen))]
