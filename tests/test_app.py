@@ -150,6 +150,10 @@ def _open_and_ask(page, url: str, question: str) -> None:
     _wait_for_new_answer(page, 0)
 
 
+LONG_QUESTION = (
+    "I am looking for pictures of animals that live on farms, like sheep, cows, ducks and pigs, "
+    "and maybe a tractor too, do you have any of those in your library?"
+)
 # how an answer about an earlier item begins: alike, or only the nearest (nothing much like it)
 FOLLOW_UP_OPENINGS = ("More like “", "Similar to “", "Nothing else in the library is much like “")
 
@@ -835,6 +839,38 @@ def test_every_result_and_its_name_are_in_the_gallery(server, browser, shots, vi
         assert seen["under_label"] <= 1 and seen["under_names"] <= 1, seen
         short = [(name, cut) for name, cut in seen["names"] if len(name) <= 16]
         assert short and not any(cut for _, cut in short), seen
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("viewport", [(1280, 900), (390, 844)])
+def test_the_chat_buttons_cover_no_message(server, browser, shots, viewport):
+    """Seen in Chromium: after an answer the chat scrolls to it, and the question above it
+    passed under the share / clear / copy buttons ("cows, du" hidden under them: 23 px of
+    message at 1280 px, 15 at 390). The buttons take a strip of their own above the messages;
+    the part of any message shown in the chat never lies under them."""
+    width, height = viewport
+    page = browser.new_page(viewport={"width": width, "height": height}, is_mobile=width < 500)
+    try:
+        _open_and_ask(page, server, "a banana")
+        _send(page, LONG_QUESTION)
+        _wait_for_new_answer(page, 1)
+        page.wait_for_timeout(1000)  # the chat has scrolled to the answer
+        covered = page.evaluate(
+            """() => {
+                const buttons = document.querySelector('#chat .top-panel').getBoundingClientRect();
+                const shown = document.querySelector('#chat .bubble-wrap').getBoundingClientRect();
+                return Math.max(0, ...[...document.querySelectorAll('#chat .message')].map((m) => {
+                    const r = m.getBoundingClientRect();
+                    const wide = Math.min(buttons.right, r.right) - Math.max(buttons.left, r.left);
+                    const top = Math.max(r.top, shown.top, buttons.top);
+                    const bottom = Math.min(r.bottom, shown.bottom, buttons.bottom);
+                    return wide > 0 ? Math.max(0, bottom - top) : 0;
+                }));
+            }"""
+        )
+        page.locator("#chat").screenshot(path=shots / f"chat-buttons-{width}.png")
+        assert covered <= 1, f"{covered:.0f} px of a message under the chat's buttons"
     finally:
         page.close()
 

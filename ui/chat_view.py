@@ -20,6 +20,10 @@ PAGE_CSS = """
 #chat .cited + br { display: none; }
 #chat .cited img { margin: 0 0 4px !important; }
 #chat .cited img + br { display: none; }  /* the picture is a block: its name follows below */
+/* The share / clear / copy buttons floated over the top of the scrolled messages (a long
+   question's last words lay under them): they take their own strip above the messages. */
+#chat .icon-button-wrapper.top-panel { position: static; display: flex;
+  justify-content: flex-end; margin: 0 0 2px auto; width: fit-content; }
 """
 
 # The chat block (#chat) stays while Gradio re-renders the messages inside it, so it is the
