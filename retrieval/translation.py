@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from retrieval import machine_translation
+from retrieval.machine_translation import MachineReading, MachineTranslationError
+
 log = logging.getLogger(__name__)
 
 DICTD_DIR = Path("/usr/share/dictd")
@@ -228,6 +231,7 @@ class DictionaryTranslator:
         # the last translations: a question's search phrase is read by the encoder and again for
         # the answer's wording, and a short text is tried in several languages
         self._recent: dict[tuple[str, str], Translation | None] = {}
+        self._machine: dict[tuple[str, str], MachineReading | None] = {}  # Apertium's readings
 
     def table(self, language: str) -> dict[str, str]:
         """The language's word table: from the cache, else built from its dictionaries."""
@@ -281,6 +285,53 @@ class DictionaryTranslator:
             self._recent[key] = self._translate(text, language)
         return self._recent[key]
 
+    def prepare(self, texts: Sequence[str], languages: Iterable[str]) -> None:
+        """Have Apertium read all of ``texts`` in each of ``languages`` it translates, in one run
+        per language (each run starts its whole pipeline), before they are translated one by
+        one."""
+        for language in set(languages):
+            if not machine_translation.available(language):
+                continue
+            missing = list(dict.fromkeys(t for t in texts if (t, language) not in self._machine))
+            self._read_by_machine(missing, language)
+
+    def _read_by_machine(self, texts: list[str], language: str) -> None:
+        if not texts:
+            return
+        if len(self._machine) + len(texts) > RECENT_TRANSLATIONS:
+            self._machine.clear()
+        try:
+            readings: list[MachineReading | None] = list(
+                machine_translation.translate(texts, language)
+            )
+        except MachineTranslationError as exc:
+            log.warning("reading word by word instead: %s", exc)
+            readings = [None] * len(texts)
+        self._machine.update(((t, language), r) for t, r in zip(texts, readings, strict=True))
+
+    def _machine_translation(
+        self, text: str, language: str, table: dict[str, str]
+    ) -> Translation | None:
+        """Apertium's English for ``text`` with the words it did not know looked up in the
+        dictionary; None where Apertium is not installed for the language or failed."""
+        if not machine_translation.available(language):
+            return None
+        if (text, language) not in self._machine:
+            self._read_by_machine([text], language)
+        reading = self._machine.get((text, language))
+        if reading is None:
+            return None
+        words = self._words(text, language)
+        if not words:
+            return None
+        looked_up = {w: self._lookup(w.lower(), table, language) for w in set(reading.unknown)}
+        missing = sum(
+            1 for w, english in looked_up.items()
+            if english is None and w.lower() not in STOPWORDS.get(language, ())
+        )  # fmt: skip
+        rendered = _WORD.sub(lambda m: looked_up.get(m.group()) or m.group(), reading.english)
+        return Translation(rendered, max(0.0, 1 - missing / len(words)))
+
     def _translate(self, text: str, language: str) -> Translation | None:
         if self._tables.get(language, {}) is None:
             return None  # its dictionaries are missing: said once, when first looked for
@@ -291,6 +342,9 @@ class DictionaryTranslator:
         except TranslationError as exc:
             log.warning("no translation from %s: %s", language, exc)
             return None
+        machine = self._machine_translation(text, language, table)
+        if machine is not None:
+            return machine
         if language in ("zh", "ja"):
             words = self._cut(text, table, language)
         else:

