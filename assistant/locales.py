@@ -38,6 +38,8 @@ class Phrases:
     more: tuple[str, str]
     # after an answer to a list of things: those it found nothing for ({q}: quoted, joined)
     none_for: str
+    # a follow-up's item by its place among the results on screen ({n}: 1, 2, ...)
+    result_number: str = " (result {n})"
     quote: tuple[str, str] = ("“", "”")
     # what an answer adds after an item found through one of its parts ({t}: a moment such as
     # 0:42; {x}: quoted words heard in a video or read in a picture)
@@ -83,6 +85,7 @@ PHRASES: dict[str, Phrases] = {
         "los resultados son solo lo más cercano.",
         more=("Hay uno más entre los resultados.", "Hay {n} más entre los resultados."),
         none_for="No encontré nada para {q}.",
+        result_number=" (resultado {n})",
         quote=("«", "»"),
         at_moment=" en el {t}",
         it_says=", donde dice {x}",
@@ -111,6 +114,7 @@ PHRASES: dict[str, Phrases] = {
             "Il y en a {n} de plus parmi les résultats.",
         ),
         none_for="Je n'ai rien trouvé pour {q}.",
+        result_number=" (résultat {n})",
         quote=("« ", " »"),
         at_moment=" à {t}",
         it_says=", où l'on entend {x}",
@@ -135,6 +139,7 @@ PHRASES: dict[str, Phrases] = {
         "die Ergebnisse sind nur die nächstliegenden.",
         more=("Ein weiteres ist unter den Ergebnissen.", "{n} weitere sind unter den Ergebnissen."),
         none_for="Zu {q} habe ich nichts gefunden.",
+        result_number=" (Ergebnis {n})",
         quote=("„", "“"),
         at_moment=" bei {t}",
         it_says=", wo es heißt {x}",
@@ -158,6 +163,7 @@ PHRASES: dict[str, Phrases] = {
         "в результатах только самое близкое.",
         more=("Ещё один — среди результатов.", "Ещё {n} — среди результатов."),
         none_for="Ничего не нашлось для {q}.",
+        result_number=" (результат {n})",
         quote=("«", "»"),
         at_moment=" на {t}",
         it_says=", где звучит {x}",
@@ -179,6 +185,7 @@ PHRASES: dict[str, Phrases] = {
         not_found_image="库里没有和这张图片相像的；结果只是最接近的。",
         more=("结果中还有一个。", "结果中还有{n}个。"),
         none_for="没有找到{q}。",
+        result_number="（第{n}个结果）",
         at_moment="（{t}处）",
         it_says="，其中说{x}",
         text_reads="，上面写着{x}",
@@ -199,6 +206,7 @@ PHRASES: dict[str, Phrases] = {
         not_found_image="ライブラリにこの画像に似たものはありません。結果はいちばん近いものだけです。",
         more=("結果にはほかに1件あります。", "結果にはほかに{n}件あります。"),
         none_for="{q}は見つかりませんでした。",
+        result_number="（{n}番目の結果）",
         quote=("「", "」"),
         at_moment="（{t}）",
         it_says="、{x}と言っています",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from assistant.media_intent import media_nouns
 from assistant.request_phrasing import strip_request
@@ -166,11 +167,14 @@ MAX_LISTED = 6  # things searched one by one in one question
 MAX_THING_WORDS = 5
 
 
-def listed_things(phrase: str) -> list[str]:
-    """The things an English search phrase lists ("sheep, cows, ducks and maybe a tractor too"
-    -> ["a sheep", "a cow", "a duck", "a tractor"]), each to be searched on its own; [] when it
-    names one thing. Without a comma only "a frog and a duck" is a list ("a black and white
-    cat" is one thing); clauses ("do you have any of those") are left out."""
+def listed_things(phrase: str, language: str = "en") -> list[str]:
+    """The things a search phrase lists ("sheep, cows, ducks and maybe a tractor too" -> ["a
+    sheep", "a cow", "a duck", "a tractor"]), each to be searched on its own; [] when it names
+    one thing. Without a comma only "a frog and a duck" is a list ("a black and white cat" is
+    one thing); clauses ("do you have any of those") are left out. In zh, es, fr, de, ru and ja
+    by their own words for "and" and "or" (``_OTHER_LISTS``), each thing without its article."""
+    if language != "en":
+        return _listed_in(phrase, language)
     if "," in phrase:
         parts = [p for piece in _LIST_COMMA.split(phrase) for p in _LIST_WORD.split(piece)]
     else:
@@ -185,6 +189,71 @@ def listed_things(phrase: str) -> list[str]:
         thing = _as_instance(part)
         if thing not in things:
             things.append(thing)
+    return things[:MAX_LISTED] if len(things) >= 2 else []
+
+
+@dataclass(frozen=True)
+class _ListWords:
+    """How a language lists things: its words for "and"/"or", articles, fillers ("like",
+    "maybe") and the words of a clause that is not a thing ("do you have")."""
+
+    joins: str
+    articles: str = ""
+    fillers: str = ""
+    clause: str = ""
+
+
+_OTHER_LISTS = {
+    "fr": _ListWords("et|ou", "un|une|des|le|la|les|du|de la|de l'|l'|d'",
+                     "comme|peut-être|aussi|par exemple", "vous|tu|je|avez|as|ceux|celles|ça"),
+    "es": _ListWords("y|e|o|u", "un|una|unos|unas|el|la|los|las",
+                     "como|quizás|quizá|tal vez|también|por ejemplo",
+                     "tienes|tiene|tienen|usted|tú|yo|esos|esas|eso"),
+    "de": _ListWords("und|oder", "ein|eine|einen|einem|einer|der|die|das|den|dem",
+                     "wie|vielleicht|auch|zum beispiel", "du|sie|ich|hast|haben|diese|davon"),
+    "ru": _ListWords("и|или", "", "как|например|может быть|тоже|также",
+                     "вы|ты|я|у вас|есть|эти|это"),
+    "zh": _ListWords("和|或者|或|与|跟"),
+    "ja": _ListWords("と|や|か"),
+}  # fmt: skip
+_CJK_COMMA = re.compile(r"\s*[、，,]\s*")
+
+
+def _listed_in(phrase: str, language: str) -> list[str]:
+    """``listed_things`` for a language other than English."""
+    words = _OTHER_LISTS.get(language)
+    if words is None:
+        return []
+    cjk = language in ("zh", "ja")
+    if cjk:  # no spaces: a join word splits only a list that has a comma ("和平鸽" is a dove)
+        if not _CJK_COMMA.search(phrase):
+            return []
+        pieces = _CJK_COMMA.split(phrase)
+        join = re.compile(f"(?:{words.joins})")
+        parts = pieces[:-1] + join.split(pieces[-1])
+    else:
+        join = re.compile(rf"\s*,\s*(?:(?:{words.joins})\s+)?|\s+(?:{words.joins})\s+", re.I)
+        parts = join.split(phrase)
+        article = re.compile(rf"^(?:{words.articles})(?:\s+|(?<=')|(?<=’))", re.I)
+        if "," not in phrase and (
+            len(parts) < 2 or not words.articles
+            or not all(article.match(p.strip()) for p in parts[1:])
+        ):  # fmt: skip
+            return []  # "un chat noir et blanc": one thing; the first lost its article already
+    filler = re.compile(rf"^(?:(?:{words.fillers})\s+)+|\s+(?:{words.fillers})$", re.I)
+    clause = re.compile(rf"(?:^|\s)(?:{words.clause})(?:\s|$)", re.I) if words.clause else None
+    things: list[str] = []
+    for part in parts:
+        part = part.strip(" ?!.;:？！。")
+        if not cjk:
+            part = filler.sub("", part).strip() if words.fillers else part
+            if words.articles:
+                part = re.sub(rf"^(?:{words.articles})(?:\s+|(?<=')|(?<=’))", "", part, flags=re.I)
+        too_long = len(part.split()) > MAX_THING_WORDS or (cjk and len(part) > 3 * MAX_THING_WORDS)
+        if not part or too_long or (clause is not None and clause.search(part)):
+            continue
+        if part not in things:
+            things.append(part)
     return things[:MAX_LISTED] if len(things) >= 2 else []
 
 

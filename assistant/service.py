@@ -32,7 +32,7 @@ from assistant.chitchat import LibraryContents, chat_reply
 from assistant.errors import TurnError
 from assistant.history import ChatHistory, ConversationSummary, StoredTurn
 from assistant.llm import LLMSettings, load_llm
-from assistant.locales import LANGUAGES, question_language, quoted
+from assistant.locales import LANGUAGES, phrases, question_language, quoted
 from assistant.media_intent import wanted_modality
 from assistant.memory import TurnRecord, results_on_screen
 from assistant.qa import CitedAnswer, QAChain
@@ -57,7 +57,7 @@ from retrieval.describe import encode_and_label
 from retrieval.encoders.base import l2_normalise
 from retrieval.errors import EmptyQueryError
 from retrieval.images import load_image
-from retrieval.items import MediaItem, label_from_filename
+from retrieval.items import MediaItem, caption_key, label_from_filename
 from retrieval.library import Library, LibraryConfig
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,7 @@ class _Query:
     # a question in another language: items whose caption in it says its words, by how well
     word_match: dict[str, float] = field(default_factory=dict)
     things: list[str] = field(default_factory=list)  # a list asked for: each searched alone
+    language: str = "en"  # the language its words are read in
 
 
 class Assistant:
@@ -296,7 +297,7 @@ class Assistant:
         clock = time.perf_counter()
         previous = self._recent(user, session)  # read once: for follow-ups and the LLM's history
         query = (
-            self._about_item(item, text)
+            self._about_item(item, text, spoken or question_language(text))
             if item is not None
             else self._route(text, [_image(i) for i in images], previous, spoken)
         )
@@ -312,7 +313,7 @@ class Assistant:
         )
         found, missing = [], []
         if query.things:  # "sheep, cows and a tractor": each thing on its own
-            documents, found, missing = self._find_each(query.things, documents)
+            documents, found, missing = self._find_each(query.things, documents, query.language)
         timings["retrieval"] = time.perf_counter() - clock
         results = [_result(d) for d in documents]
         yield TurnUpdate("results", results)
@@ -396,8 +397,9 @@ class Assistant:
             vector = self.library.index.vector_of(item)
             stored = self.library.index.get(item)
             if vector is not None and stored is not None:
-                position = shown.index(item) + 1
-                about = f"{quoted_name(stored)} (result {position})"
+                language = spoken or question_language(text)
+                number = phrases(language).result_number.format(n=shown.index(item) + 1)
+                about = quoted_name(stored, language) + number
                 return _Query("follow_up", text, item, vector, exclude=(item,), about=about)
         language = spoken or question_language(text)
         phrase = search_phrase(text, language)
@@ -411,21 +413,31 @@ class Assistant:
         vector = self.library.query_vector(phrase, language=language)
         english = self.library.in_english(phrase, language) or ""
         words = self.library.word_match(phrase, language)
+        things = listed_things(phrase, language) if kind == "text" else []
         return _Query(
-            kind, text, phrase, vector, english=english, modality=modality, word_match=words
-        )
+            kind, text, phrase, vector, english=english, modality=modality, word_match=words,
+            things=things, language=language,
+        )  # fmt: skip
 
     def _find_each(
-        self, things: list[str], whole: list[Document]
+        self, things: list[str], whole: list[Document], language: str = "en"
     ) -> tuple[list[Document], list[int], list[str]]:
-        """Each listed thing searched on its own: the best match of each found one (graded as a
-        text question is) first, then the rest of the whole question's results; the numbers
-        of those matches, and the things nothing was found for."""
+        """Each listed thing searched on its own (read in ``language``): the best match of each
+        found one (graded as a text question is) first, then the rest of the whole question's
+        results; the numbers of those matches, and the things nothing was found for."""
         chosen: list[Document] = []
         missing: list[str] = []
         for thing in things:
-            documents = self.retriever.from_vector(self.library.query_vector(thing))
-            plan = plan_answer("text", thing, thing, documents, self.calibration())
+            if language == "en":
+                vector, words, english = self.library.query_vector(thing), None, ""
+            else:
+                vector = self.library.query_vector(thing, language=language)
+                words = self.library.word_match(thing, language)
+                english = self.library.in_english(thing, language) or ""
+            documents = self.retriever.from_vector(vector, word_match=words)
+            plan = plan_answer(
+                "text", thing, thing, documents, self.calibration(), "", language, english
+            )
             if plan.grade != "confident":
                 missing.append(thing)
                 continue
@@ -437,8 +449,9 @@ class Assistant:
         merged = (chosen + rest)[: max(self.retriever.k, len(chosen))]
         return merged, list(range(1, len(chosen) + 1)), missing
 
-    def _about_item(self, item_id: str, text: str) -> _Query:
-        """A turn about one library item: more like it (the item itself is not a result)."""
+    def _about_item(self, item_id: str, text: str, language: str) -> _Query:
+        """A turn about one library item: more like it (the item itself is not a result),
+        named in the answer's ``language``."""
         item = self.library.index.get(item_id)
         vector = self.library.index.vector_of(item_id)
         if item is None or vector is None:
@@ -450,7 +463,7 @@ class Assistant:
             item_id,
             vector,
             exclude=(item_id,),
-            about=quoted_name(item),
+            about=quoted_name(item, language),
         )
 
     def _chat(
@@ -649,9 +662,15 @@ def display_name(item: MediaItem | Suggestion) -> str:
     return label_from_filename(Path(item.uri)) if item.uri else f"a {item.modality}"
 
 
-def quoted_name(item: MediaItem | Suggestion) -> str:
-    """An item's name in quotation marks, as answers and notes show it (“A ‘Fuji’ apple”)."""
-    return quoted(display_name(item), "en")
+def quoted_name(item: MediaItem | Suggestion, language: str = "en") -> str:
+    """An item's name in quotation marks, as answers and notes show it (“A ‘Fuji’ apple”); in
+    another language by its caption in that language where it has one (« Une grenouille »)."""
+    translated = None
+    if isinstance(item, MediaItem) and language != "en":
+        translated = item.metadata.get(caption_key(language))
+    if isinstance(translated, str) and translated.strip():
+        return quoted(translated.strip().rstrip("."), language)
+    return quoted(display_name(item), language)
 
 
 def _wordless(images: Sequence[Any], audio: Any) -> str:

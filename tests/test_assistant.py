@@ -752,3 +752,42 @@ def test_a_word_inside_another_word_is_not_a_mention():
     assert (plan.grade, plan.lead) == ("closest", [1])
     asked_for = plan_answer("text", "a seahorse", "a seahorse", documents, calibration)
     assert asked_for.grade == "confident"
+
+
+def test_more_like_a_result_names_it_in_the_users_language(assistant):
+    """Seen in the browser with "Your language" set to French: a click on the badger was
+    answered "Plus comme “A badger” : ..." and "more like number 2" with "“A badger” (result
+    2)": the English caption, English quotation marks and English words in a French answer."""
+    first = assistant.turn("odile", "f1", "Avez-vous un blaireau ?", language="fr")
+    badger = first.results[0]
+    french = assistant.library.index.get(badger.item_id).metadata["caption_fr"]
+    name = f"« {french.strip().rstrip('.')} »"
+    clicked = assistant.turn("odile", "f1", item=badger.item_id, language="fr")
+    assert name in clicked.answer and badger.caption.rstrip(".") not in clicked.answer, (
+        clicked.answer
+    )
+    shown = assistant.library.index.get(clicked.results[0].item_id).metadata["caption_fr"]
+    typed = assistant.turn("odile", "f1", "more like number 1", language="fr")
+    assert typed.query_kind == "follow_up"
+    assert f"« {shown.strip().rstrip('.')} » (résultat 1)" in typed.answer, typed.answer
+    english = assistant.turn("odile", "f2", "Show me a badger")  # English stays as it was
+    assert assistant.turn("odile", "f2", "more like number 1").answer.startswith(
+        (f"More like {quoted(english.results[0].caption.rstrip('.'), 'en')} (result 1)",
+         "Nothing else in the library is much like")
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "missing"),
+    [
+        ("Avez-vous des moutons, des vaches et des canards ?", "fr", "« vaches »"),
+        ("¿Tienes ovejas, vacas o patos?", "es", "«vacas»"),
+        ("你们有绵羊、奶牛和鸭子吗？", "zh", "奶牛"),
+    ],
+)
+def test_a_list_in_another_language_answers_for_each_thing(assistant, question, language, missing):
+    """Lists were split only in English: a French or Spanish list was searched as one phrase."""
+    reply = assistant.turn("liste", f"l-{language}", question)
+    cited = [c.caption.lower() for c in reply.citations]
+    assert any("sheep" in c for c in cited) and any("duck" in c for c in cited), reply.answer
+    assert reply.language == language and missing in reply.answer, reply.answer

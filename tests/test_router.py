@@ -292,3 +292,29 @@ def test_a_question_listing_things_is_split_into_them(question, things):
     """Seen in the browser: the farm question was searched as one phrase and answered "not
     found", though the library held a sheep, a duck and a tractor."""
     assert listed_things(search_phrase(question)) == things
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "things"),
+    [
+        (
+            "Avez-vous des moutons, des vaches et des canards ?",
+            "fr",
+            ["moutons", "vaches", "canards"],
+        ),
+        ("Avez-vous une grenouille et un canard ?", "fr", ["grenouille", "canard"]),
+        ("Avez-vous un chat noir et blanc ?", "fr", []),  # one thing, not a list
+        ("¿Tienes ovejas, vacas o patos?", "es", ["ovejas", "vacas", "patos"]),
+        ("Hast du Schafe, Kühe und vielleicht einen Traktor?", "de",
+         ["Schafe", "Kühe", "Traktor"]),
+        ("У вас есть овцы, коровы и утки?", "ru", ["овцы", "коровы", "утки"]),
+        ("你们有绵羊、奶牛和鸭子吗？", "zh", ["绵羊", "奶牛", "鸭子"]),
+        ("ヒツジ、ウシとアヒルはありますか？", "ja", ["ヒツジ", "ウシ", "アヒル"]),
+        ("你们有和平鸽的图片吗？", "zh", []),  # 和 inside a word, no list
+        ("Avez-vous une grenouille ?", "fr", []),
+    ],
+)  # fmt: skip
+def test_a_list_in_another_language_is_split_into_its_things(question, language, things):
+    """Lists were split only in English: "Avez-vous des moutons, des vaches et des canards ?"
+    was searched as one phrase."""
+    assert listed_things(search_phrase(question, language), language) == things
