@@ -1,11 +1,14 @@
-"""Sentence translation into English with Apertium, a rule-based machine translation engine
-(Forcada et al. 2011) that Debian packages with its language data: it reads a whole phrase, so it
-keeps word order, picks a word's sense from its neighbours and inflects ("Unos calcetines de lana
+"""Translation into English with Apertium, a rule-based machine translation engine (Forcada et
+al. 2011) that Debian packages with its language data: it reads a whole phrase, so it keeps
+word order, picks a word's sense from its neighbours and inflects ("Unos calcetines de lana
 rojos." -> "Some socks of red wool."), where a word-by-word dictionary reading cannot.
 
-Only pairs measured to help are used (docs/multilingual.md): Spanish (``apertium-eng-spa``).
-A word Apertium does not know comes back marked, so the caller can look it up elsewhere.
-Without the ``apertium`` program or the pair, ``available`` is False and nothing is run.
+Only routes measured to help are used (docs/multilingual.md): Spanish texts are read whole
+(``apertium-eng-spa``); French words the dictionaries do not know go through French-Spanish then
+Spanish-English (``apertium-fr-es``: "pingouin" -> "penguin"), as whole French texts read worse
+that way than word by word. A word Apertium does not know comes back marked, so the caller can
+look it up elsewhere. Without the ``apertium`` program or a route's pairs, ``available`` is False
+and nothing is run.
 """
 
 from __future__ import annotations
@@ -21,16 +24,30 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-# language -> (Apertium mode, Debian package); only pairs that helped on the DEV folders
-APERTIUM_PAIRS = {"es": ("spa-eng", "apertium-eng-spa")}
-DEBIAN_PACKAGES = tuple(package for _, package in APERTIUM_PAIRS.values())
+
+@dataclass(frozen=True)
+class ApertiumRoute:
+    """How Apertium reads a language into English: its modes in turn (a pivot through Spanish for
+    French), the Debian packages that hold them, and whether whole texts or only the words the
+    dictionaries miss go through it."""
+
+    modes: tuple[str, ...]
+    packages: tuple[str, ...]
+    whole_texts: bool
+
+
+ROUTES = {
+    "es": ApertiumRoute(("spa-eng",), ("apertium-eng-spa",), whole_texts=True),
+    "fr": ApertiumRoute(("fr-es", "spa-eng"), ("apertium-fr-es", "apertium-eng-spa"), False),
+}
+DEBIAN_PACKAGES = tuple(dict.fromkeys(p for route in ROUTES.values() for p in route.packages))
 MODES_DIR = Path("/usr/share/apertium/modes")
 TIMEOUT_S = 60.0
 # one text per line; a line of its own between texts keeps them apart whatever Apertium does
 # with a text's own line breaks
 _SEPARATOR = "\n.\n"
 # Apertium's marks: *unknown word, @word with no translation, #word it could not inflect
-_MARKED = re.compile(r"([*@#])(\w[\w'-]*)")
+_MARKED = re.compile(r"([*@#]+)(\w[\w'-]*)")  # "**mot": unknown at both steps of a pivot
 
 
 class MachineTranslationError(RuntimeError):
@@ -48,37 +65,62 @@ class MachineReading:
 
 @lru_cache(maxsize=8)
 def available(language: str) -> bool:
-    """Whether Apertium and its pair into English for ``language`` are installed."""
-    pair = APERTIUM_PAIRS.get(language)
-    if pair is None:
+    """Whether Apertium and the pairs of its route into English for ``language`` are installed."""
+    route = ROUTES.get(language)
+    if route is None:
         return False
-    if shutil.which("apertium") is None or not (MODES_DIR / f"{pair[0]}.mode").is_file():
+    if shutil.which("apertium") is None or not all(
+        (MODES_DIR / f"{mode}.mode").is_file() for mode in route.modes
+    ):
         log.info(
             "%s is read word by word: Apertium's %s is not installed (apt-get install %s)",
-            language, pair[0], pair[1],
+            language, " + ".join(route.modes), " ".join(route.packages),
         )  # fmt: skip
         return False
     return True
 
 
+def reads_whole_texts(language: str) -> bool:
+    """Whether Apertium reads whole texts in ``language`` (else only words the dictionaries
+    miss)."""
+    return language in ROUTES and ROUTES[language].whole_texts and available(language)
+
+
+def reads_words(language: str) -> bool:
+    """Whether Apertium reads the words the dictionaries miss in ``language``."""
+    return language in ROUTES and not ROUTES[language].whole_texts and available(language)
+
+
 def read_marks(line: str) -> MachineReading:
     """Apertium's output line without its marks, and the words it marked as unknown."""
-    unknown = tuple(word for mark, word in _MARKED.findall(line) if mark in "*@")
+    unknown = tuple(word for marks, word in _MARKED.findall(line) if set(marks) & {"*", "@"})
     english = " ".join(_MARKED.sub(r"\2", line).split())
     return MachineReading(english, unknown)
 
 
 def translate(texts: Sequence[str], language: str) -> list[MachineReading]:
-    """Apertium's English for each of ``texts`` (in ``language``), in one run of its pipeline."""
+    """Apertium's English for each of ``texts`` (in ``language``), in one run of each pair of its
+    route."""
     if not texts:
         return []
     if not available(language):
         raise MachineTranslationError(f"Apertium cannot translate {language} here")
-    mode = APERTIUM_PAIRS[language][0]
-    joined = _SEPARATOR.join(" ".join(text.split()) for text in texts) + "\n"
+    text = _SEPARATOR.join(" ".join(t.split()) for t in texts) + "\n"
+    for mode in ROUTES[language].modes:
+        text = _run(mode, text)
+    lines = text.rstrip("\n").split(_SEPARATOR)
+    if len(lines) != len(texts):
+        raise MachineTranslationError(
+            f"Apertium {language} returned {len(lines)} texts for {len(texts)}"
+        )
+    return [read_marks(line.replace("\n", " ")) for line in lines]
+
+
+def _run(mode: str, text: str) -> str:
+    """One Apertium pair's output for ``text``."""
     try:
         done = subprocess.run(
-            ["apertium", mode], input=joined, capture_output=True, text=True, timeout=TIMEOUT_S
+            ["apertium", mode], input=text, capture_output=True, text=True, timeout=TIMEOUT_S
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise MachineTranslationError(f"Apertium {mode} did not finish: {exc}") from exc
@@ -86,9 +128,4 @@ def translate(texts: Sequence[str], language: str) -> list[MachineReading]:
         raise MachineTranslationError(
             f"Apertium {mode} failed ({done.returncode}): {done.stderr.strip()[:200]}"
         )
-    lines = done.stdout.rstrip("\n").split(_SEPARATOR)
-    if len(lines) != len(texts):
-        raise MachineTranslationError(
-            f"Apertium {mode} returned {len(lines)} texts for {len(texts)}"
-        )
-    return [read_marks(line.replace("\n", " ")) for line in lines]
+    return done.stdout

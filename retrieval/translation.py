@@ -30,7 +30,7 @@ from retrieval.machine_translation import MachineReading, MachineTranslationErro
 log = logging.getLogger(__name__)
 
 DICTD_DIR = Path("/usr/share/dictd")
-TABLE_FORMAT = 1
+TABLE_FORMAT = 2  # 2: a gloss's remarks go before it is cut at its commas
 # language -> FreeDict databases: (name, direction) where "to-en" reads foreign headwords with
 # English glosses, "from-en" English headwords with foreign translations (read backwards), and
 # "via-XX" XX headwords with foreign translations, XX read in English by XX's own table (a
@@ -76,6 +76,7 @@ _NOTE = re.compile(
 _NUMBERING = re.compile(r"^\s*\d+\.\s*")
 _REFERENCE = re.compile(r"\{[^}]*\}|<[^>]*>|\[[^\]]*\]")  # {cross reference} <grammar> [field]
 _REMARK = re.compile(r"\([^)]*\)")
+_INNERMOST_REMARK = re.compile(r"\([^()]*\)")
 _SENSE_END = re.compile(r"[,;/]")
 _PART_END = re.compile(r"[,;]")
 _ENGLISH_WORDS = re.compile(r"[A-Za-z][A-Za-z' -]*")
@@ -154,11 +155,22 @@ def _glosses(lines: list[str]) -> list[str]:
         text = text.strip()
         if not text or text.startswith(("(", "see:", "Synonym", "Note", "Antonym")):
             continue
+        text = _without_remarks(text)  # before the commas: "(incl. a, b)" is one remark
         for part in _PART_END.split(text):
             gloss = clean_gloss(part)
             if gloss and not _SKIPPED_GLOSS.match(gloss):
                 found.append(gloss)
     return found
+
+
+def _without_remarks(text: str) -> str:
+    """``text`` without its (remarks), nested ones too."""
+    while "(" in text:
+        shorter = _INNERMOST_REMARK.sub(" ", text)
+        if shorter == text:
+            break  # an unclosed "(": left to clean_gloss
+        text = shorter
+    return text
 
 
 def freedict_table(
@@ -286,16 +298,24 @@ class DictionaryTranslator:
         return self._recent[key]
 
     def prepare(self, texts: Sequence[str], languages: Iterable[str]) -> None:
-        """Have Apertium read all of ``texts`` in each of ``languages`` it translates, in one run
-        per language (each run starts its whole pipeline), before they are translated one by
-        one."""
+        """Have Apertium read what it will be asked for of ``texts`` in each of ``languages``
+        (whole texts, or the words the dictionaries miss), in one run per language (each run
+        starts its whole pipeline), before they are translated one by one."""
         for language in set(languages):
-            if not machine_translation.available(language):
-                continue
-            missing = list(dict.fromkeys(t for t in texts if (t, language) not in self._machine))
-            self._read_by_machine(missing, language)
+            if machine_translation.reads_whole_texts(language):
+                self._read_by_machine(list(texts), language)
+            elif machine_translation.reads_words(language) and has_content_words(
+                " ".join(texts), language
+            ):
+                table = self._table_or_none(language)
+                if table is not None:
+                    words = [w for t in texts for w in self._words(t, language)]
+                    unknown = [w for w in words if self._lookup(w, table, language) is None]
+                    self._read_by_machine(unknown, language)
 
     def _read_by_machine(self, texts: list[str], language: str) -> None:
+        """Apertium's readings of those ``texts`` it has not read yet, kept for ``translate``."""
+        texts = list(dict.fromkeys(t for t in texts if (t, language) not in self._machine))
         if not texts:
             return
         if len(self._machine) + len(texts) > RECENT_TRANSLATIONS:
@@ -309,16 +329,27 @@ class DictionaryTranslator:
             readings = [None] * len(texts)
         self._machine.update(((t, language), r) for t, r in zip(texts, readings, strict=True))
 
+    def _machine_reading(self, text: str, language: str) -> MachineReading | None:
+        """Apertium's reading of ``text`` (read now unless ``prepare`` did), None if it failed."""
+        if (text, language) not in self._machine:
+            self._read_by_machine([text], language)
+        return self._machine.get((text, language))
+
+    def _table_or_none(self, language: str) -> dict[str, str] | None:
+        try:
+            return self.table(language)
+        except TranslationError as exc:
+            log.warning("no translation from %s: %s", language, exc)
+            return None
+
     def _machine_translation(
         self, text: str, language: str, table: dict[str, str]
     ) -> Translation | None:
         """Apertium's English for ``text`` with the words it did not know looked up in the
         dictionary; None where Apertium is not installed for the language or failed."""
-        if not machine_translation.available(language):
+        if not machine_translation.reads_whole_texts(language):
             return None
-        if (text, language) not in self._machine:
-            self._read_by_machine([text], language)
-        reading = self._machine.get((text, language))
+        reading = self._machine_reading(text, language)
         if reading is None:
             return None
         words = self._words(text, language)
@@ -337,10 +368,8 @@ class DictionaryTranslator:
             return None  # its dictionaries are missing: said once, when first looked for
         if not has_content_words(text, language):
             return None  # no dictionary is read (built, on a first start) for "000" or "le"
-        try:
-            table = self.table(language)
-        except TranslationError as exc:
-            log.warning("no translation from %s: %s", language, exc)
+        table = self._table_or_none(language)
+        if table is None:
             return None
         machine = self._machine_translation(text, language, table)
         if machine is not None:
@@ -352,9 +381,20 @@ class DictionaryTranslator:
         if not words:
             return None
         english = [self._lookup(word, table, language) for word in words]
+        if machine_translation.reads_words(language):  # what the dictionaries miss
+            english = [e if e is not None else self._word_by_machine(w, language)
+                       for e, w in zip(english, words, strict=True)]  # fmt: skip
         found = [e for e in english if e is not None]
         rendered = " ".join(e if e is not None else w for e, w in zip(english, words, strict=True))
         return Translation(rendered, len(found) / len(words))
+
+    def _word_by_machine(self, word: str, language: str) -> str | None:
+        """Apertium's English for one word the dictionaries miss ("pingouin" -> "penguin"), or
+        None where it does not know the word either."""
+        reading = self._machine_reading(word, language)
+        if reading is None or reading.unknown or not reading.english.strip(" .-"):
+            return None
+        return reading.english.strip(" .").lower()
 
     def best(self, text: str, languages: Sequence[str]) -> Translation | None:
         """The translation of ``text`` from whichever of ``languages`` (the identifier's likeliest

@@ -29,9 +29,10 @@ active_env="${VIRTUAL_ENV:-${CONDA_PREFIX:-}}"
 # The chat speaks its answers with espeak-ng (the tests also make spoken questions with it);
 # questions in French, Spanish, German, Russian and Japanese are translated word by word with
 # the FreeDict dictionaries (retrieval/translation.py); Spanish is read whole by Apertium's
-# rule-based translation first (retrieval/machine_translation.py, --no-install-recommends keeps
-# it to the engine and its data: no development tools).
-apt_packages=(tuxpaint-stamps-default libcairo2 espeak-ng apertium-eng-spa
+# rule-based translation first, and French words the dictionaries miss go through its
+# French-Spanish pair (retrieval/machine_translation.py; --no-install-recommends keeps it to
+# the engine and its data: no development tools).
+apt_packages=(tuxpaint-stamps-default libcairo2 espeak-ng apertium-eng-spa apertium-fr-es
   dict-freedict-fra-eng dict-freedict-eng-fra dict-freedict-spa-eng dict-freedict-eng-spa
   dict-freedict-deu-eng dict-freedict-eng-deu dict-freedict-eng-rus dict-freedict-jpn-eng
   dict-freedict-eng-jpn dict-freedict-deu-rus dict-freedict-jpn-rus)

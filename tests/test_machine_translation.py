@@ -9,7 +9,7 @@ import pytest
 
 from retrieval import machine_translation
 from retrieval.machine_translation import MachineReading, read_marks
-from retrieval.translation import DictionaryTranslator
+from retrieval.translation import DictionaryTranslator, Translation
 from tests.test_translation import write_dictd
 
 pytestmark = pytest.mark.skipif(
@@ -22,6 +22,8 @@ def test_apertiums_marks_are_read_off_and_its_unknown_words_kept():
     assert read_marks("A *lechuza and a #be @gato.") == MachineReading(
         "A lechuza and a be gato.", ("lechuza", "gato")
     )
+    # unknown at both steps of a pivot (French -> Spanish -> English)
+    assert read_marks("A **flamant pink") == MachineReading("A flamant pink", ("flamant",))
 
 
 def test_a_spanish_phrase_is_read_whole_not_word_by_word(model_cache):
@@ -69,3 +71,21 @@ def test_without_apertium_spanish_is_read_word_by_word(model_cache, monkeypatch,
         monkeypatch.undo()
         machine_translation.available.cache_clear()
     assert machine_translation.available("es")  # found again once it is on the PATH
+
+
+@pytest.mark.skipif(
+    not machine_translation.available("fr"),
+    reason="Apertium's French-Spanish pair is not installed (apt-get install apertium-fr-es)",
+)
+def test_french_words_the_dictionaries_miss_go_through_spanish(model_cache):
+    """FreeDict's French has 9,000 words: "pingouin" and "jars" were kept as they are
+    (coverage 0). Whole French texts read worse through Apertium's pivot than word by word
+    (DEV), so only the missing words take it."""
+    translator = DictionaryTranslator(model_cache)
+    texts = ["Un pingouin.", "Un jars.", "Une grenouille verte.", "Un zorglub."]
+    translator.prepare(texts, ["fr"])
+    assert set(translator._machine) == {("pingouin", "fr"), ("jars", "fr"), ("zorglub", "fr")}
+    assert translator.translate("Un pingouin.", "fr") == Translation("penguin", 1.0)
+    assert translator.translate("Un jars.", "fr") == Translation("goose", 1.0)
+    assert translator.translate("Une grenouille verte.", "fr").english == "frog green"
+    assert translator.translate("Un zorglub.", "fr") == Translation("zorglub", 0.0)

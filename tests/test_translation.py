@@ -59,6 +59,25 @@ def test_the_plainest_english_word_wins_and_backwards_readings_count(tmp_path):
     assert table["frosch"] == "frog" and table["hund"] == "dog" and table["rüde"] == "dog"
 
 
+def test_a_remark_with_commas_does_not_lose_its_entry(tmp_path):
+    """JMdict glosses often carry a remark with commas: "peafowl (incl. the male peacock,
+    female peahen, and young peachick)" was cut at its commas first, so "peafowl (incl. the
+    male peacock" failed the English-word check and the entry was lost: "クジャク" (peacock)
+    was cut into "クジ" + "ャ" + "ク" and read "lottery ャ nine"."""
+    note = "Note: word usually written using kana alone"
+    write_dictd(tmp_path, "jpn-eng", [
+        ("くじゃく", f"(noun (common) (futsuumeishi))\n\n {note}peafowl (incl. the male "
+                    "peacock, female peahen, and young peachick)"),
+        ("いんこ", f"(noun)\n {note}true parrot (esp. small (green) parrots, lories), budgie"),
+        ("くじ", "lottery"),
+    ])  # fmt: skip
+    write_dictd(tmp_path, "eng-jpn", [("dog", "犬")])
+    table = freedict_table("ja", tmp_path)
+    assert table["くじゃく"] == "peafowl" and table["いんこ"] == "true parrot"
+    translator = DictionaryTranslator(tmp_path / "cache", dictd_dir=tmp_path)
+    assert translator.translate("クジャク", "ja").english == "peafowl"
+
+
 def test_a_missing_dictionary_is_no_translation_not_a_crash(tmp_path, caplog):
     translator = DictionaryTranslator(tmp_path / "cache", dictd_dir=tmp_path)
     assert translator.translate("une grenouille", "fr") is None
