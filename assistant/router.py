@@ -219,6 +219,20 @@ _OTHER_LISTS = {
 _CJK_COMMA = re.compile(r"\s*[、，,]\s*")
 
 
+def _joins_things(parts: list[str], article: re.Pattern[str], language: str) -> bool:
+    """Whether parts joined by "and"/"or" without a comma are things, not one thing's words:
+    each part after the first opens with an article ("une grenouille et un canard"), or in
+    German, where every noun is capitalised, every part is one ("Pinguine und Tauben", not
+    "schwarz und weiß")."""
+    if len(parts) < 2:
+        return False
+    if language == "de" and all(p.strip()[:1].isupper() for p in parts):
+        return True
+    return bool(_OTHER_LISTS[language].articles) and all(
+        article.match(p.strip()) for p in parts[1:]
+    )
+
+
 def _listed_in(phrase: str, language: str) -> list[str]:
     """``listed_things`` for a language other than English."""
     words = _OTHER_LISTS.get(language)
@@ -235,10 +249,7 @@ def _listed_in(phrase: str, language: str) -> list[str]:
         join = re.compile(rf"\s*,\s*(?:(?:{words.joins})\s+)?|\s+(?:{words.joins})\s+", re.I)
         parts = join.split(phrase)
         article = re.compile(rf"^(?:{words.articles})(?:\s+|(?<=')|(?<=’))", re.I)
-        if "," not in phrase and (
-            len(parts) < 2 or not words.articles
-            or not all(article.match(p.strip()) for p in parts[1:])
-        ):  # fmt: skip
+        if "," not in phrase and not _joins_things(parts, article, language):
             return []  # "un chat noir et blanc": one thing; the first lost its article already
     filler = re.compile(rf"^(?:(?:{words.fillers})\s+)+|\s+(?:{words.fillers})$", re.I)
     clause = re.compile(rf"(?:^|\s)(?:{words.clause})(?:\s|$)", re.I) if words.clause else None

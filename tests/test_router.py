@@ -312,6 +312,10 @@ def test_a_question_listing_things_is_split_into_them(question, things):
         ("ヒツジ、ウシとアヒルはありますか？", "ja", ["ヒツジ", "ウシ", "アヒル"]),
         ("你们有和平鸽的图片吗？", "zh", []),  # 和 inside a word, no list
         ("Avez-vous une grenouille ?", "fr", []),
+        # seen in the browser: "Hast du Pinguine und Tauben?" was searched as one phrase;
+        # German nouns are capitalised, so two nouns make a list, "schwarz und weiß" does not
+        ("Hast du Pinguine und Tauben?", "de", ["Pinguine", "Tauben"]),
+        ("Hast du eine schwarz und weiße Katze?", "de", []),
     ],
 )  # fmt: skip
 def test_a_list_in_another_language_is_split_into_its_things(question, language, things):
