@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from assistant.media_intent import media_nouns
 from assistant.request_phrasing import strip_request
@@ -219,7 +220,36 @@ _OTHER_LISTS = {
 _CJK_COMMA = re.compile(r"\s*[、，,]\s*")
 
 
-def _joins_things(parts: list[str], article: re.Pattern[str], language: str) -> bool:
+@dataclass(frozen=True)
+class _ListPatterns:
+    """A language's list patterns, compiled once (``_list_patterns``)."""
+
+    join: re.Pattern[str]
+    article: re.Pattern[str] | None
+    filler: re.Pattern[str] | None
+    clause: re.Pattern[str] | None
+
+
+@lru_cache(maxsize=len(_OTHER_LISTS))
+def _list_patterns(language: str) -> _ListPatterns:
+    words = _OTHER_LISTS[language]
+    if language in ("zh", "ja"):
+        join = re.compile(f"(?:{words.joins})")
+    else:
+        join = re.compile(rf"\s*,\s*(?:(?:{words.joins})\s+)?|\s+(?:{words.joins})\s+", re.I)
+    return _ListPatterns(
+        join,
+        re.compile(rf"^(?:{words.articles})(?:\s+|(?<=')|(?<=’))", re.I)
+        if words.articles
+        else None,
+        re.compile(rf"^(?:(?:{words.fillers})\s+)+|\s+(?:{words.fillers})$", re.I)
+        if words.fillers
+        else None,
+        re.compile(rf"(?:^|\s)(?:{words.clause})(?:\s|$)", re.I) if words.clause else None,
+    )
+
+
+def _joins_things(parts: list[str], article: re.Pattern[str] | None, language: str) -> bool:
     """Whether parts joined by "and"/"or" without a comma are things, not one thing's words:
     each part after the first opens with an article ("une grenouille et un canard"), or in
     German, where every noun is capitalised, every part is one ("Pinguine und Tauben", not
@@ -228,40 +258,33 @@ def _joins_things(parts: list[str], article: re.Pattern[str], language: str) -> 
         return False
     if language == "de" and all(p.strip()[:1].isupper() for p in parts):
         return True
-    return bool(_OTHER_LISTS[language].articles) and all(
-        article.match(p.strip()) for p in parts[1:]
-    )
+    return article is not None and all(article.match(p.strip()) for p in parts[1:])
 
 
 def _listed_in(phrase: str, language: str) -> list[str]:
     """``listed_things`` for a language other than English."""
-    words = _OTHER_LISTS.get(language)
-    if words is None:
+    if language not in _OTHER_LISTS:
         return []
+    patterns = _list_patterns(language)
     cjk = language in ("zh", "ja")
     if cjk:  # no spaces: a join word splits only a list that has a comma ("和平鸽" is a dove)
         if not _CJK_COMMA.search(phrase):
             return []
         pieces = _CJK_COMMA.split(phrase)
-        join = re.compile(f"(?:{words.joins})")
-        parts = pieces[:-1] + join.split(pieces[-1])
+        parts = pieces[:-1] + patterns.join.split(pieces[-1])
     else:
-        join = re.compile(rf"\s*,\s*(?:(?:{words.joins})\s+)?|\s+(?:{words.joins})\s+", re.I)
-        parts = join.split(phrase)
-        article = re.compile(rf"^(?:{words.articles})(?:\s+|(?<=')|(?<=’))", re.I)
-        if "," not in phrase and not _joins_things(parts, article, language):
+        parts = patterns.join.split(phrase)
+        if "," not in phrase and not _joins_things(parts, patterns.article, language):
             return []  # "un chat noir et blanc": one thing; the first lost its article already
-    filler = re.compile(rf"^(?:(?:{words.fillers})\s+)+|\s+(?:{words.fillers})$", re.I)
-    clause = re.compile(rf"(?:^|\s)(?:{words.clause})(?:\s|$)", re.I) if words.clause else None
     things: list[str] = []
     for part in parts:
         part = part.strip(" ?!.;:？！。")
-        if not cjk:
-            part = filler.sub("", part).strip() if words.fillers else part
-            if words.articles:
-                part = re.sub(rf"^(?:{words.articles})(?:\s+|(?<=')|(?<=’))", "", part, flags=re.I)
+        if patterns.filler is not None:
+            part = patterns.filler.sub("", part).strip()
+        if patterns.article is not None:
+            part = patterns.article.sub("", part)
         too_long = len(part.split()) > MAX_THING_WORDS or (cjk and len(part) > 3 * MAX_THING_WORDS)
-        if not part or too_long or (clause is not None and clause.search(part)):
+        if not part or too_long or (patterns.clause is not None and patterns.clause.search(part)):
             continue
         if part not in things:
             things.append(part)

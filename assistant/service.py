@@ -57,7 +57,7 @@ from retrieval.describe import encode_and_label
 from retrieval.encoders.base import l2_normalise
 from retrieval.errors import EmptyQueryError
 from retrieval.images import load_image
-from retrieval.items import MediaItem, caption_key, label_from_filename
+from retrieval.items import MediaItem, label_from_filename, translated_captions
 from retrieval.library import Library, LibraryConfig
 
 log = logging.getLogger(__name__)
@@ -410,14 +410,20 @@ class Assistant:
             things = listed_things(phrase) if kind == "text" else []
             vector = self.library.query_vector(phrase)
             return _Query(kind, text, phrase, vector, modality=modality, things=things)
-        vector = self.library.query_vector(phrase, language=language)
-        english = self.library.in_english(phrase, language) or ""
-        words = self.library.word_match(phrase, language)
+        vector, words, english = self._read_in(phrase, language)
         things = listed_things(phrase, language) if kind == "text" else []
         return _Query(
             kind, text, phrase, vector, english=english, modality=modality, word_match=words,
             things=things, language=language,
         )  # fmt: skip
+
+    def _read_in(self, phrase: str, language: str) -> tuple[np.ndarray, dict[str, float], str]:
+        """A search phrase in a language other than English: its vector, the items whose caption
+        in that language says its words (by how well), and its dictionary English ("" if
+        none)."""
+        vector = self.library.query_vector(phrase, language=language)
+        words = self.library.word_match(phrase, language)
+        return vector, words, self.library.in_english(phrase, language) or ""
 
     def _find_each(
         self, things: list[str], whole: list[Document], language: str = "en"
@@ -429,11 +435,9 @@ class Assistant:
         missing: list[str] = []
         for thing in things:
             if language == "en":
-                vector, words, english = self.library.query_vector(thing), None, ""
+                vector, words, english = self.library.query_vector(thing), {}, ""
             else:
-                vector = self.library.query_vector(thing, language=language)
-                words = self.library.word_match(thing, language)
-                english = self.library.in_english(thing, language) or ""
+                vector, words, english = self._read_in(thing, language)
             documents = self.retriever.from_vector(vector, word_match=words)
             plan = plan_answer(
                 "text", thing, thing, documents, self.calibration(), "", language, english
@@ -665,11 +669,9 @@ def display_name(item: MediaItem | Suggestion) -> str:
 def quoted_name(item: MediaItem | Suggestion, language: str = "en") -> str:
     """An item's name in quotation marks, as answers and notes show it (“A ‘Fuji’ apple”); in
     another language by its caption in that language where it has one (« Une grenouille »)."""
-    translated = None
-    if isinstance(item, MediaItem) and language != "en":
-        translated = item.metadata.get(caption_key(language))
-    if isinstance(translated, str) and translated.strip():
-        return quoted(translated.strip().rstrip("."), language)
+    translated = translated_captions(item.metadata) if isinstance(item, MediaItem) else {}
+    if language in translated:
+        return quoted(translated[language].rstrip("."), language)
     return quoted(display_name(item), language)
 
 
