@@ -23,6 +23,7 @@ import importlib.util
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,7 +35,8 @@ from retrieval.machine_translation import MachineReading, MachineTranslationErro
 log = logging.getLogger(__name__)
 
 DICTD_DIR = Path("/usr/share/dictd")
-TABLE_FORMAT = 2  # 2: a gloss's remarks go before it is cut at its commas
+# 2: a gloss's remarks go before it is cut at its commas; 3: ties go to the commoner reading
+TABLE_FORMAT = 3
 # language -> FreeDict databases: (name, direction) where "to-en" reads foreign headwords with
 # English glosses, "from-en" English headwords with foreign translations (read backwards), and
 # "via-XX" XX headwords with foreign translations, XX read in English by XX's own table (a
@@ -185,13 +187,12 @@ def freedict_table(
     shortest single word among them wins, as the plainest name of the thing ("Frosch": frog,
     not leapfrog; "rouge": red, not blushing). Later senses only fill gaps. ``pivot`` gives a
     pivot language's table (built here when not given)."""
-    candidates: dict[str, list[tuple[int, int, int, str]]] = {}
+    offers: Counter[tuple[str, int, str]] = Counter()  # (foreign, rank, english): how often
     pivots: dict[str, dict[str, str]] = {}
 
     def offer(foreign: str, english: str, rank: int) -> None:
         if _ENGLISH_WORDS.fullmatch(english):  # not "k9" for "Hund", nor a stray symbol
-            key = (rank, len(english.split()), len(english), english)
-            candidates.setdefault(foreign.lower(), []).append(key)
+            offers[foreign.lower(), rank, english] += 1
 
     for name, direction in FREEDICT[language]:
         for headword, body in dictd_entries(name, root):
@@ -210,7 +211,14 @@ def freedict_table(
                 english, pivot_rank = clean_gloss(headword), 0
             for rank, foreign in enumerate(glosses):
                 offer(foreign, english, pivot_rank + min(rank, 1))
-    return {foreign: min(offers)[3] for foreign, offers in candidates.items()}
+    best: dict[str, tuple[int, int, int, int, str]] = {}
+    for (foreign, rank, english), times in offers.items():
+        # the plainest name first; between equally plain ones, the one more entries give
+        # ("Baum": tree, which two entries give, not boom), then the first in the alphabet
+        key = (rank, len(english.split()), len(english), -times, english)
+        if foreign not in best or key < best[foreign]:
+            best[foreign] = key
+    return {foreign: key[4] for foreign, key in best.items()}
 
 
 def cedict_table() -> dict[str, str]:
@@ -389,7 +397,9 @@ class DictionaryTranslator:
             english = [e if e is not None else self._word_by_machine(w, language)
                        for e, w in zip(english, words, strict=True)]  # fmt: skip
         found = [e for e in english if e is not None]
-        rendered = " ".join(e if e is not None else w for e, w in zip(english, words, strict=True))
+        rendered = " ".join(
+            e if e is not None else w.lower() for e, w in zip(english, words, strict=True)
+        )
         return Translation(rendered, len(found) / len(words))
 
     def _word_by_machine(self, word: str, language: str) -> str | None:
@@ -409,18 +419,19 @@ class DictionaryTranslator:
 
     def _words(self, text: str, language: str) -> list[str]:
         """Content words (several-word dictionary phrases kept together) of a spaced text."""
-        tokens = _tokens(text)
+        tokens = _tokens(text, keep_case=language in _KEEPS_CASE)
         table = self.table(language)
         words, n = [], 0
         while n < len(tokens):
             for size in (3, 2):
-                phrase = " ".join(tokens[n : n + size])
+                phrase = " ".join(tokens[n : n + size]).lower()
                 if len(tokens) - n >= size and phrase in table:
                     words.append(phrase)
                     n += size
                     break
             else:
-                if tokens[n] not in STOPWORDS.get(language, ()) and not tokens[n].isdigit():
+                stop = tokens[n].lower() in STOPWORDS.get(language, ())
+                if not stop and not tokens[n].isdigit():
                     words.append(tokens[n])
                 n += 1
         return words
@@ -450,12 +461,16 @@ class DictionaryTranslator:
     @staticmethod
     def _lookup(word: str, table: dict[str, str], language: str) -> str | None:
         """A word's English: by its lemma first (a plural's own entry is often another sense:
-        "caballos" is horsepower), then as it is; in Japanese also by its hiragana spelling."""
+        "caballos" is horsepower), then as it is (German: ``_german_forms``); in Japanese also by
+        its hiragana spelling."""
         if language in ("zh", "ja"):
             return table.get(word) or (table.get(_hiragana(word)) if language == "ja" else None)
-        found = table.get(lemma(word, language).lower()) or table.get(word)
+        forms = _german_forms(word) if language == "de" else (lemma(word, language), word)
+        found = next((table[f.lower()] for f in forms if f.lower() in table), None)
         if found is None and language in _COMPOUNDING:
-            found = _compound(word, lambda w: table.get(lemma(w, language).lower()) or table.get(w))
+            found = _compound(
+                word, lambda w: table.get(lemma(w, language).lower()) or table.get(w.lower())
+            )
         return found
 
 
@@ -471,9 +486,10 @@ def lemma(word: str, language: str) -> str:
         return word
 
 
-def _tokens(text: str) -> list[str]:
-    """A spaced text's lower-case words, French elisions ("l'", "qu'") cut off."""
-    return [_ELISION.sub("", t) for t in _WORD.findall(text.lower())]
+def _tokens(text: str, *, keep_case: bool = False) -> list[str]:
+    """A spaced text's words, French elisions ("l'", "qu'") cut off; lower-cased unless
+    ``keep_case``."""
+    return [_ELISION.sub("", t) for t in _WORD.findall(text if keep_case else text.lower())]
 
 
 def has_content_words(text: str, language: str) -> bool:
@@ -485,9 +501,27 @@ def has_content_words(text: str, language: str) -> bool:
     return any(t not in stop and not t.isdigit() for t in _tokens(text))
 
 
+_KEEPS_CASE = frozenset({"de"})  # German capitalises its nouns: the lemmatiser reads the case
 _COMPOUNDING = frozenset({"de"})  # languages that write compounds as one word
 _LINKS = ("", "s", "es", "n", "en", "e", "er")  # German's linking elements ("Pfauen-henne")
 _MIN_PART = 3
+
+
+def _german_forms(word: str) -> tuple[str, ...]:
+    """The forms to look a German word up by, best first. German capitalises its nouns, and the
+    lemmatiser reads the case: a capitalised word is a noun by its lemma where the lemmatiser
+    keeps it a noun ("Bäume" -> Baum), else by its own entry ("Taube" is a dove, not taub,
+    deaf); a lower-case word by its lemma, unless that lemma is longer than the word, a verb
+    made of a plural typed in lower case ("vögel" -> vögeln, "bäume" -> bäumen), where its
+    noun lemma comes first."""
+    base = lemma(word, "de")
+    if word[:1].isupper():
+        return (base, word) if base[:1].isupper() else (word, base)
+    if len(base) > len(word):
+        noun = lemma(word[:1].upper() + word[1:], "de")
+        if noun[:1].isupper():
+            return (noun, word, base)
+    return (base, word)
 
 
 def _compound(word: str, lookup: Callable[[str], str | None]) -> str | None:
@@ -500,7 +534,7 @@ def _compound(word: str, lookup: Callable[[str], str | None]) -> str | None:
         read = [lookup(part) for part in parts]
         if not any(read) or not all(e or p.isascii() for e, p in zip(read, parts, strict=True)):
             return None
-        return " ".join(e or p for e, p in zip(read, parts, strict=True))
+        return " ".join(e or p.lower() for e, p in zip(read, parts, strict=True))
     for cut in range(_MIN_PART, len(word) - _MIN_PART + 1):
         modifier, head = word[:cut], word[cut:]
         head_english = lookup(head)

@@ -60,6 +60,15 @@ def test_the_plainest_english_word_wins_and_backwards_readings_count(tmp_path):
     assert table["frosch"] == "frog" and table["hund"] == "dog" and table["rüde"] == "dog"
 
 
+def test_between_equally_plain_readings_the_one_more_entries_give_wins(tmp_path):
+    """FreeDict's German has no "Baum" headword; "boom" and "tree" (two entries) both list it,
+    and the alphabet picked "boom"."""
+    entries = [("boom", "Baum"), ("tree", "Baum"), ("tree", "Baum, Stamm"), ("trunk", "Stamm")]
+    write_dictd(tmp_path, "eng-deu", entries)
+    write_dictd(tmp_path, "deu-eng", [])
+    assert freedict_table("de", tmp_path)["baum"] == "tree"
+
+
 def test_a_remark_with_commas_does_not_lose_its_entry(tmp_path):
     """JMdict glosses often carry a remark with commas: "peafowl (incl. the male peacock,
     female peahen, and young peachick)" was cut at its commas first, so "peafowl (incl. the
@@ -114,6 +123,11 @@ def test_a_missing_dictionary_is_no_translation_not_a_crash(tmp_path, caplog):
         ("Pferden", "de", "horse"),
         ("Hunden", "de", "dog"),
         ("Ein roter Apfel.", "de", "red apple"),
+        ("Vögel", "de", "bird"),  # not the verb "vögeln" the lemmatiser made of "vögel"
+        ("vögel", "de", "bird"),  # typed in lower case
+        ("Eine Taube.", "de", "dove"),  # not "taub" (deaf)
+        ("Eine Taube und ein roter Apfel.", "de", "dove red apple"),
+        ("Bäume", "de", "tree"),  # not "bäumen" (to rear up), nor "boom"
         ("лягушкой", "ru", "frog"),  # through the German and Japanese pivots
         ("Красное яблоко", "ru", "red apple"),
         ("一只绵羊。", "zh", "sheep"),  # cut without spaces, classifiers dropped
