@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from assistant.media_intent import media_nouns
 from assistant.request_phrasing import strip_request
+from retrieval.translation import lemma
 
 _MEDIA = f"({media_nouns('en')}|clips?)"
 _REQUEST = re.compile(
@@ -252,13 +253,21 @@ def _list_patterns(language: str) -> _ListPatterns:
 def _joins_things(parts: list[str], article: re.Pattern[str] | None, language: str) -> bool:
     """Whether parts joined by "and"/"or" without a comma are things, not one thing's words:
     each part after the first opens with an article ("une grenouille et un canard"), or in
-    German, where every noun is capitalised, every part is one ("Pinguine und Tauben", not
-    "schwarz und weiß")."""
+    German, where every noun is capitalised, every part is a noun in the plural, as bare nouns
+    in a list are ("Pinguine und Tauben"; not "schwarz und weiß", nor the names "Tom und
+    Jerry")."""
     if len(parts) < 2:
         return False
-    if language == "de" and all(p.strip()[:1].isupper() for p in parts):
+    if language == "de" and all(_is_german_plural(p.strip(" ?!.;:")) for p in parts):
         return True
     return article is not None and all(article.match(p.strip()) for p in parts[1:])
+
+
+def _is_german_plural(part: str) -> bool:
+    """Whether a part is a capitalised German noun whose lemma is another word: a plural
+    ("Tauben", "Äpfel"), not a name ("Tom") nor an adjective ("schwarz")."""
+    word = part.split()[-1] if part.split() else ""
+    return word[:1].isupper() and lemma(word, "de") != word
 
 
 def _listed_in(phrase: str, language: str) -> list[str]:

@@ -316,6 +316,9 @@ def test_a_question_listing_things_is_split_into_them(question, things):
         # German nouns are capitalised, so two nouns make a list, "schwarz und weiß" does not
         ("Hast du Pinguine und Tauben?", "de", ["Pinguine", "Tauben"]),
         ("Hast du eine schwarz und weiße Katze?", "de", []),
+        # a pair of names is one thing: bare nouns in a list are plurals, names are not
+        ("Hast du Tom und Jerry?", "de", []),
+        ("Hast du Äpfel und Birnen?", "de", ["Äpfel", "Birnen"]),
     ],
 )  # fmt: skip
 def test_a_list_in_another_language_is_split_into_its_things(question, language, things):
