@@ -18,7 +18,7 @@ from langchain_core.documents import Document
 
 from assistant.calibration import Calibration, Grade, words_of
 from assistant.item_names import KIND_NAMES, mid_sentence, names_a_thing, translated_caption
-from assistant.locales import phrases, quoted
+from assistant.locales import phrases, quoted, spaced_punctuation
 from retrieval.video import format_moment
 
 MAX_CAPTION_CHARS = 160
@@ -443,7 +443,7 @@ def check_answer(
         if clause and not clause & caption:
             return None
         start = match.end()
-    text = re.sub(r"\s+([.,;!?])", r"\1", text)
+    text = spaced_punctuation(text, plan.language)
     if not text.endswith((".", "!", "?", said.stop)):
         text += said.stop
     return text, list(dict.fromkeys(cited))

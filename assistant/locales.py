@@ -9,6 +9,7 @@ or unclear text (score under ``MIN_SCORE``) is answered in English.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from retrieval.language import identify, script_language
@@ -234,6 +235,17 @@ def quoted(text: str, language: str) -> str:
     the inner kind (“A ‘Fuji’ apple”, not “A “Fuji” apple”)."""
     left, right = phrases(language).quote
     return f"{left}{text.translate(_INNER_QUOTES)}{right}"
+
+
+_SPACE_BEFORE_MARK = re.compile(r"\s+([.,;!?])")
+_FRENCH_HIGH_MARK = re.compile(r"\s*([;!?])")  # French spaces ";", "!" and "?" off the word
+
+
+def spaced_punctuation(text: str, language: str) -> str:
+    """``text`` with no space before its punctuation, except the one French puts before ";",
+    "!" and "?" (as the French sentences here have it: "… ; le plus proche est …")."""
+    text = _SPACE_BEFORE_MARK.sub(r"\1", text)
+    return _FRENCH_HIGH_MARK.sub(r" \1", text) if language == "fr" else text
 
 
 def question_language(text: str) -> str:

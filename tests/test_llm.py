@@ -164,6 +164,24 @@ def test_the_check_keeps_grounded_answers_and_refuses_the_rest():
     assert check_answer("Yes, a badger [1].", closest, docs, "a wolf") is None  # claims too much
 
 
+def test_a_french_answer_keeps_the_space_before_its_semicolon():
+    """French puts a space before ";", "!" and "?": the check took it out of a model's answer
+    that began with the French opening ("« loup »; le plus proche est ...")."""
+    docs = [
+        Document(page_content="Un blaireau.", metadata={"score": 0.5, "caption_fr": "Un blaireau."})
+    ]
+    plan = AnswerPlan("closest", "text", "un loup", lead=[1], language="fr")
+    question = "Avez-vous un loup ?"
+    answer = "Je n'ai rien d'exactement comme « un loup » ; le plus proche est un blaireau [1]."
+    assert check_answer(answer, plan, docs, question) == (answer, [1])
+    spaced = check_answer(answer.replace(" ;", ";"), plan, docs, question)
+    assert spaced is None or spaced[0] == answer  # refused, or given its French spacing
+    english = AnswerPlan("confident", "text", "a badger", lead=[1])
+    docs = [Document(page_content="A badger.", metadata={"score": 0.9})]
+    kept = check_answer("Yes , a badger [1] !", english, docs, "Do you have a badger?")
+    assert kept == ("Yes, a badger [1]!", [1])  # English keeps none
+
+
 def test_an_uncaptioned_item_is_named_by_its_file_never_described():
     from assistant.answers import template_answer
 
