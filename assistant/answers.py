@@ -16,10 +16,11 @@ from pathlib import Path
 
 from langchain_core.documents import Document
 
-from assistant.calibration import Calibration, Grade, words_of
+from assistant.calibration import Calibration, Grade, subject_of, words_of
 from assistant.item_names import KIND_NAMES, mid_sentence, names_a_thing, translated_caption
 from assistant.locales import phrases, quoted, spaced_punctuation
 from retrieval.video import format_moment
+from retrieval.wordnet import WordNet
 
 MAX_CAPTION_CHARS = 160
 MAX_EVIDENCE_CHARS = 120  # words heard or read, quoted after an item
@@ -32,6 +33,7 @@ _INSTRUCTION_LIKE = re.compile(
     re.I,
 )
 WITHHELD = "(caption withheld: it contains instructions)"
+_LEADING_ARTICLE = re.compile(r"^(an?|the|some|any)\s+")
 _ABOUT = re.compile(r"^\s*(tell me (more )?about|what is|what's|who is|describe|explain)\b", re.I)
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 _CLAUSE_END = (
@@ -172,6 +174,21 @@ def _mentions(subject: str, documents: Sequence[Document], generated: bool = Tru
     return any(forms & item_words(d, generated) for d in documents[:3])
 
 
+def kinds_of(subject: str, documents: Sequence[Document], wordnet: WordNet) -> list[int] | None:
+    """The numbers of the items whose caption's subject is a kind of ``subject`` ("a food":
+    "A banana.", not "A pigeon."), or None where WordNet does not hold the subject as a noun
+    ("a flying animal"), so nothing can be said."""
+    kind = _LEADING_ARTICLE.sub("", subject.strip().lower()).strip(" ?!.")
+    if not kind or not wordnet.knows(kind):
+        return None
+    found = []
+    for n, document in enumerate(documents, 1):
+        head = subject_of(document.page_content).split()
+        if head and wordnet.is_kind_of(head[-1], kind):
+            found.append(n)
+    return found
+
+
 def _named(documents: Sequence[Document]) -> bool:
     """Whether the first three items have captions to tell what they are."""
     return any(d.page_content.strip() for d in documents[:3])
@@ -186,11 +203,14 @@ def plan_answer(
     about: str = "",
     language: str = "en",
     subject_english: str = "",
+    wordnet: WordNet | None = None,
 ) -> AnswerPlan:
     """The plan for one turn, answered in ``language``. A text query whose main word (or, for
     a question in another language, its dictionary translation's: ``subject_english``) is in
     a top caption is never "not found" (the results show it) and is confident once it is
-    plausible."""
+    plausible. With ``wordnet``, an item whose caption names a kind of what was asked for ("a
+    food": a banana, an apple) is a match too, and a question about a kind none of the named
+    items is of is answered with the closest, not claimed."""
 
     def mentions(found: Sequence[Document], generated: bool = True) -> bool:
         return any(_mentions(s, found, generated) for s in (subject, subject_english) if s)
@@ -202,6 +222,13 @@ def plan_answer(
     # what the captions can be checked against: the subject, or for a question in another
     # language its dictionary English ("" where the dictionary could not read it)
     read = subject if language == "en" else subject_english
+    of_kind = (
+        kinds_of(read, documents, wordnet)
+        if wordnet is not None and kind in ("text", "category", "voice")
+        else None
+    )  # None: WordNet does not hold what was asked for
+    if of_kind:
+        of_kind = [n for n in of_kind if scores[n - 1] >= calibration.cuts_for(kind).plausible]
     if kind == "follow_up":  # "more like X": alike as a picture's twin is, else the nearest
         alike = calibration.grade("image", scores[0]) == "confident"
         grade: Grade = "confident" if alike else "closest"
@@ -214,13 +241,26 @@ def plan_answer(
         elif grade == "confident" and kind in ("text", "voice") and read and _named(documents):
             grade = "closest"  # captions name what was found and none names the thing asked
             # for: a near thing ("a pig" -> a badger) is offered as the closest, not claimed
+        if of_kind:  # "any food?": the banana and the apple, however the space ranks them
+            grade = "confident"
+        elif of_kind is not None and kind == "category" and grade == "confident":
+            # named items, none of the kind asked for: "a food" -> a pigeon is offered as the
+            # closest, not claimed
+            grade = "closest" if _named(documents) and not mentions(documents) else grade
     if grade == "none":
         return AnswerPlan("none", kind, subject, language=language)
     cuts = calibration.cuts_for(kind)
     floor = cuts.confident if grade == "confident" and kind != "follow_up" else cuts.plausible
     numbers = [n for n, s in enumerate(scores, 1) if s >= min(floor, scores[0])]
     matching = [n for n in range(1, len(documents) + 1) if mentions([documents[n - 1]])]
-    if kind in ("text", "voice") and (grade == "confident" or described_only) and matching:
+    if of_kind:
+        numbers = sorted(set(numbers) | set(of_kind))
+        matching = sorted(set(matching) | set(of_kind))
+    if (
+        (kind in ("text", "voice") or of_kind)
+        and (grade == "confident" or described_only)
+        and matching
+    ):
         numbers = [n for n in numbers if n in matching] or matching[:1]  # the matches, not
         # their neighbours: "a guitar" is answered with guitars even if a violin is close
     numbers = _distinct(numbers, documents)
@@ -230,7 +270,7 @@ def plan_answer(
     also = [n for n in also if n not in lead][: MAX_CANDIDATES - len(lead)]
     if kind in ("image", "composed"):  # a picture is answered by its nearest match first
         also = []
-    elif kind in ("text", "voice") and grade == "confident" and matching:
+    elif (kind in ("text", "voice") or of_kind) and grade == "confident" and matching:
         also = [n for n in also if n in matching]
     describe = bool(_ABOUT.match(question)) and kind in ("text", "voice")
     confident = grade == "confident" and kind in ("text", "voice", "category")

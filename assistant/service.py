@@ -59,6 +59,7 @@ from retrieval.errors import EmptyQueryError
 from retrieval.images import load_image
 from retrieval.items import MediaItem, label_from_filename, translated_captions
 from retrieval.library import Library, LibraryConfig
+from retrieval.wordnet import default_wordnet
 
 log = logging.getLogger(__name__)
 MAX_ID_CHARS = 128
@@ -137,6 +138,7 @@ class Assistant:
             else InteractionStore.in_data_dir(config.library.data_dir)
         )
         self.history = ChatHistory.beside(self.store)
+        self.wordnet = default_wordnet()  # which things are kinds of which ("any fruit?")
         self._qa: QAChain | None = None
         self._calibration: Calibration | None = None
         self._transcriber = None
@@ -335,6 +337,7 @@ class Assistant:
                 query.about,
                 language,
                 query.english,
+                self.wordnet,
             )
         for chunk in self.qa.stream(query.question, documents, plan, history):
             if isinstance(chunk, CitedAnswer):
@@ -440,8 +443,9 @@ class Assistant:
                 vector, words, english = self._read_in(thing, language)
             documents = self.retriever.from_vector(vector, word_match=words)
             plan = plan_answer(
-                "text", thing, thing, documents, self.calibration(), "", language, english
-            )
+                "text", thing, thing, documents, self.calibration(), "", language, english,
+                self.wordnet,
+            )  # fmt: skip
             if plan.grade != "confident":
                 missing.append(thing)
                 continue
@@ -532,7 +536,9 @@ class Assistant:
         questions: list[str] = []
         for subject in subjects:
             documents = self.retriever.from_vector(self.library.query_vector(subject))
-            plan = plan_answer("text", subject, subject, documents, self.calibration())
+            plan = plan_answer(
+                "text", subject, subject, documents, self.calibration(), wordnet=self.wordnet
+            )
             if plan.grade == "confident":
                 questions.append(f"Do you have a picture of {subject}?")
             if len(questions) == count:

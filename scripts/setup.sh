@@ -31,8 +31,10 @@ active_env="${VIRTUAL_ENV:-${CONDA_PREFIX:-}}"
 # the FreeDict dictionaries (retrieval/translation.py); Spanish is read whole by Apertium's
 # rule-based translation first, and French words the dictionaries miss go through its
 # French-Spanish pair (retrieval/machine_translation.py; --no-install-recommends keeps it to
-# the engine and its data: no development tools).
+# the engine and its data: no development tools). WordNet's noun hierarchy (wordnet-base, 28 MB
+# of data files) says which results are a kind of what a question asks for ("any fruit?").
 apt_packages=(tuxpaint-stamps-default libcairo2 espeak-ng apertium-eng-spa apertium-fr-es
+  wordnet-base
   dict-freedict-fra-eng dict-freedict-eng-fra dict-freedict-spa-eng dict-freedict-eng-spa
   dict-freedict-deu-eng dict-freedict-eng-deu dict-freedict-eng-rus dict-freedict-jpn-eng
   dict-freedict-eng-jpn dict-freedict-deu-rus dict-freedict-jpn-rus)

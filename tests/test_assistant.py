@@ -161,6 +161,53 @@ def test_an_answer_naming_some_matches_counts_the_rest():
     assert closest.grade != "confident" and more_sentence(closest, closest.lead) == ""
 
 
+def _documents(captions_and_scores):
+    from langchain_core.documents import Document
+
+    return [
+        Document(page_content=c, metadata={"score": s, "item_id": f"i{k}", "modality": "image"})
+        for k, (c, s) in enumerate(captions_and_scores)
+    ]
+
+
+def test_a_kind_of_thing_is_answered_with_the_items_that_are_of_that_kind():
+    """Seen in a session: "any food?" was answered "I have a banana [1] and a pigeon [2]." (the
+    pigeon scored above the confident cut, the apple below it), and "Hast du Vögel?" was
+    offered only the closest, a pigeon, in a library with a duck and a penguin too. WordNet
+    says which captions name a kind of what was asked for."""
+    from assistant.answers import plan_answer, template_answer
+    from assistant.calibration import Calibration, KindCuts
+    from retrieval.wordnet import WordNet
+
+    wordnet = WordNet()
+    cuts = {"category": KindCuts(confident=0.35, plausible=0.19),
+            "text": KindCuts(confident=0.4, plausible=0.38)}  # fmt: skip
+    calibration = Calibration("x", 12, cuts, {})
+    documents = _documents([("A banana.", 0.458), ("A pigeon.", 0.355), ("A duck.", 0.336),
+                            ("A sheep.", 0.266), ("A “Fuji” apple.", 0.254)])  # fmt: skip
+    plan = plan_answer("category", "a food", "any food?", documents, calibration, wordnet=wordnet)
+    assert plan.grade == "confident" and plan.lead == [1, 5] and plan.matches == [1, 5]
+    assert template_answer(plan, documents) == "I have a banana [1] and a “Fuji” apple [5]."
+    birds = _documents([("A pigeon.", 0.72), ("A black cat.", 0.5), ("A duck.", 0.45),
+                        ("Tux the penguin.", 0.44), ("A frog.", 0.42)])  # fmt: skip
+    plan = plan_answer("text", "Vögel", "Hast du Vögel?", birds, calibration, "", "de", "bird",
+                       wordnet=wordnet)  # fmt: skip
+    assert plan.grade == "confident" and plan.lead == [1, 3, 4], plan
+    # a library without any: the nearest is offered, not claimed to be food
+    animals = _documents([("A pigeon.", 0.40), ("A duck.", 0.36)])
+    plan = plan_answer("category", "a food", "any food?", animals, calibration, wordnet=wordnet)
+    assert plan.grade == "closest" and plan.lead == [1]
+
+
+def test_a_question_about_a_kind_cites_only_things_of_that_kind(assistant):
+    """The assistant asks WordNet (Debian's wordnet-base) which results are food: the banana,
+    not the rubber duck or the frog the space puts near "a food"."""
+    reply = assistant.turn("alice", "kinds-1", "any food?")
+    assert [c.caption for c in reply.citations] == ["A banana."], reply.answer
+    reply = assistant.turn("alice", "kinds-2", "Do you have any vehicles?")
+    assert ["tractor" in c.caption for c in reply.citations] == [True], reply.answer
+
+
 def test_a_broad_answer_counts_every_match_it_does_not_name(assistant):
     reply = assistant.turn("alice", "more-1", "what animals do you have?")
     cuts = assistant.calibration().cuts_for("category")
