@@ -274,6 +274,7 @@ def prepare_libraries(home: Path) -> tuple[Path, Path, dict[str, str]]:
     }
     for folder, rows in manifests.items():
         manifest = folder / "manifest.jsonl"
+        folder.mkdir(parents=True, exist_ok=True)
         manifest.write_text("\n".join(json.dumps(r) for r in rows))
         library = Library(LibraryConfig(folder / "data", "default", None, default_cache_dir()))
         if library.index.count() < len(rows):
