@@ -123,12 +123,14 @@ def unnamed_phrase(document: Document) -> str:
 
 def item_words(document: Document, generated: bool = True) -> set[str]:
     """The words that name an item: its caption's (else its name's) and what was found in it
-    (words heard in a video, text read in a picture, and unless ``generated`` is False its
-    generated description), without the phrasing an answer puts around them."""
+    (words heard in a video, text read in a picture, its picture's colours, and unless
+    ``generated`` is False its generated description), without the phrasing an answer puts
+    around them."""
     text = document.page_content
     if not text.strip() or safe_caption(text) == WITHHELD:
         text = unnamed_phrase(document)
-    return words_of(text) | words_of(evidence_text(document, generated))
+    colours = str(document.metadata.get("colours") or "")
+    return words_of(text) | words_of(evidence_text(document, generated)) | words_of(colours)
 
 
 def evidence_text(document: Document, generated: bool = True) -> str:

@@ -15,7 +15,7 @@ from pydantic import ConfigDict, Field
 
 from retrieval.describe import generated_description
 from retrieval.index import SearchHit
-from retrieval.items import PICTURE_TEXT_KEY, translated_captions
+from retrieval.items import COLOURS_KEY, PICTURE_TEXT_KEY, translated_captions
 
 
 def hit_document(hit: SearchHit) -> Document:
@@ -35,6 +35,7 @@ def hit_document(hit: SearchHit) -> Document:
             "part_text": hit.part_text,
             "moment": hit.moment,
             "picture_text": str(hit.metadata.get(PICTURE_TEXT_KEY, "")),
+            "colours": str(hit.metadata.get(COLOURS_KEY, "")),  # "yellow white"
             "description": generated_description(hit.metadata),
             "translations": translated_captions(hit.metadata),  # its caption in other languages
         },

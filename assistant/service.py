@@ -412,7 +412,10 @@ class Assistant:
         if language == "en":
             things = listed_things(phrase) if kind == "text" else []
             vector = self.library.query_vector(phrase)
-            return _Query(kind, text, phrase, vector, modality=modality, things=things)
+            colours = self.library.text_match(phrase, "en")  # "anything yellow?"
+            return _Query(
+                kind, text, phrase, vector, modality=modality, things=things, word_match=colours
+            )
         vector, words, english = self._read_in(phrase, language)
         things = listed_things(phrase, language) if kind == "text" else []
         return _Query(
@@ -425,7 +428,7 @@ class Assistant:
         in that language says its words (by how well), and its dictionary English ("" if
         none)."""
         vector = self.library.query_vector(phrase, language=language)
-        words = self.library.word_match(phrase, language)
+        words = self.library.text_match(phrase, language)
         return vector, words, self.library.in_english(phrase, language) or ""
 
     def _find_each(
@@ -438,7 +441,8 @@ class Assistant:
         missing: list[str] = []
         for thing in things:
             if language == "en":
-                vector, words, english = self.library.query_vector(thing), {}, ""
+                vector, english = self.library.query_vector(thing), ""
+                words = self.library.text_match(thing, "en")
             else:
                 vector, words, english = self._read_in(thing, language)
             documents = self.retriever.from_vector(vector, word_match=words)

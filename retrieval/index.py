@@ -598,7 +598,11 @@ class MediaIndex:
     def captions_in(self, language: str) -> tuple[list[str], list[str]]:
         """The ids and captions of every item that carries its caption in ``language``
         (``caption_<language>`` metadata), read page by page."""
-        key = caption_key(language)
+        return self.texts_of(caption_key(language))
+
+    def texts_of(self, key: str) -> tuple[list[str], list[str]]:
+        """The ids and values of every item with a non-empty text under metadata ``key``, read
+        page by page."""
         found = [
             (item_id, text)
             for item_id, meta in self._metadata_pages()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import numpy as np
 from tqdm import tqdm
 
+from retrieval.colours import picture_colours
 from retrieval.discovery import SourceRecord
 from retrieval.encoders.base import Encoder, batched, l2_normalise
 from retrieval.enrich import PictureEnricher
@@ -26,6 +27,7 @@ from retrieval.images import load_image, read_limited
 from retrieval.index import MediaIndex
 from retrieval.items import (
     CAPTION_LANGUAGES,
+    COLOURS_KEY,
     ItemPart,
     MediaItem,
     caption_key,
@@ -236,7 +238,7 @@ class Ingestor:
             loaded.append((item, payload))
         with self._index_lock:
             already = self.index.existing(item.id for item, _ in loaded)
-            self._update_translations([item for item, _ in loaded if item.id in already])
+            self._update_stored([item for item, _ in loaded if item.id in already])
         staged.duplicates += len(already)
         for entry in loaded:
             if entry[0].id in already:
@@ -247,11 +249,12 @@ class Ingestor:
                 staged.fresh.append(prepared)
         return staged
 
-    def _update_translations(self, stored: list[MediaItem]) -> None:
-        """Items already in the index take their record's captions in other languages where
-        the index has others or none (an index made before they were kept, or a sidecar whose
-        translations changed): a question in those languages names and matches them."""
-        keys = [caption_key(language) for language in CAPTION_LANGUAGES]
+    def _update_stored(self, stored: list[MediaItem]) -> None:
+        """Items already in the index take their record's captions in other languages and
+        their picture's colours where the index has others or none (an index made before they
+        were kept, or a sidecar whose translations changed): a question in those languages, or
+        about a colour, finds and names them."""
+        keys = [caption_key(language) for language in CAPTION_LANGUAGES] + [COLOURS_KEY]
         wanted = {
             item.id: {key: item.metadata[key] for key in keys if key in item.metadata}
             for item in stored
@@ -268,7 +271,9 @@ class Ingestor:
         }
         if changes:
             self.index.update_metadata(changes)
-            log.info("gave %d stored items their captions in other languages", len(changes))
+            log.info(
+                "gave %d stored items their captions in other languages or colours", len(changes)
+            )
 
     def _load_or_refuse(self, record: SourceRecord) -> tuple[MediaItem, object] | str:
         """``_load``, or the reason the record is refused."""
@@ -366,9 +371,11 @@ class Ingestor:
             )
             return item, record.path
         image = load_image(data, label=str(record.path), keep_alpha=True)  # flattened in encode
+        colours = " ".join(picture_colours(image))  # kept for already stored items too
         item = MediaItem.from_file(
-            record.path, "image", data, record.caption, source, record.metadata
-        )
+            record.path, "image", data, record.caption, source,
+            {**record.metadata, COLOURS_KEY: colours},
+        )  # fmt: skip
         return item, image
 
     def _prepare(

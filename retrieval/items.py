@@ -13,6 +13,7 @@ Modality = Literal["image", "audio", "text", "video"]
 MODALITIES: tuple[Modality, ...] = ("image", "audio", "text", "video")
 PartKind = Literal["keyframe", "speech", "ocr"]
 PICTURE_TEXT_KEY = "picture_text"  # metadata: the words read in a picture (OCR)
+COLOURS_KEY = "colours"  # metadata: a picture's basic colours, the largest first ("yellow white")
 # The languages besides English whose caption an item may carry in its metadata, under
 # ``caption_<language>`` (a sidecar's translations, or a manifest's caption_fr column): the
 # languages the assistant answers in, which then names the item in the asker's language.

@@ -11,13 +11,14 @@ import numpy as np
 from PIL import Image
 
 from retrieval.caption_words import CaptionWords
+from retrieval.colours import PictureColours, colours_named
 from retrieval.discovery import AudioMode, discover
 from retrieval.encoders import load_encoder
 from retrieval.encoders.base import Encoder, l2_normalise
 from retrieval.errors import EmptyQueryError
 from retrieval.index import VECTOR_KINDS, MediaIndex, SearchHit, VectorKind
 from retrieval.ingest import AudioTranscriber, Ingestor, IngestReport, OcrMode
-from retrieval.items import CAPTION_LANGUAGES
+from retrieval.items import CAPTION_LANGUAGES, COLOURS_KEY
 
 if TYPE_CHECKING:
     from retrieval.ocr import TextReader
@@ -72,6 +73,7 @@ class Library:
         self._text_reader: TextReader | None = None
         # per language: the index state its captions were read at, and the captions
         self._caption_words: dict[str, tuple[tuple[str | None, int], CaptionWords]] = {}
+        self._colours: tuple[tuple[str | None, int] | None, PictureColours] | None = None
         log.info("index %s holds %d items", self.index.location, self.index.count())
 
     def ingest(
@@ -168,6 +170,27 @@ class Library:
             self._caption_words[language] = known
         return known[1].match(text)
 
+    def text_match(self, text: str, language: str | None) -> dict[str, float]:
+        """What a text says of items beyond its vector, by how much in [0, 1]: the words of
+        their captions in its language (``word_match``) and the colours of their pictures
+        (``colour_match``, on the text or its dictionary English); the larger where both."""
+        matched = dict(self.word_match(text, language))
+        english = text if language in (None, "en") else (self.in_english(text, language) or "")
+        for item_id, share in self.colour_match(english).items():
+            matched[item_id] = max(matched.get(item_id, 0.0), share)
+        return matched
+
+    def colour_match(self, english: str) -> dict[str, float]:
+        """The pictures showing the colours an English text names ("anything yellow?"), by how
+        much (retrieval.colours); empty when it names none. Read again whenever the index has
+        changed."""
+        if not colours_named(english):
+            return {}
+        state = self.index.state()
+        if self._colours is None or self._colours[0] != state:
+            self._colours = (state, PictureColours(*self.index.texts_of(COLOURS_KEY)))
+        return self._colours[1].match(english)
+
     def search(
         self,
         text: str | None = None,
@@ -181,5 +204,5 @@ class Library:
         a text's ``language``, where known, reads it in that language and matches its words
         with the items' captions in it."""
         vector = self.query_vector(text, image, language)
-        words = self.word_match(text or "", language)
+        words = self.text_match(text or "", language)
         return self.index.query(vector, k=k, where=where, kinds=kinds, word_match=words)

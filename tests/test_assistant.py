@@ -208,6 +208,19 @@ def test_a_question_about_a_kind_cites_only_things_of_that_kind(assistant):
     assert ["tractor" in c.caption for c in reply.citations] == [True], reply.answer
 
 
+def test_a_colour_is_answered_with_the_pictures_of_that_colour(assistant):
+    """The assistant's own help suggests "do you have anything red?", and "something yellow"
+    was answered "I could not find anything about “yellow”": the space, learned from object
+    labels, barely knows colours. Pictures are now named by their colours at ingest."""
+    for session, question in (("c1", "Do you have anything yellow?"),
+                              ("c2", "Avez-vous quelque chose de jaune ?")):  # fmt: skip
+        reply = assistant.turn("alice", session, question)
+        assert reply.grounding != "not_found" and reply.citations, reply.answer
+        cited = assistant.library.index.get_many([c.item_id for c in reply.citations])
+        assert all("yellow" in item.metadata["colours"].split() for item in cited.values())
+        assert "A banana." in [c.caption for c in reply.citations], reply.answer
+
+
 def test_a_broad_answer_counts_every_match_it_does_not_name(assistant):
     reply = assistant.turn("alice", "more-1", "what animals do you have?")
     cuts = assistant.calibration().cuts_for("category")

@@ -167,3 +167,36 @@ def test_a_second_ingest_gives_stored_items_their_sidecars_translations(tmp_path
     assert index.get(ids["red"]).metadata["caption_fr"] == "Une balle rouge."
     found = CaptionWords(*index.captions_in("fr"), "fr").match("une grenouille")
     assert next(iter(found)) == ids["frog"]
+
+
+def test_pictures_are_stored_with_their_colours_and_old_indexes_get_them(tmp_path):
+    """ "Do you have anything yellow?" found nothing: the space barely knows colours. Ingest
+    now keeps each picture's colours; items stored before that get them from a later ingest
+    of the same files, their vectors kept."""
+    from retrieval.colours import PictureColours
+    from retrieval.encoders import load_encoder
+    from retrieval.items import COLOURS_KEY
+
+    encoder = load_encoder("random:16")
+    folder = tmp_path / "library"
+    folder.mkdir()
+    for name, colour in (("ball", "red"), ("lemon", "yellow"), ("sea", "blue")):
+        draw_picture(folder / f"{name}.png", colour)
+    index = MediaIndex(tmp_path / "idx", encoder_name=encoder.name, dim=encoder.dim)
+    Ingestor(index, encoder).ingest(discover(folder), progress=False)
+    items = index.get_many(index.vectors()[0]).values()
+    ids = {Path(i.uri).stem: i.id for i in items}
+    assert {Path(i.uri).stem: i.metadata[COLOURS_KEY] for i in items} == {
+        "ball": "red", "lemon": "yellow", "sea": "blue"
+    }  # fmt: skip
+    assert PictureColours(*index.texts_of(COLOURS_KEY)).match("anything yellow?") == {
+        ids["lemon"]: 1.0
+    }
+
+    index.update_metadata({ids["sea"]: {COLOURS_KEY: ""}})  # as an index made before colours
+    vectors = dict(zip(*index.vectors("content"), strict=True))
+    again = Ingestor(index, encoder).ingest(discover(folder), progress=False)
+    assert again.added == 0 and again.duplicates == 3
+    assert index.get(ids["sea"]).metadata[COLOURS_KEY] == "blue"
+    assert np.array_equal(dict(zip(*index.vectors("content"), strict=True))[ids["sea"]],
+                          vectors[ids["sea"]])  # fmt: skip
