@@ -97,6 +97,28 @@ _OUT_OF_SCOPE = re.compile(
     r"|today's date|tell me a joke|set (an? )?(alarm|timer|reminder))\b",
     re.I,
 )
+_COMPARED = (
+    r"(?:(?:most|least)\s+\w+|best|worst|(?:bigg|small|larg|old|new|young|fast|slow|heavi|light"
+    r"|tall|short|cut|pretti|nic|strong)(?:er|est))"
+)
+# "which one is the biggest?", "which is bigger?": a comparison of the results, which neither the
+# pictures nor their captions can settle ("which is the biggest planet?" names a search instead)
+_COMPARISON = re.compile(
+    r"^\s*(which|what)(\s+(one|ones|of (them|these|those)))?\s*(\s|'s\s|\s(is|are|was|looks?)\s)"
+    r"(?P<how>(the\s+)?" + _COMPARED + r")(\s+(one|of (them|these|those|all)))?[\s?!.]*$",
+    re.I,
+)
+
+
+def _cannot_compare(text: str, held: LibraryContents) -> str:
+    match = _COMPARISON.search(text)
+    how = " ".join(match.group("how").lower().split()) if match else "the biggest"
+    return (
+        f"I can't tell which is {how}: I only know what each item shows and what its caption "
+        "says. Ask about one of them (“tell me about number 2”), or for something else."
+    )
+
+
 _REPLIES: tuple[tuple[re.Pattern[str], Callable[[str, LibraryContents], str]], ...] = (
     (
         _THANKS,
@@ -112,6 +134,7 @@ _REPLIES: tuple[tuple[re.Pattern[str], Callable[[str, LibraryContents], str]], .
     (_GOODBYE, lambda _, held: "Goodbye! Your likes are kept for next time."),
     (_APPROVAL, lambda _, held: "Glad it helps. What would you like to find next?"),
     (_ABOUT_ASSISTANT, lambda _, held: capabilities(held)),
+    (_COMPARISON, _cannot_compare),
     (
         _OUT_OF_SCOPE,
         lambda _, held: (

@@ -128,6 +128,9 @@ def test_small_talk_and_out_of_scope_get_a_reply_not_a_search(message):
         "what do you have about frogs?",
         "what is it?",
         "what's in the picture of the frog?",
+        "what is the forest?",
+        "which is the biggest planet?",  # a search: it names what to look for
+        "what is paper?",
     ],
 )
 def test_searches_are_not_mistaken_for_small_talk(message):
@@ -325,3 +328,19 @@ def test_a_list_in_another_language_is_split_into_its_things(question, language,
     """Lists were split only in English: "Avez-vous des moutons, des vaches et des canards ?"
     was searched as one phrase."""
     assert listed_things(search_phrase(question, language), language) == things
+
+
+@pytest.mark.parametrize(
+    ("message", "how"),
+    [
+        ("which one is the biggest?", "the biggest"),
+        ("Which of them is the oldest", "the oldest"),
+        ("which is bigger?", "bigger"),
+        ("what's the most expensive one?", "the most expensive"),
+    ],
+)
+def test_a_comparison_of_the_results_says_what_the_library_cannot_tell(message, how):
+    """Seen in a session: "which one is the biggest?" was searched as a phrase and answered
+    "I have nothing exactly like “which one is the biggest”; the closest is Saturn [1]"."""
+    reply = chat_reply(message, PICTURES_ONLY)
+    assert reply and f"which is {how}" in reply and "caption" in reply, reply
