@@ -15,7 +15,8 @@ Questions (all English, seeded):
 - pictures: TEST stamps sent with "what is this?".
 Measures: citation accuracy (the first cited item names the asked thing), contradiction rate
 ("not found" while an item naming the asked thing is among the top 3 results), absent things
-not claimed (not answered as found) and said "not found", small talk answered without a
+not claimed (not answered as found) and said "not found", broad questions citing something of
+their folder and the share of their citations that are, small talk answered without a
 search, picture questions answered with that picture, the share of answers the model wrote
 (of those that found something; "not found" needs no model; also given of all answers),
 and text / picture turn latency p50 / p95 (seconds, wall clock, 2 cores).
@@ -229,6 +230,9 @@ def score(questions: list[dict], rows: list[dict], captions: dict[str, str]) -> 
         "contradiction_rate": share(items, lambda r: r["grounding"] == "not_found" and in_top3(r)),
         "asked_item_in_top3": share(items, in_top3),
         "broad_cites_that_kind": share(group["broad"], of_folder),
+        "broad_citations_of_that_kind": share(
+            [{"id": r["id"], "cited": [e]} for r in group["broad"] for e in r["cited"]], of_folder
+        ),
         "absent_not_claimed": share(group["absent"], refused),
         "absent_said_not_found": share(group["absent"], lambda r: r["grounding"] == "not_found"),
         "small_talk_without_search": share(group["small_talk"], lambda r: not r["results"]),
