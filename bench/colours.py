@@ -25,7 +25,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 from provenance import provenance
 
 import retrieval.colours as colours
@@ -53,17 +52,7 @@ def test_set() -> list[tuple[str, object, list[str]]]:
 
 def whole_picture_colours(image) -> list[str]:
     """The baseline: the picture's colours with every opaque pixel counted."""
-    picture = image.convert("RGBA")
-    picture.thumbnail((colours.SIDE, colours.SIDE))
-    pixels = np.asarray(picture, dtype=np.float64).reshape(-1, 4)
-    opaque = pixels[pixels[:, 3] >= 128, :3] / 255.0
-    if not len(opaque):
-        return []
-    names = colours._names(colours._lch(opaque))
-    shares = np.bincount(names, minlength=len(colours.COLOURS)) / len(names)
-    order = np.argsort(-shares)
-    kept = [colours.COLOURS[n] for n in order if shares[n] >= colours.MIN_SHARE]
-    return kept[: colours.MAX_COLOURS]
+    return colours.picture_colours(image, plain_background=True)
 
 
 def agreement(rows, name) -> dict:

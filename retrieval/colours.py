@@ -36,15 +36,16 @@ _HUES = ((20.0, "pink"), (55.0, "red"), (75.0, "orange"), (120.0, "yellow"), (18
 _WORD = re.compile(r"[a-z]+")
 
 
-def colour_shares(image: Image.Image) -> dict[str, float]:
+def colour_shares(image: Image.Image, plain_background: bool = False) -> dict[str, float]:
     """The share of the picture's opaque pixels each colour name covers (names of no pixel
-    left out); {} for a picture with no opaque pixel."""
+    left out), a plain background left out unless ``plain_background``; {} for a picture with
+    no opaque pixel."""
     picture = image.convert("RGBA")
     picture.thumbnail((SIDE, SIDE), Image.Resampling.BOX)
     pixels = np.asarray(picture, dtype=np.float64)
     names = _names(_lch(pixels[:, :, :3].reshape(-1, 3) / 255.0)).reshape(pixels.shape[:2])
     kept = pixels[:, :, 3] >= 128
-    background = _background(names, kept)
+    background = None if plain_background else _background(names, kept)
     if background is not None:
         figure = kept & (names != background)
         if figure.sum() >= MIN_FIGURE * kept.sum():
@@ -55,10 +56,11 @@ def colour_shares(image: Image.Image) -> dict[str, float]:
     return {COLOURS[n]: round(float(s), 4) for n, s in enumerate(counts) if s > 0}
 
 
-def picture_colours(image: Image.Image) -> list[str]:
+def picture_colours(image: Image.Image, plain_background: bool = False) -> list[str]:
     """The colours that cover at least ``MIN_SHARE`` of the picture, the largest first (at
-    most ``MAX_COLOURS``): what it would be called ("yellow", "white")."""
-    shares = colour_shares(image)
+    most ``MAX_COLOURS``): what it would be called ("yellow", "white"); ``plain_background``
+    counts a plain background too."""
+    shares = colour_shares(image, plain_background)
     ranked = sorted(shares.items(), key=lambda kv: -kv[1])
     return [name for name, share in ranked if share >= MIN_SHARE][:MAX_COLOURS]
 
