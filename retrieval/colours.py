@@ -24,6 +24,7 @@ SYNONYMS = {"gray": "grey", "violet": "purple", "golden": "yellow", "gold": "yel
 MIN_SHARE = 0.2  # of a picture's opaque pixels, for a colour to be one of its colours
 MAX_COLOURS = 3
 RANK_WEIGHTS = (1.0, 0.7, 0.5)  # a match on a picture's first, second or third colour
+MAX_MATCHED = 200  # pictures a colour adds to a search's candidates (each is then scored)
 PLAIN_BORDER = 0.8  # of the edge's pixels in one colour: a plain background, not counted
 MIN_FIGURE = 0.05  # unless less than this much of the picture is left
 SIDE = 64  # pictures are named at this size at most: colours do not need detail
@@ -134,9 +135,10 @@ class PictureColours:
             for rank, name in enumerate(names.split()[: len(RANK_WEIGHTS)]):
                 self._by_colour.setdefault(name, {})[item_id] = RANK_WEIGHTS[rank]
 
-    def match(self, text: str) -> dict[str, float]:
-        """The pictures showing the colours an English text names, by how much in (0, 1]: 1
-        for a picture whose largest colour it is (several colours named: their mean)."""
+    def match(self, text: str, top: int = MAX_MATCHED) -> dict[str, float]:
+        """Up to ``top`` pictures showing the colours an English text names, by how much in
+        (0, 1]: 1 for a picture whose largest colour it is (several colours named: their
+        mean); the best first, ties in the order the pictures were given."""
         named = colours_named(text)
         if not named:
             return {}
@@ -144,4 +146,5 @@ class PictureColours:
         for name in named:
             for item_id, weight in self._by_colour.get(name, {}).items():
                 found[item_id] = found.get(item_id, 0.0) + weight / len(named)
-        return found
+        best = sorted(found.items(), key=lambda kv: -kv[1])[:top]  # stable: ties keep order
+        return dict(best)

@@ -64,6 +64,7 @@ def test_pictures_match_the_colours_a_question_names_by_rank():
     assert colours.match("something yellow") == {"duck": 1.0, "banana": 1.0, "frog": 0.7}
     assert colours.match("yellow and brown")["banana"] == pytest.approx(0.85)
     assert colours.match("a frog") == {}
+    assert colours.match("something yellow", top=2) == {"duck": 1.0, "banana": 1.0}
 
 
 def test_real_stamps_are_named_by_their_colours(stamps_root):
