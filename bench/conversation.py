@@ -16,7 +16,8 @@ Questions (all English, seeded):
 Measures: citation accuracy (the first cited item names the asked thing), contradiction rate
 ("not found" while an item naming the asked thing is among the top 3 results), absent things
 not claimed (not answered as found) and said "not found", broad questions citing something of
-their folder and the share of their citations that are, small talk answered without a
+their folder, the share of their citations that are (and how many a question gets), and the
+share answered as found (not "not found", not only the closest), small talk answered without a
 search, picture questions answered with that picture, the share of answers the model wrote
 (of those that found something; "not found" needs no model; also given of all answers),
 and text / picture turn latency p50 / p95 (seconds, wall clock, 2 cores).
@@ -214,6 +215,8 @@ def score(questions: list[dict], rows: list[dict], captions: dict[str, str]) -> 
             r["cited"][0][1] == asked or caption(r["cited"][0]) == captions.get(asked)
         )
 
+    # each citation of a broad answer on its own
+    broad_citations = [{"id": r["id"], "cited": [e]} for r in group["broad"] for e in r["cited"]]
     text_seconds = [r["seconds"] for c in ("item", "broad", "absent") for r in group[c]]
     picture_seconds = [r["seconds"] for r in group["picture"]]
     answered = [r for r in rows if by_id[r["id"]]["class"] != "small_talk"]
@@ -230,8 +233,10 @@ def score(questions: list[dict], rows: list[dict], captions: dict[str, str]) -> 
         "contradiction_rate": share(items, lambda r: r["grounding"] == "not_found" and in_top3(r)),
         "asked_item_in_top3": share(items, in_top3),
         "broad_cites_that_kind": share(group["broad"], of_folder),
-        "broad_citations_of_that_kind": share(
-            [{"id": r["id"], "cited": [e]} for r in group["broad"] for e in r["cited"]], of_folder
+        "broad_citations_of_that_kind": share(broad_citations, of_folder),
+        "broad_answered_as_found": share(group["broad"], lambda r: not refused(r)),
+        "broad_citations_of_that_kind_per_question": round(
+            sum(map(of_folder, broad_citations)) / max(1, len(group["broad"])), 2
         ),
         "absent_not_claimed": share(group["absent"], refused),
         "absent_said_not_found": share(group["absent"], lambda r: r["grounding"] == "not_found"),
