@@ -230,7 +230,10 @@ def plan_answer(
         else None
     )  # None: WordNet does not hold what was asked for
     if of_kind:
-        of_kind = [n for n in of_kind if scores[n - 1] >= calibration.cuts_for(kind).plausible]
+        # a kind scores as a broad question's subject does ("insects": a grasshopper), whatever
+        # the question's phrasing: the broad cut, where it is the lower
+        floor = min(calibration.cuts_for(k).plausible for k in (kind, "category"))
+        of_kind = [n for n in of_kind if scores[n - 1] >= floor]
     if kind == "follow_up":  # "more like X": alike as a picture's twin is, else the nearest
         alike = calibration.grade("image", scores[0]) == "confident"
         grade: Grade = "confident" if alike else "closest"

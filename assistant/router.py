@@ -12,6 +12,7 @@ from functools import lru_cache
 from assistant.media_intent import media_nouns
 from assistant.request_phrasing import strip_request
 from retrieval.translation import lemma
+from retrieval.wordnet import default_wordnet
 
 _MEDIA = f"({media_nouns('en')}|clips?)"
 _REQUEST = re.compile(
@@ -90,18 +91,41 @@ _IRREGULAR = {
 }  # fmt: skip
 
 
+_SINGULAR_ENDINGS = ("ss", "us", "is")  # "dress", "bus", "analysis": not plurals
+
+
+def _by_ending(word: str) -> str:
+    """A plural's singular by its ending alone ("berries": berry, "boxes": box)."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "xes", "sses")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
 def one_of(kind: str) -> str:
     """A kind of thing as one instance, the way captions name things ("animals" -> "an
-    animal"): captions are mostly "A dog.", and an instance matches them far better."""
+    animal"): captions are mostly "A dog.", and an instance matches them far better. The
+    singular is the one WordNet holds as a noun ("buses": bus, not buse), and a plural WordNet
+    has no singular for stays as it is, without an article ("clothes"); without WordNet, by
+    the plural endings."""
     *head, last = kind.split()
-    if last.lower() in _IRREGULAR:
-        last = _IRREGULAR[last.lower()]
-    elif last.endswith("ies") and len(last) > 4:
-        last = last[:-3] + "y"
-    elif last.endswith(("ches", "shes", "xes", "sses")):
-        last = last[:-2]
-    elif last.endswith("s") and not last.endswith("ss"):
-        last = last[:-1]
+    lower = last.lower()
+    wordnet = default_wordnet()
+    if lower in _IRREGULAR:
+        last = _IRREGULAR[lower]
+    elif not wordnet.available():
+        last = _by_ending(last)
+    elif lower.endswith("s") and not lower.endswith(_SINGULAR_ENDINGS):
+        known = [s for s in wordnet.singulars(lower) if wordnet.knows(s)]
+        if known:
+            last = known[0]
+        elif wordnet.knows(lower):
+            return kind  # a plural with no singular noun: "clothes", "scissors"
+        else:
+            last = _by_ending(last)  # a word WordNet does not hold ("pokemons")
     phrase = " ".join([*head, last])
     return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
 

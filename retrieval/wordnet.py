@@ -50,7 +50,7 @@ class WordNet:
         key = "_".join(word.lower().split())
         if key in index:
             return index[key]
-        for base in self._singulars(key):
+        for base in self.singulars(key):
             if base in index:
                 return index[base]
         return []
@@ -75,7 +75,10 @@ class WordNet:
         """Whether WordNet holds the word as a noun."""
         return bool(self.senses(word))
 
-    def _singulars(self, word: str) -> list[str]:
+    def singulars(self, word: str) -> list[str]:
+        """What a word would be the plural of, by WordNet's exceptions ("geese": goose) and the
+        plural endings ("foxes": fox, "clothes": clothe, clothes' forms); [] for none."""
+        self._loaded()
         found = [self._exceptions[word]] if word in self._exceptions else []
         found += [word[: -len(end)] + base for end, base in _SUFFIXES if word.endswith(end)]
         return found

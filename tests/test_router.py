@@ -24,6 +24,9 @@ from assistant.router import (
         ("a frog", "a frog"),
         ("show me", "show me"),  # nothing left after the request: keep what was said
         ("What animals do you have?", "an animal"),
+        ("What clothes do you have?", "clothes"),  # a plural with no singular: not "a clothe"
+        ("What buses do you have?", "a bus"),  # WordNet's singular, not "a buse"
+        ("any wolves?", "a wolf"),
         ("Which kinds of berries are there?", "a berry"),
         ("What people do you have?", "a person"),
         # the ways people ask (issue 12): request phrasing, media words, plurals, attributes
