@@ -22,7 +22,6 @@ NOT_THE_SHIPPED_ONE_BY_DESIGN = {"none", "trained in this run"}
 NOT_YET_RERUN = {
     "few_shot.json",
     "assistant_latency.json",
-    "conversation.json",
     "conversation-packaged-qwen2.5-coder-0.5b.json",
     "session_sim.json",
 }
