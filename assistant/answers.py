@@ -16,7 +16,7 @@ from pathlib import Path
 
 from langchain_core.documents import Document
 
-from assistant.calibration import Calibration, Grade, subject_of, words_of
+from assistant.calibration import Calibration, Grade, subject_of, without_article, words_of
 from assistant.item_names import KIND_NAMES, mid_sentence, names_a_thing, translated_caption
 from assistant.locales import phrases, quoted, spaced_punctuation
 from retrieval.video import format_moment
@@ -33,7 +33,6 @@ _INSTRUCTION_LIKE = re.compile(
     re.I,
 )
 WITHHELD = "(caption withheld: it contains instructions)"
-_LEADING_ARTICLE = re.compile(r"^(an?|the|some|any)\s+")
 _ABOUT = re.compile(r"^\s*(tell me (more )?about|what is|what's|who is|describe|explain)\b", re.I)
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 _CLAUSE_END = (
@@ -180,7 +179,7 @@ def kinds_of(subject: str, documents: Sequence[Document], wordnet: WordNet) -> l
     """The numbers of the items whose caption's subject is a kind of ``subject`` ("a food":
     "A banana.", not "A pigeon."), or None where WordNet does not hold the subject as a noun
     ("a flying animal"), so nothing can be said."""
-    kind = _LEADING_ARTICLE.sub("", subject.strip().lower()).strip(" ?!.")
+    kind = without_article(subject.lower()).strip(" ?!.")
     if not kind or not wordnet.knows(kind):
         return None
     found = []
@@ -248,10 +247,12 @@ def plan_answer(
             # for: a near thing ("a pig" -> a badger) is offered as the closest, not claimed
         if of_kind:  # "any food?": the banana and the apple, however the space ranks them
             grade = "confident"
-        elif of_kind is not None and kind == "category" and grade == "confident":
-            # named items, none of the kind asked for: "a food" -> a pigeon is offered as the
-            # closest, not claimed
-            grade = "closest" if _named(documents) and not mentions(documents) else grade
+        elif (
+            of_kind is not None and kind == "category" and grade == "confident"
+            and _named(documents) and not mentions(documents)
+        ):  # fmt: skip
+            grade = "closest"  # named items, none of the kind asked for: "a food" -> a pigeon
+            # is offered as the closest, not claimed
     if grade == "none":
         return AnswerPlan("none", kind, subject, language=language)
     cuts = calibration.cuts_for(kind)

@@ -69,6 +69,11 @@ gemstones; fossils; volcanoes; glaciers; deserts; medals; trophies; banknotes; k
 _ARTICLE = re.compile(r"^(a|an|the|some)\s+", re.I)
 
 
+def without_article(phrase: str) -> str:
+    """A phrase without its leading article ("a food" -> "food")."""
+    return _ARTICLE.sub("", phrase.strip())
+
+
 @dataclass(frozen=True)
 class KindCuts:
     """Scores at and above ``confident`` are answered as found; from ``plausible`` as the

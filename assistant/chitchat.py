@@ -104,7 +104,7 @@ _COMPARED = (
 # "which one is the biggest?", "which is bigger?": a comparison of the results, which neither the
 # pictures nor their captions can settle ("which is the biggest planet?" names a search instead)
 _COMPARISON = re.compile(
-    r"^\s*(which|what)(\s+(one|ones|of (them|these|those)))?\s*(\s|'s\s|\s(is|are|was|looks?)\s)"
+    r"^\s*(which|what)(\s+(one|ones|of (them|these|those)))?('s\s+|\s+((is|are|was|looks?)\s+)?)"
     r"(?P<how>(the\s+)?" + _COMPARED + r")(\s+(one|of (them|these|those|all)))?[\s?!.]*$",
     re.I,
 )
@@ -112,7 +112,8 @@ _COMPARISON = re.compile(
 
 def _cannot_compare(text: str, held: LibraryContents) -> str:
     match = _COMPARISON.search(text)
-    how = " ".join(match.group("how").lower().split()) if match else "the biggest"
+    assert match is not None  # chat_reply calls this only for a text it matches
+    how = " ".join(match.group("how").lower().split())
     return (
         f"I can't tell which is {how}: I only know what each item shows and what its caption "
         "says. Ask about one of them (“tell me about number 2”), or for something else."

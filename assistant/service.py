@@ -412,9 +412,9 @@ class Assistant:
         if language == "en":
             things = listed_things(phrase) if kind == "text" else []
             vector = self.library.query_vector(phrase)
-            colours = self.library.text_match(phrase, "en")  # "anything yellow?"
+            matched = self.library.text_match(phrase, "en")  # colours: "anything yellow?"
             return _Query(
-                kind, text, phrase, vector, modality=modality, things=things, word_match=colours
+                kind, text, phrase, vector, modality=modality, things=things, word_match=matched
             )
         vector, words, english = self._read_in(phrase, language)
         things = listed_things(phrase, language) if kind == "text" else []

@@ -35,7 +35,7 @@ from retrieval.images import load_image
 RESULTS = Path(__file__).parent / "results"
 
 
-def test_set() -> list[tuple[str, object, list[str]]]:
+def stamps_naming_a_colour() -> list[tuple[str, object, list[str]]]:
     """(caption, picture, colours its caption names) of each stamp naming a colour."""
     rows, seen = [], set()
     for path, caption in captioned_stamps(stamps_dir()):
@@ -79,7 +79,7 @@ def agreement(rows, name) -> dict:
 
 
 def main() -> None:
-    rows = test_set()
+    rows = stamps_naming_a_colour()
     report = {
         "provenance": provenance("none"),
         "pictures": len(rows),

@@ -5,7 +5,8 @@ database files Debian's ``wordnet-base`` installs (the format of wndb(5WN)).
 pigeon above an apple for "a food". ``WordNet.is_kind_of("banana", "food")`` answers from the
 hierarchy instead. Only the two files a lookup needs are read: ``index.noun`` (a word's senses,
 the commonest first) once, and ``data.noun`` by byte offset, one synset at a time, so the
-first question costs about a second and 20 MB. NLTK's reader would do the same, but it refuses
+first question costs about 1.5 s (0.3 s quiet) and 26 MB (tracemalloc, a busy 2-core machine),
+and a first ``is_kind_of`` a few ms. NLTK's reader would do the same, but it refuses
 paths outside its data folders and wants a ``lexnames`` file Debian does not ship.
 """
 
@@ -55,9 +56,14 @@ class WordNet:
                 return index[base]
         return []
 
+    @lru_cache(maxsize=65536)  # noqa: B019 - one WordNet per process, kept for its life
     def kinds(self, offset: int) -> frozenset[int]:
         """Every synset a sense is a kind or an instance of (its hypernyms, to the root)."""
-        return self._kinds(offset)
+        found: set[int] = set()
+        for parent in self._parents(offset):
+            found.add(parent)
+            found |= self.kinds(parent)
+        return frozenset(found)
 
     def is_kind_of(self, word: str, kind: str, senses: int = KIND_SENSES) -> bool:
         """Whether one of the word's ``senses`` commonest senses is a kind of any sense of
@@ -114,14 +120,6 @@ class WordNet:
                 if bases:
                     exceptions[inflected] = bases[0]
         return index, exceptions
-
-    @lru_cache(maxsize=65536)  # noqa: B019 - one WordNet per process, kept for its life
-    def _kinds(self, offset: int) -> frozenset[int]:
-        found: set[int] = set()
-        for parent in self._parents(offset):
-            found.add(parent)
-            found |= self._kinds(parent)
-        return frozenset(found)
 
     def _parents(self, offset: int) -> list[int]:
         """The hypernyms of the synset at ``offset`` in data.noun."""

@@ -126,6 +126,7 @@ def test_a_missing_dictionary_is_no_translation_not_a_crash(tmp_path, caplog):
         ("Vögel", "de", "bird"),  # not the verb "vögeln" the lemmatiser made of "vögel"
         ("vögel", "de", "bird"),  # typed in lower case
         ("Eine Taube.", "de", "dove"),  # not "taub" (deaf)
+        ("Tauben", "de", "cock pigeon"),  # seen: "Hast du Tauben?" read "dead", no pigeon found
         ("Eine Taube und ein roter Apfel.", "de", "dove red apple"),
         ("Bäume", "de", "tree"),  # not "bäumen" (to rear up), nor "boom"
         ("лягушкой", "ru", "frog"),  # through the German and Japanese pivots
