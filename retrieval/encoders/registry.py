@@ -13,7 +13,8 @@ from retrieval.encoders.conse import ConSEConfig, ConSEEncoder
 from retrieval.errors import EncoderError
 
 ENCODER_NAMES_HELP = (
-    "'default' (trained heads shipped in the package), 'conse', 'trained:<heads dir>', "
+    "'default' (trained heads shipped in the package), 'conse', 'trained:<heads dir>' (either "
+    "with '+embeddinggemma' for the larger multilingual student), "
     "'hf:<hub id or local CLIP dir>', 'random[:dim]'"
 )
 
@@ -55,11 +56,13 @@ def load_encoder(name: str = "default", cache_dir: str | Path | None = None) -> 
 def _load(name: str, cache_dir: str) -> Encoder:
     if name == "conse":
         return build_conse(ConSEConfig(), Path(cache_dir))
-    if name == "default" or (name.startswith("trained:") and len(name) > 8):
+    heads, student = with_student(name)
+    if heads == "default" or (heads.startswith("trained:") and len(heads) > 8):
         from retrieval.encoders.trained import TrainedEncoder
 
-        directory = heads_dir(name.removeprefix("trained:"))
-        return TrainedEncoder(build_conse(ConSEConfig(), Path(cache_dir)), directory, cache_dir)
+        directory = heads_dir(heads.removeprefix("trained:"))
+        conse = build_conse(ConSEConfig(), Path(cache_dir))
+        return TrainedEncoder(conse, directory, cache_dir, student)
     if name.startswith("hf:") and len(name) > 3:
         from retrieval.encoders.clip_hf import HFClipEncoder
 
@@ -72,6 +75,17 @@ def _load(name: str, cache_dir: str) -> Encoder:
             raise EncoderError(f"bad random encoder dimension in {name!r}")
         return RandomEncoder(int(dim))
     raise EncoderError(f"unknown encoder {name!r}; use one of {ENCODER_NAMES_HELP}")
+
+
+def with_student(name: str) -> tuple[str, str]:
+    """A trained encoder's name and its multilingual student: 'default+embeddinggemma' ->
+    ('default', 'embeddinggemma'); without a '+<student>', the default student."""
+    from retrieval.encoders.students import DEFAULT_STUDENT, EMBEDDINGGEMMA
+
+    heads, plus, student = name.rpartition("+")
+    if plus and student.partition(":")[0] in (DEFAULT_STUDENT, EMBEDDINGGEMMA):
+        return heads, student
+    return name, DEFAULT_STUDENT
 
 
 def build_conse(config: ConSEConfig, cache_dir: Path) -> ConSEEncoder:

@@ -10,8 +10,10 @@ import torch
 from PIL import Image
 
 from retrieval.encoders.conse import ConSEEncoder
-from retrieval.encoders.multilingual import STUDENT_FILE, MultilingualText, StudentMap
-from retrieval.encoders.registry import trained_encoder_name
+from retrieval.encoders.multilingual import MultilingualText, StudentMap
+from retrieval.encoders.registry import default_cache_dir, trained_encoder_name
+from retrieval.encoders.students import DEFAULT_STUDENT, load_student, student_file
+from retrieval.errors import EncoderError
 from retrieval.training.fusion_training import load_fusion
 from retrieval.training.model import AlignedHeads
 
@@ -21,18 +23,30 @@ class TrainedEncoder:
     embedding through the text head. Same space, same dim as ConSE."""
 
     def __init__(
-        self, conse: ConSEEncoder, heads_dir: str | Path, cache_dir: str | Path | None = None
+        self,
+        conse: ConSEEncoder,
+        heads_dir: str | Path,
+        cache_dir: str | Path | None = None,
+        student: str = DEFAULT_STUDENT,
     ):
+        """``student``: the multilingual sentence model (retrieval/encoders/students.py) whose
+        map the heads folder holds; its vectors replace the English tower's for other
+        languages. Images and English texts are the same whichever it is, so is the name."""
         self.conse = conse
         self.heads = AlignedHeads.load(heads_dir)
         self.fusion = load_fusion(heads_dir)
         self.name = trained_encoder_name(heads_dir)
         self.dim = conse.dim
-        student = Path(heads_dir) / STUDENT_FILE  # the multilingual text side, where trained
         self.multilingual = None
-        if student.is_file():
-            self.multilingual = MultilingualText(
-                StudentMap.load(student), cache_dir=Path(cache_dir) if cache_dir else None
+        fitted = Path(heads_dir) / student_file(student)  # the multilingual side, where trained
+        if fitted.is_file():
+            cache = Path(cache_dir) if cache_dir else None
+            model = load_student(student, str(cache or default_cache_dir()))
+            self.multilingual = MultilingualText(StudentMap.load(fitted), model, cache)
+        elif student != DEFAULT_STUDENT:
+            raise EncoderError(
+                f"{heads_dir} holds no map for the {student} student ({fitted.name}): fit one "
+                f"with python -m retrieval.training.multilingual --student {student}"
             )
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
