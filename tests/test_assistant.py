@@ -601,6 +601,41 @@ def test_a_question_in_six_languages_finds_its_thing_and_says_so(
     assert reply.citations and keyword in reply.citations[0].caption.lower()
 
 
+@pytest.fixture(scope="module")
+def gemma_assistant(assistant):
+    """The same library, read through the opt-in EmbeddingGemma student."""
+    from retrieval.encoders.packaged_embeddinggemma import EMBEDDINGGEMMA_WHEELS, fetched_dir
+    from retrieval.encoders.registry import default_cache_dir
+
+    if not (fetched_dir(EMBEDDINGGEMMA_WHEELS, default_cache_dir()) / "modules.json").is_file():
+        pytest.skip("crossmedia fetch-model embeddinggemma was not run")
+    config = dataclasses.replace(assistant.config.library, encoder="default+embeddinggemma")
+    return Assistant(dataclasses.replace(assistant.config, library=config), library=Library(config))
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "keyword"),
+    [
+        ("Avez-vous des images de grenouilles ?", "fr", "frog"),
+        ("你们有绵羊的图片吗？", "zh", "sheep"),
+        ("У вас есть картинки с бананом?", "ru", "banana"),
+    ],
+)
+def test_the_embeddinggemma_student_answers_from_the_same_library(
+    assistant, gemma_assistant, question, language, keyword
+):
+    """`default+embeddinggemma` keeps the default's name, so a library ingested with the default
+    is searched as it is (no re-encode) and the question still finds its thing and cites it."""
+    from assistant.locales import PHRASES
+
+    assert gemma_assistant.library.encoder.name == assistant.library.encoder.name
+    reply = gemma_assistant.turn("polyglot-gemma", language, question)
+    assert reply.language == language
+    assert keyword in reply.results[0].caption.lower()
+    assert reply.answer.startswith(tuple(PHRASES[language].found)), reply.answer
+    assert reply.citations and keyword in reply.citations[0].caption.lower()
+
+
 @pytest.mark.parametrize(
     ("question", "language", "named", "english"),
     [
