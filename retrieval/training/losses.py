@@ -40,6 +40,29 @@ class InfoNCELoss(nn.Module):
         return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
 
 
+class TargetSetInfoNCELoss(nn.Module):
+    """InfoNCE against a fixed set of target vectors (every distinct teacher sentence), not the
+    batch: row i should be nearest ``targets[labels[i]]``. Several rows may share a target
+    (one English sentence and its translations), which in-batch negatives would count against
+    each other. Fixed temperature; inputs L2-normalised.
+
+    >>> loss = TargetSetInfoNCELoss(temperature=0.1)
+    >>> bank = F.normalize(torch.randn(5, 8), dim=-1)
+    >>> labels = torch.tensor([0, 0, 3])
+    >>> bool(loss(bank[labels], bank, labels) < loss(bank[[1, 2, 4]], bank, labels))
+    True
+    """
+
+    def __init__(self, temperature: float = 0.05):
+        super().__init__()
+        self.temperature = temperature
+
+    def forward(
+        self, outputs: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor
+    ) -> torch.Tensor:
+        return F.cross_entropy(outputs @ targets.T / self.temperature, labels)
+
+
 class MaxViolationTripletLoss(nn.Module):
     """VSE++ hinge triplet loss with the hardest negative (Faghri et al., 2018).
 
