@@ -202,14 +202,6 @@ def gpu_available() -> bool:
     return bool(implicit.gpu.HAS_CUDA)
 
 
-def one_blas_thread():
-    """A context in which BLAS runs on one thread: implicit parallelises ALS over users itself,
-    and an OpenBLAS thread pool beside it slows the fit (and makes implicit warn the user)."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(1, "blas")
-
-
 class ALSModel(_FactorModel):
     """Implicit-feedback ALS (Hu, Koren & Volinsky 2008) from implicit; folds new users in.
 
@@ -238,8 +230,7 @@ class ALSModel(_FactorModel):
     def _new_model(self):
         from implicit.cpu.als import AlternatingLeastSquares
 
-        with one_blas_thread():  # implicit checks (and warns) when the model is made
-            return AlternatingLeastSquares(**self.params, random_state=self.seed, num_threads=0)
+        return AlternatingLeastSquares(**self.params, random_state=self.seed, num_threads=0)
 
     def _fit(self, matrix: csr_matrix) -> None:
         if self.gpu:
@@ -255,8 +246,7 @@ class ALSModel(_FactorModel):
             self.model = on_gpu.to_cpu()
         else:
             self.model = self._new_model()
-            with one_blas_thread():
-                self.model.fit(matrix, show_progress=False)
+            self.model.fit(matrix, show_progress=False)
         self.user_factors, self.item_factors = self.model.user_factors, self.model.item_factors
 
     def fold_in(self, user_rows: csr_matrix) -> np.ndarray:

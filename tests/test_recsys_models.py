@@ -173,30 +173,3 @@ def test_a_fitted_user_with_an_empty_row_gets_popularity_not_a_flat_cf_score():
     likers = {item: hybrid.liked_by(hybrid.item_index[item]) for item in items}
     chosen = [likers[r.item] for r in recs]
     assert min(chosen) >= max(n for item, n in likers.items() if item not in {r.item for r in recs})
-
-
-def test_fitting_als_tells_the_user_nothing_about_blas_threads():
-    """Seen with `crossmedia ask` in a plain shell: implicit printed "OpenBLAS is configured to
-    use 2 threads. It is highly recommended to disable its internal threadpool ..." under the
-    answer, a warning meant for developers. The models run BLAS on one thread themselves, as
-    implicit asks (so it does not matter what OPENBLAS_NUM_THREADS says)."""
-    import os
-    import subprocess
-    import sys
-
-    script = (
-        "import warnings\n"
-        "from recsys.matrix import UserItems\n"
-        "from recsys.models import ALSModel\n"
-        "warnings.simplefilter('error')\n"
-        "data = UserItems.from_triples([(f'u{n}', f'i{n % 5}', 1.0) for n in range(12)])\n"
-        "model = ALSModel(factors=4, iterations=2).fit(data)\n"
-        "print(model.fold_in(data.matrix[:2]).shape)\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
-    env["OPENBLAS_NUM_THREADS"] = "2"
-    done = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0 and "OpenBLAS" not in done.stderr, done.stderr
-    assert done.stdout.strip() == "(2, 4)", done.stdout

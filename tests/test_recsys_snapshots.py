@@ -187,6 +187,24 @@ def test_the_cli_fits_and_reports_errors(tmp_path):
     assert "crossmedia: error:" in empty.stderr and "nothing to fit" in empty.stderr
 
 
+def test_the_cli_shows_no_blas_thread_warning(tmp_path):
+    """Seen with `crossmedia ask` in a plain shell: implicit printed "OpenBLAS is configured to
+    use 2 threads. It is highly recommended to disable its internal threadpool ..." under the
+    answer, advice meant for developers. The app runs BLAS on one thread unless the user set
+    OPENBLAS_NUM_THREADS, as implicit asks."""
+    home = tmp_path / "home"
+    liked_store(home)
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    env["CROSSMEDIA_HOME"] = str(home)  # as in a plain shell: no OPENBLAS_NUM_THREADS
+    for name in ("CROSSMEDIA_RECSYS_MODELS", "CROSSMEDIA_DATABASE_URL"):
+        env.pop(name, None)
+    command = [sys.executable, "-m", "ui.cli", "recommend", "fit", "--cpu", "--json"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "OpenBLAS" not in done.stderr and "Warning" not in done.stderr, done.stderr
+    assert json.loads(done.stdout)["users"] == 20
+
+
 @pytest.mark.skipif(gpu_available(), reason="this machine has CUDA: the GPU test below runs")
 def test_asking_for_the_gpu_without_cuda_says_how_to_get_it():
     with pytest.raises(RecsysError, match="implicit built with CUDA"):
