@@ -25,9 +25,10 @@ from provenance import provenance
 
 from retrieval.datasets.tuxpaint import load_tuxpaint
 from retrieval.encoders import load_encoder
-from retrieval.encoders.multilingual import MultilingualText, StudentMap
+from retrieval.encoders.multilingual import MultilingualText
 from retrieval.encoders.registry import PACKAGED_HEADS, default_cache_dir
-from retrieval.encoders.students import EMBEDDINGGEMMA, load_student, student_file
+from retrieval.encoders.students import EMBEDDINGGEMMA
+from retrieval.encoders.trained import multilingual_side
 from retrieval.errors import EncoderError
 from retrieval.evaluate import RetrievalEvaluator
 from retrieval.metrics import first_relevant_ranks, rank_summary
@@ -61,14 +62,13 @@ def scores(text_vectors: np.ndarray, image_vectors: np.ndarray, targets: list[in
 
 
 def embeddinggemma_side() -> MultilingualText | None:
-    """The multilingual side on EmbeddingGemma, where it was fetched (None otherwise)."""
+    """The packaged heads' multilingual side on EmbeddingGemma, where it was fetched (None
+    otherwise)."""
     try:
-        model = load_student(EMBEDDINGGEMMA, str(default_cache_dir()))
+        return multilingual_side(PACKAGED_HEADS, EMBEDDINGGEMMA, default_cache_dir())
     except EncoderError as exc:
         print(f"no EmbeddingGemma row: {exc}", flush=True)
         return None
-    fitted = StudentMap.load(PACKAGED_HEADS / student_file(EMBEDDINGGEMMA))
-    return MultilingualText(fitted, model, default_cache_dir())
 
 
 def main() -> int:

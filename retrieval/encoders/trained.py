@@ -37,17 +37,7 @@ class TrainedEncoder:
         self.fusion = load_fusion(heads_dir)
         self.name = trained_encoder_name(heads_dir)
         self.dim = conse.dim
-        self.multilingual = None
-        fitted = Path(heads_dir) / student_file(student)  # the multilingual side, where trained
-        if fitted.is_file():
-            cache = Path(cache_dir) if cache_dir else None
-            model = load_student(student, str(cache or default_cache_dir()))
-            self.multilingual = MultilingualText(StudentMap.load(fitted), model, cache)
-        elif student != DEFAULT_STUDENT:
-            raise EncoderError(
-                f"{heads_dir} holds no map for the {student} student ({fitted.name}): fit one "
-                f"with python -m retrieval.training.multilingual --student {student}"
-            )
+        self.multilingual = multilingual_side(heads_dir, student, cache_dir)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Sentence embeddings through the text head (text the English tower does not
@@ -92,3 +82,22 @@ class TrainedEncoder:
         present = torch.stack([torch.ones(len(content_t), dtype=torch.bool), captions_t.any(1)], 1)
         fused, _ = self.fusion(torch.stack([content_t, captions_t], dim=1), present)
         return fused.numpy()
+
+
+def multilingual_side(
+    heads_dir: str | Path, student: str = DEFAULT_STUDENT, cache_dir: str | Path | None = None
+) -> MultilingualText | None:
+    """The multilingual text side of a heads folder on the sentence model ``student``: None for
+    the default student where the folder holds no map (heads trained before it), an
+    EncoderError for another student without its map or its model."""
+    fitted = Path(heads_dir) / student_file(student)
+    if not fitted.is_file():
+        if student == DEFAULT_STUDENT:
+            return None
+        raise EncoderError(
+            f"{heads_dir} holds no map for the {student} student ({fitted.name}): fit one "
+            f"with python -m retrieval.training.multilingual --student {student}"
+        )
+    cache = Path(cache_dir) if cache_dir else None
+    model = load_student(student, str(cache or default_cache_dir()))
+    return MultilingualText(StudentMap.load(fitted), model, cache)

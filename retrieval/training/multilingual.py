@@ -196,7 +196,7 @@ def distil(out_dir: Path, cache_dir: Path, student: str = DEFAULT_STUDENT) -> di
     refined = {}
     for weight in INFONCE_WEIGHTS:
         candidate = (
-            refine_map(ridge_map, x, y, embed["teacher"](targets), labels, weight)
+            refine_map(ridge_map, x, embed["teacher"](targets), labels, weight)
             if weight
             else ridge_map
         )
@@ -243,7 +243,6 @@ def distil(out_dir: Path, cache_dir: Path, student: str = DEFAULT_STUDENT) -> di
 def refine_map(
     fitted: StudentMap,
     vectors: np.ndarray,
-    teacher: np.ndarray,
     targets: np.ndarray,
     labels: np.ndarray,
     infonce_weight: float,
@@ -251,10 +250,10 @@ def refine_map(
     learning_rate: float = 1e-4,
     seed: int = 0,
 ) -> StudentMap:
-    """The ridge map ``fitted`` refined by Adam on squared error to the ``teacher`` rows plus
-    ``infonce_weight`` x InfoNCE against all distinct teacher sentences (``targets``, row
-    ``labels[i]`` for pair i): the map is then also judged by which English sentence it lands
-    nearest, as retrieval judges it. Deterministic for a ``seed``."""
+    """The ridge map ``fitted`` refined by Adam on squared error to each pair's teacher vector
+    (``targets[labels[i]]`` for pair i, ``targets`` holding every distinct teacher sentence)
+    plus ``infonce_weight`` x InfoNCE against all of them: the map is then also judged by which
+    English sentence it lands nearest, as retrieval judges it. Deterministic for a ``seed``."""
     import torch
     from tqdm import tqdm
 
@@ -263,9 +262,9 @@ def refine_map(
     generator = torch.Generator().manual_seed(seed)
     weight = torch.tensor(fitted.weight, requires_grad=True)
     bias = torch.tensor(fitted.bias, requires_grad=True)
-    x, y = torch.from_numpy(vectors).float(), torch.from_numpy(teacher).float()
-    bank = torch.nn.functional.normalize(torch.from_numpy(targets).float(), dim=1)
     classes = torch.from_numpy(labels).long()
+    x, y = torch.from_numpy(vectors).float(), torch.from_numpy(targets).float()[classes]
+    bank = torch.nn.functional.normalize(torch.from_numpy(targets).float(), dim=1)
     infonce = TargetSetInfoNCELoss(temperature=0.05)
     optimiser = torch.optim.Adam([weight, bias], lr=learning_rate)
     for _ in tqdm(range(epochs), desc=f"InfoNCE {infonce_weight}", unit="epoch", leave=False):
