@@ -1,7 +1,8 @@
 """Discovery: what an ingest will read from a folder, a file or a JSONL/CSV manifest.
 
 A folder yields every image and video (caption from a ``NAME.txt`` sidecar when present) and its
-sounds; a manifest row names exactly one ``image``, ``text``, ``audio`` or ``video`` with an
+sounds (a recorded description, ``NAME_desc_fr.ogg``, captioned by what ``NAME.txt`` says in that
+language); a manifest row names exactly one ``image``, ``text``, ``audio`` or ``video`` with an
 optional ``caption`` and further scalar columns kept as metadata. Anything unusable found here
 (a bad row, a link that loops, a name that is not UTF-8) becomes a record with a ``problem``,
 reported by the ingest and never fatal.
@@ -30,7 +31,12 @@ from retrieval.items import (
     is_audio_path,
     label_from_filename,
 )
-from retrieval.sidecar import MAX_CAPTION_CHARS, sidecar_caption, sidecar_translations
+from retrieval.sidecar import (
+    MAX_CAPTION_CHARS,
+    sidecar_caption,
+    sidecar_translations,
+    spoken_description,
+)
 from retrieval.video import VIDEO_SUFFIXES, has_video_stream
 
 MANIFEST_SUFFIXES = frozenset({".jsonl", ".csv"})
@@ -131,6 +137,12 @@ def file_record(
 ) -> SourceRecord:
     """A media file's record: its caption (``file_caption``) and, beside the given metadata,
     its sidecar's translations of that caption (``caption_translations``)."""
+    said = spoken_description(file) if modality == "audio" else None
+    if said is not None and not sidecar_caption(file):
+        spoken = {"spoken_language": said.language, **answer_language_captions(said.translations)}
+        return SourceRecord(
+            modality, file, caption=said.caption, metadata={**spoken, **(metadata or {})}
+        )
     caption = file_caption(file, modality)
     # the sidecar's own translations, for answers in the asker's language (given metadata,
     # such as a manifest's caption_fr column, wins)
@@ -143,7 +155,12 @@ def file_record(
 def caption_translations(file: Path) -> dict[str, MetadataValue]:
     """A file's sidecar translations in the languages answers are written in, as metadata
     (``{"caption_fr": "Une grenouille."}``); {} without a sidecar."""
-    translated = sidecar_translations(file)
+    return answer_language_captions(sidecar_translations(file))
+
+
+def answer_language_captions(translated: dict[str, str]) -> dict[str, MetadataValue]:
+    """Those of a sidecar's ``translated`` captions in the languages answers are written in, as
+    metadata (``{"caption_fr": "Une grenouille."}``)."""
     return {caption_key(lang): translated[lang] for lang in CAPTION_LANGUAGES if lang in translated}
 
 

@@ -3,9 +3,39 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 MAX_CAPTION_CHARS = 2000
+
+# Tux Paint's recorded descriptions: NAME_desc.ogg (English), NAME_desc_fr.ogg, NAME_desc_pt_BR.ogg
+_SPOKEN_DESCRIPTION = re.compile(r"^(?P<stem>.+)_desc(?:_(?P<lang>[a-z]{2,3})(?:_[A-Z]{2})?)?$")
+
+
+@dataclass(frozen=True)
+class SpokenDescription:
+    """A recording of a stamp's description (``frog_desc_fr.ogg`` beside ``frog.txt``): what is
+    said (the sidecar's line in that language, else its English line) and in which language."""
+
+    caption: str
+    language: str
+    translations: dict[str, str]
+
+
+def spoken_description(audio_path: Path) -> SpokenDescription | None:
+    """The description ``audio_path`` says aloud, when its name and a ``NAME.txt`` beside it
+    follow Tux Paint's layout; None otherwise."""
+    match = _SPOKEN_DESCRIPTION.match(audio_path.stem)
+    if match is None:
+        return None
+    described = audio_path.with_name(match["stem"] + ".txt")
+    english = sidecar_caption(described)
+    if not english:
+        return None
+    language = match["lang"] or "en"
+    translations = sidecar_translations(described)
+    return SpokenDescription(translations.get(language, english), language, translations)
 
 
 def sidecar_caption(media_path: Path) -> str:

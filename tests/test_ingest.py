@@ -124,6 +124,33 @@ def test_folder_audio_modes(tmp_path):
     assert ("audio", "talk.wav", "A talk about frogs.") in kinds("all")
 
 
+def test_spoken_descriptions_are_captioned_by_their_stamps_sidecar(tmp_path, stamps_root):
+    """Found in the browser: a folder ingest named Tux Paint's recorded descriptions after their
+    files, so a French question about frogs cited "frog 1 desc be" and "frog desc". A
+    ``NAME_desc.ogg`` (English) or ``NAME_desc_LL.ogg`` beside ``NAME.txt`` is that stamp's
+    description said aloud: its caption is the sidecar's line in the language spoken."""
+    frogs = stamps_root / "animals" / "amphibians"
+    for name in ("frog.png", "frog.txt", "frog_desc.ogg", "frog_desc_fr.ogg", "frog_desc_be.ogg",
+                 "frog-1.txt", "frog-1_desc_es.ogg", "frog_desc_xx.ogg"):  # fmt: skip
+        shutil.copy(frogs / name.replace("_xx", "_nl"), tmp_path / name)
+    shutil.copy(frogs / "frog_desc.ogg", tmp_path / "lonely_desc_fr.ogg")  # no lonely.txt
+    records = {r.path.name: r for r in discover(tmp_path) if r.modality == "audio"}
+
+    assert records["frog_desc.ogg"].caption == "A frog."
+    assert records["frog_desc_fr.ogg"].caption == "Une grenouille."
+    assert records["frog_desc_be.ogg"].caption == "Жаба."
+    assert records["frog-1_desc_es.ogg"].caption == "Una rana."
+    assert records["frog_desc_fr.ogg"].metadata["spoken_language"] == "fr"
+    assert records["frog_desc.ogg"].metadata["spoken_language"] == "en"
+    # named in the asker's language like the stamp itself
+    assert records["frog_desc_be.ogg"].metadata["caption_fr"] == "Une grenouille."
+    # a language the sidecar has no line for: the English description, the language kept
+    assert records["frog_desc_xx.ogg"].caption == "A frog."
+    assert records["frog_desc_xx.ogg"].metadata["spoken_language"] == "xx"
+    # no sidecar: the file's name, as for any other sound
+    assert records["lonely_desc_fr.ogg"].caption == "lonely desc fr"
+
+
 def test_audio_without_a_transcriber_is_refused_not_fatal(tmp_path):
     (tmp_path / "clip.wav").write_bytes(b"RIFF....")
     encoder = load_encoder("random:16")
