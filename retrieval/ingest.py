@@ -400,12 +400,17 @@ class Ingestor:
     ) -> tuple[MediaItem, str] | None:
         """Transcribe a new audio item; its content text is what was said, else its caption."""
         with self._speech_lock:
-            transcript = self.transcribe(path).text.strip()  # type: ignore[misc]
+            heard = self.transcribe(path)  # type: ignore[misc]
+        transcript = heard.text.strip()
+        misheard = heard_in_another_language(item, heard)
+        if misheard:  # English-only Whisper on "Une grenouille.": "In Grand New Year."
+            transcript = ""
         text = transcript or item.caption
         if not text:
             refused.append((str(path), "no speech heard and no caption or label to index"))
             return None
-        metadata = {**item.metadata, "transcript": transcript, "is_speech": bool(transcript)}
+        is_speech = bool(transcript) or misheard
+        metadata = {**item.metadata, "transcript": transcript, "is_speech": is_speech}
         return dataclasses.replace(item, metadata=metadata), text
 
     def _with_scenes(self, item: MediaItem, has_audio: bool) -> tuple[MediaItem, VideoPayload]:
@@ -482,3 +487,13 @@ class Ingestor:
                 for (start, text), v in zip(video.speech, spoken, strict=True)
             ]
         return l2_normalise(frames.mean(axis=0, keepdims=True))[0], parts
+
+
+def heard_in_another_language(item: MediaItem, heard: HeardSpeech) -> bool:
+    """Whether a recording whose spoken language is known (``spoken_language``, a Tux Paint
+    ``NAME_desc_fr.ogg``) was transcribed in another one, so that its transcript is noise and its
+    caption, what the sidecar says is spoken, is the better text."""
+    said_in = str(item.metadata.get("spoken_language") or "")
+    heard_in = str(getattr(heard, "language", "") or "")
+    return bool(said_in and heard_in and item.caption and heard_in != said_in)
+

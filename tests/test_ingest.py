@@ -151,6 +151,33 @@ def test_spoken_descriptions_are_captioned_by_their_stamps_sidecar(tmp_path, sta
     assert records["lonely_desc_fr.ogg"].caption == "lonely desc fr"
 
 
+def test_a_description_heard_in_another_language_is_indexed_by_what_it_says(
+    tmp_path, stamps_root, default_encoder
+):
+    """English-only Whisper hears the French "Une grenouille." as "In Grand New Year.", and that
+    was the recording's content vector. Where a recording's language is known from its name
+    and the transcriber heard another one, its caption (what the sidecar says is spoken) is
+    indexed instead; a transcript in the right language is kept."""
+    from assistant.speech import load_transcriber
+
+    frogs = stamps_root / "animals" / "amphibians"
+    for name in ("frog.txt", "frog_desc.ogg", "frog_desc_fr.ogg"):
+        shutil.copy(frogs / name, tmp_path / name)
+    index = MediaIndex(tmp_path / "idx", encoder_name=default_encoder.name, dim=default_encoder.dim)
+    report = Ingestor(index, default_encoder, transcribe=load_transcriber().transcribe).ingest(
+        discover(tmp_path), progress=False
+    )
+    assert report.added == 2, report.summary()
+    by_name = {Path(i.uri).name: i for i in index.items_where({"modality": "audio"})}
+    french, english = by_name["frog_desc_fr.ogg"], by_name["frog_desc.ogg"]
+    assert french.metadata["transcript"] == "" and french.metadata["is_speech"] is True
+    assert "frog" in str(english.metadata["transcript"]).lower()
+    query = default_encoder.encode_texts(["Une grenouille."])[0]
+    best = index.query(query, k=1, kinds=("content",))[0]
+    assert Path(best.uri).name == "frog_desc_fr.ogg"
+    assert best.score > 0.99  # the caption's own vector
+
+
 def test_audio_without_a_transcriber_is_refused_not_fatal(tmp_path):
     (tmp_path / "clip.wav").write_bytes(b"RIFF....")
     encoder = load_encoder("random:16")
