@@ -496,4 +496,3 @@ def heard_in_another_language(item: MediaItem, heard: HeardSpeech) -> bool:
     said_in = str(item.metadata.get("spoken_language") or "")
     heard_in = str(getattr(heard, "language", "") or "")
     return bool(said_in and heard_in and item.caption and heard_in != said_in)
-
