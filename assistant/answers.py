@@ -95,7 +95,7 @@ def item_phrase(document: Document, whole: bool = False, language: str = "en") -
     if not whole:
         caption = re.split(_CLAUSE_END, caption + " ", maxsplit=1)[0]
     caption = caption.strip().rstrip(".!?;:,。！？；，")
-    if text == document.page_content:  # the caption as it is: its articles are English
+    if text != translated_caption(document, language):  # the caption as it is: English articles
         return mid_sentence(caption, "en", common=False)
     return mid_sentence(caption, language, common=names_a_thing(document.page_content))
 

@@ -87,6 +87,9 @@ SATURN = "Saturn—the second largest planet."
         (SATURN, "土星—太阳系第二大行星—有最多星环的一个。", "zh", "土星"),
         ("A frog.", "カエル", "ja", "カエル"),
         ("A frog.", "", "fr", "a frog"),  # no translation: the caption as it is
+        # a recorded French description: its caption is French already ("et Une grenouille [5]")
+        ("Une grenouille.", "Une grenouille.", "fr", "une grenouille"),
+        ("Лягушка.", "Лягушка.", "ru", "Лягушка"),  # not known to name a thing: kept
     ],
 )
 def test_an_item_is_named_by_its_own_caption_in_the_asked_language(
