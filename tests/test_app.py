@@ -182,6 +182,8 @@ def test_a_person_chats_by_text_picture_and_voice_and_rates(server, library, bro
     page.goto(server + "/")
     page.wait_for_selector("#message textarea", timeout=60_000)
     page.screenshot(path=shots / "1-start.png")
+    # no empty results box before there are results (it showed a placeholder icon)
+    assert not page.locator("#results").is_visible()
 
     box = page.locator("#message textarea")
     box.fill("Do you have a picture of a frog?")
@@ -241,6 +243,7 @@ def test_a_person_chats_by_text_picture_and_voice_and_rates(server, library, bro
 
     page.locator("#chat").get_by_label("Clear").first.click()  # the trash icon
     page.wait_for_function("document.querySelectorAll('#chat .bot').length === 0")
+    page.locator("#results").wait_for(state="hidden")  # its results went with it
     page.locator("#message textarea").fill("more like the second one")
     page.locator("#message textarea").press("Enter")
     answer = _wait_for_new_answer(page, 0)

@@ -88,6 +88,13 @@ VOICE_EXAMPLE = "Ask aloud (a recording)"
 EMPTY_MESSAGE = "The message is empty: type a question, add a picture or record one."
 
 
+def results_gallery(pictures: list) -> Any:
+    """The results gallery showing ``pictures`` with its preview closed, hidden while there are
+    none (before the first question, after a clear, when only sounds were found) rather than an
+    empty box above the sound players."""
+    return gr.Gallery(pictures, selected_index=None, visible=bool(pictures))
+
+
 def _chat_only(history: Any, box: Any = None) -> tuple[Any, ...]:
     """Turn outputs that change the chat (and the input box, if given) and leave the panels."""
     return history, gr.skip() if box is None else box, *(gr.skip(),) * 5
@@ -222,7 +229,7 @@ class ChatApp:
                     yield (
                         history,
                         _box(generating=False),
-                        gr.Gallery(pictures, selected_index=None),  # a new set: preview closed
+                        results_gallery(pictures),
                         picks,
                         card_values(reply.recommendations),
                         gr.skip(),
@@ -352,7 +359,7 @@ class ChatApp:
                 self.assistant.forget(self.identity.for_page(request, browser_id), session)
             except CrossmediaError as exc:  # nothing to forget for an unknown visitor
                 log.info("clear chat: %s", exc)
-        return uuid.uuid4().hex, [], [], [], ""
+        return uuid.uuid4().hex, results_gallery([]), [], [], ""
 
     # -- saved conversations -------------------------------------------------------------
 
@@ -387,11 +394,11 @@ class ChatApp:
             history.append({"role": "user", "content": turn.question})
             history.append({"role": "assistant", "content": self._answer(last, fresh=False)})
         pictures, picks = gallery_items(last.results) if last else ([], [])
-        return history, session, pictures, picks
+        return history, session, results_gallery(pictures), picks
 
     def new_chat(self) -> tuple[Any, ...]:
         """A new conversation; the one on screen stays in the list."""
-        return [], uuid.uuid4().hex, [], [], gr.Radio(value=None)
+        return [], uuid.uuid4().hex, results_gallery([]), [], gr.Radio(value=None)
 
     # -- the API ---------------------------------------------------------------------------
 
@@ -581,6 +588,7 @@ def build_app(
                     columns=GALLERY_COLUMNS,
                     height="auto",  # every result shows; a fixed box cut off the second row
                     elem_id="results",
+                    visible=False,  # shown with the first pictures (results_gallery)
                 )
                 sounds = gr.HTML(elem_id="sounds")
                 described = DescribedPanel(assistant.library, identity)
