@@ -122,28 +122,23 @@ def is_video_path(path: Path) -> bool:
     return suffix != ".webm" or (path.is_file() and has_video_stream(path))
 
 
-def file_caption(file: Path, modality: Modality) -> str:
-    """A file's caption when none is given: its sidecar ``NAME.txt``, else for a sound or a
-    video its name as a label ("rooster_crow.ogg" -> "rooster crow"); a picture without one
-    has none."""
-    caption = sidecar_caption(file)
-    if not caption and modality in ("audio", "video"):
-        caption = label_from_filename(file)
-    return caption
-
-
 def file_record(
     file: Path, modality: Modality, metadata: dict[str, MetadataValue] | None = None
 ) -> SourceRecord:
-    """A media file's record: its caption (``file_caption``) and, beside the given metadata,
-    its sidecar's translations of that caption (``caption_translations``)."""
-    said = spoken_description(file) if modality == "audio" else None
-    if said is not None and not sidecar_caption(file):
+    """A media file's record. Its caption is its sidecar ``NAME.txt``; else, for a recorded
+    description (``frog_desc_fr.ogg``), what its stamp's sidecar says in that language; else,
+    for a sound or a video, its name as a label ("rooster_crow.ogg" -> "rooster crow"); a
+    picture without one has none. Beside the given metadata it carries the sidecar's
+    translations of that caption (``caption_translations``)."""
+    caption = sidecar_caption(file)
+    said = spoken_description(file) if modality == "audio" and not caption else None
+    if said is not None:
         spoken = {"spoken_language": said.language, **answer_language_captions(said.translations)}
         return SourceRecord(
             modality, file, caption=said.caption, metadata={**spoken, **(metadata or {})}
         )
-    caption = file_caption(file, modality)
+    if not caption and modality in ("audio", "video"):
+        caption = label_from_filename(file)
     # the sidecar's own translations, for answers in the asker's language (given metadata,
     # such as a manifest's caption_fr column, wins)
     translated = caption_translations(file) if caption else {}

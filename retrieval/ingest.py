@@ -54,10 +54,11 @@ class HeardSegment(Protocol):
 
 
 class HeardSpeech(Protocol):
-    """What a transcriber heard: the text and its timed segments."""
+    """What a transcriber heard: the text, its timed segments and the language it heard."""
 
     text: str
     segments: Sequence[HeardSegment]
+    language: str
 
 
 # Speech to text for audio items and videos' sound: path -> what was heard ("" when nothing
@@ -494,5 +495,4 @@ def heard_in_another_language(item: MediaItem, heard: HeardSpeech) -> bool:
     ``NAME_desc_fr.ogg``) was transcribed in another one, so that its transcript is noise and its
     caption, what the sidecar says is spoken, is the better text."""
     said_in = str(item.metadata.get("spoken_language") or "")
-    heard_in = str(getattr(heard, "language", "") or "")
-    return bool(said_in and heard_in and item.caption and heard_in != said_in)
+    return bool(said_in and heard.language and item.caption and heard.language != said_in)
