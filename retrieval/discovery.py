@@ -24,6 +24,7 @@ from retrieval.errors import DatasetError
 from retrieval.images import is_image_path
 from retrieval.index import RESERVED_KEYS
 from retrieval.items import (
+    CAPTION_LANGUAGE_KEY,
     CAPTION_LANGUAGES,
     MetadataValue,
     Modality,
@@ -129,11 +130,16 @@ def file_record(
     description (``frog_desc_fr.ogg``), what its stamp's sidecar says in that language; else,
     for a sound or a video, its name as a label ("rooster_crow.ogg" -> "rooster crow"); a
     picture without one has none. Beside the given metadata it carries the sidecar's
-    translations of that caption (``caption_translations``)."""
+    translations of that caption and the caption's language where the source says it
+    (``sidecar_caption_metadata``)."""
     caption = sidecar_caption(file)
     said = spoken_description(file) if modality == "audio" and not caption else None
     if said is not None:
-        spoken = {"spoken_language": said.language, **answer_language_captions(said.translations)}
+        spoken = {
+            "spoken_language": said.language,
+            CAPTION_LANGUAGE_KEY: said.caption_language,
+            **answer_language_captions(said.translations),
+        }
         return SourceRecord(
             modality, file, caption=said.caption, metadata={**spoken, **(metadata or {})}
         )
@@ -141,16 +147,21 @@ def file_record(
         caption = label_from_filename(file)
     # the sidecar's own translations, for answers in the asker's language (given metadata,
     # such as a manifest's caption_fr column, wins)
-    translated = caption_translations(file) if caption else {}
+    translated = sidecar_caption_metadata(file) if caption else {}
     return SourceRecord(
         modality, file, caption=caption, metadata={**translated, **(metadata or {})}
     )
 
 
-def caption_translations(file: Path) -> dict[str, MetadataValue]:
+def sidecar_caption_metadata(file: Path) -> dict[str, MetadataValue]:
     """A file's sidecar translations in the languages answers are written in, as metadata
-    (``{"caption_fr": "Une grenouille."}``); {} without a sidecar."""
-    return answer_language_captions(sidecar_translations(file))
+    (``{"caption_fr": "Une grenouille."}``), and, where the sidecar has Tux Paint's layout (an
+    untagged line, then ``xx.utf8=`` translations), that its caption is English
+    (``caption_language``); {} without a sidecar. A sidecar of one untagged line says nothing
+    of its language: people write their own in theirs."""
+    translated = sidecar_translations(file)
+    english = {CAPTION_LANGUAGE_KEY: "en"} if translated else {}
+    return {**english, **answer_language_captions(translated)}
 
 
 def answer_language_captions(translated: dict[str, str]) -> dict[str, MetadataValue]:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from retrieval.colours import picture_colours
 from retrieval.discovery import SourceRecord
-from retrieval.encoders.base import Encoder, batched, l2_normalise
+from retrieval.encoders.base import Encoder, batched, l2_normalise, texts_in_language
 from retrieval.enrich import PictureEnricher
 from retrieval.errors import IndexStoreError, MediaError
 from retrieval.images import load_image, read_limited
@@ -31,6 +31,7 @@ from retrieval.items import (
     ItemPart,
     MediaItem,
     caption_key,
+    caption_language,
     file_content_id,
 )
 from retrieval.prefetch import ordered_map
@@ -186,7 +187,7 @@ class Ingestor:
         self.prefetch = prefetch
         self.readers = readers
         self.cache_captions = cache_captions
-        self._caption_cache: dict[str, np.ndarray] = {}
+        self._caption_cache: dict[tuple[str | None, str], np.ndarray] = {}
         self._index_lock = threading.Lock()  # the reader thread asks what exists; we write
         # One transcription at a time (the model loads on first use; Whisper runs one clip at
         # a time anyway): a sound is heard beside a picture's OCR, not beside another sound.
@@ -299,11 +300,7 @@ class Ingestor:
         items, content, parts, described = self._encode_content(fresh)
         captioned = [item for item in items if item.caption]
         caption_vectors = dict(
-            zip(
-                (i.id for i in captioned),
-                self._encode_captions([i.caption for i in captioned]),
-                strict=True,
-            )
+            zip((i.id for i in captioned), self._encode_captions(captioned), strict=True)
         )
         fused = self._fuse(content, [caption_vectors.get(item.id) for item in items])
         if fused is not None:
@@ -315,20 +312,31 @@ class Ingestor:
         report.duplicates += len(fresh) - len(new_ids)  # another writer stored them first
         report.added_ids.extend(new_ids)
 
-    def _encode_captions(self, captions: list[str]) -> np.ndarray:
-        """Caption vectors, each distinct caption encoded once in this run (stamp libraries
-        repeat captions: every colour of a crayon says the same)."""
+    def _encode_captions(self, items: list[MediaItem]) -> np.ndarray:
+        """The items' caption vectors, each read in its language where the source gave it
+        (``caption_language``) and each distinct caption encoded once in this run (stamp
+        libraries repeat captions: every colour of a crayon says the same)."""
+        keys = [(caption_language(item), item.caption) for item in items]
+        if not keys:
+            return np.zeros((0, self.encoder.dim), dtype=np.float32)
         if not self.cache_captions:
-            return self.encoder.encode_texts(captions)
-        new = list(dict.fromkeys(c for c in captions if c not in self._caption_cache))
+            return self._encode_keyed(keys)
+        new = list(dict.fromkeys(k for k in keys if k not in self._caption_cache))
         if len(self._caption_cache) + len(new) > CAPTION_CACHE_LIMIT:
             self._caption_cache.clear()  # bounded: an ingestor may live for a whole cluster run
-            new = list(dict.fromkeys(captions))
+            new = list(dict.fromkeys(keys))
         if new:
-            self._caption_cache.update(zip(new, self.encoder.encode_texts(new), strict=True))
-        if not captions:
-            return np.zeros((0, self.encoder.dim), dtype=np.float32)
-        return np.stack([self._caption_cache[c] for c in captions])
+            self._caption_cache.update(zip(new, self._encode_keyed(new), strict=True))
+        return np.stack([self._caption_cache[k] for k in keys])
+
+    def _encode_keyed(self, keys: list[tuple[str | None, str]]) -> np.ndarray:
+        """Vectors of (language, text) pairs, one encoder call per language."""
+        vectors = np.zeros((len(keys), self.encoder.dim), dtype=np.float32)
+        for language in dict.fromkeys(language for language, _ in keys):
+            rows = [n for n, (lang, _) in enumerate(keys) if lang == language]
+            texts = [keys[n][1] for n in rows]
+            vectors[rows] = texts_in_language(self.encoder, texts, language)
+        return vectors
 
     def _fuse(self, content: np.ndarray, captions: list[np.ndarray | None]) -> np.ndarray | None:
         """Fused item vectors where the encoder has a fusion (zeros stand for no caption)."""

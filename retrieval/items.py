@@ -13,6 +13,7 @@ Modality = Literal["image", "audio", "text", "video"]
 MODALITIES: tuple[Modality, ...] = ("image", "audio", "text", "video")
 PartKind = Literal["keyframe", "speech", "ocr"]
 PICTURE_TEXT_KEY = "picture_text"  # metadata: the words read in a picture (OCR)
+CAPTION_LANGUAGE_KEY = "caption_language"  # metadata: the caption's language, where known ("en")
 COLOURS_KEY = "colours"  # metadata: a picture's basic colours, the largest first ("yellow white")
 # The languages besides English whose caption an item may carry in its metadata, under
 # ``caption_<language>`` (a sidecar's translations, or a manifest's caption_fr column): the
@@ -35,6 +36,16 @@ def translated_captions(metadata: dict[str, MetadataValue]) -> dict[str, str]:
     return {
         lang: text.strip() for lang, text in found.items() if isinstance(text, str) and text.strip()
     }
+
+
+def caption_language(item: MediaItem) -> str | None:
+    """The ISO 639 code of the language an item's caption is written in, where its source gave
+    it (``caption_language``: "en", "fr_FR" -> "fr"); None where unknown or not a code."""
+    value = item.metadata.get(CAPTION_LANGUAGE_KEY)
+    if not isinstance(value, str):
+        return None
+    code = value.strip().lower().replace("-", "_").split("_")[0]
+    return code if 2 <= len(code) <= 3 and code.isascii() and code.isalpha() else None
 
 
 def is_audio_path(path: str | Path) -> bool:

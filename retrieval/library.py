@@ -14,7 +14,7 @@ from retrieval.caption_words import CaptionWords
 from retrieval.colours import PictureColours, colours_named
 from retrieval.discovery import AudioMode, discover
 from retrieval.encoders import load_encoder
-from retrieval.encoders.base import Encoder, l2_normalise
+from retrieval.encoders.base import Encoder, l2_normalise, texts_in_language
 from retrieval.errors import EmptyQueryError
 from retrieval.index import VECTOR_KINDS, MediaIndex, SearchHit, VectorKind
 from retrieval.ingest import AudioTranscriber, Ingestor, IngestReport, OcrMode
@@ -32,10 +32,7 @@ INGEST_READ_AHEAD = 4  # chunks read ahead of the encoders
 def text_vector(encoder: Encoder, text: str, language: str | None = None) -> np.ndarray:
     """A text's query vector; its ``language``, where known, goes to an encoder that reads
     other languages (``encode_texts_in``), else the encoder tells it per text."""
-    in_language = getattr(encoder, "encode_texts_in", None)
-    if language and in_language is not None:
-        return in_language([text], language)[0]
-    return encoder.encode_texts([text])[0]
+    return texts_in_language(encoder, [text], language)[0]
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,13 @@ _SPOKEN_DESCRIPTION = re.compile(r"^(?P<stem>.+)_desc(?:_(?P<lang>[a-z]{2,3})(?:
 @dataclass(frozen=True)
 class SpokenDescription:
     """A recording of a stamp's description (``frog_desc_fr.ogg`` beside ``frog.txt``): what is
-    said (the sidecar's line in that language, else its English line) and in which language."""
+    said (the sidecar's line in that language, else its English line), in which language it
+    is spoken and in which the caption is written."""
 
     caption: str
     language: str
     translations: dict[str, str]
+    caption_language: str
 
 
 def spoken_description(audio_path: Path) -> SpokenDescription | None:
@@ -35,7 +37,9 @@ def spoken_description(audio_path: Path) -> SpokenDescription | None:
         return None
     language = match["lang"] or "en"
     translations = sidecar_translations(described)
-    return SpokenDescription(translations.get(language, english), language, translations)
+    if language in translations:
+        return SpokenDescription(translations[language], language, translations, language)
+    return SpokenDescription(english, language, translations, "en")
 
 
 def sidecar_caption(media_path: Path) -> str:

@@ -11,6 +11,7 @@ from retrieval.encoders import load_encoder
 from retrieval.errors import DatasetError
 from retrieval.index import MediaIndex
 from retrieval.ingest import Ingestor
+from retrieval.items import MediaItem, caption_language
 from tests.conftest import draw_picture
 
 KEYWORDS = ("frog", "guitar", "banana", "sports car", "saturn")
@@ -176,6 +177,52 @@ def test_a_description_heard_in_another_language_is_indexed_by_what_it_says(
     best = index.query(query, k=1, kinds=("content",))[0]
     assert Path(best.uri).name == "frog_desc_fr.ogg"
     assert best.score > 0.99  # the caption's own vector
+
+
+def test_a_caption_whose_language_its_source_gives_is_read_in_that_language(
+    tmp_path, stamps_root, default_encoder
+):
+    """A first start spent 40 s building German, French and Spanish word tables because the
+    language identifier took the English stamp names "Anthurium", "Hibiscus" and "Balsam." for
+    other languages, and their vectors were the student's reading (cosine 0.78 to the
+    English tower's). A Tux Paint sidecar's untagged first line is English by its layout, a
+    recorded description's caption is in its own language, and a manifest may say
+    (``caption_language``); a plain sidecar of one line says nothing and is identified."""
+    flowers, frogs = stamps_root / "plants" / "flowers", stamps_root / "animals" / "amphibians"
+    for name in ("anthoorium.png", "anthoorium.txt"):
+        shutil.copy(flowers / name, tmp_path / name)
+    for name in ("frog.txt", "frog_desc_fr.ogg"):
+        shutil.copy(frogs / name, tmp_path / name)
+    shutil.copy(frogs / "frog_desc_fr.ogg", tmp_path / "frog_desc_xx.ogg")  # no line for "xx"
+    draw_picture(tmp_path / "mine.png")
+    (tmp_path / "mine.txt").write_text("Une grenouille rouge\n", encoding="utf-8")
+    records = {r.path.name: r for r in discover(tmp_path, audio="all")}
+    assert records["anthoorium.png"].caption == "Anthurium"
+    assert records["anthoorium.png"].metadata["caption_language"] == "en"
+    assert records["frog_desc_fr.ogg"].metadata["caption_language"] == "fr"
+    assert records["frog_desc_xx.ogg"].metadata["caption_language"] == "en"  # the English line
+    assert "caption_language" not in records["mine.png"].metadata
+
+    index = MediaIndex(tmp_path / "idx", encoder_name=default_encoder.name, dim=default_encoder.dim)
+    pictures = [r for r in records.values() if r.modality == "image"]
+    Ingestor(index, default_encoder).ingest(pictures, progress=False)
+    english = default_encoder.encode_texts_in(["Anthurium"], "en")[0]
+    guessed = default_encoder.encode_texts(["Anthurium"])[0]
+    assert float(english @ guessed) < 0.95  # the two readings differ: the test can tell them
+    best = index.query(english, k=1, kinds=("caption",))[0]
+    assert Path(best.uri).name == "anthoorium.png" and best.score > 0.999
+
+
+@pytest.mark.parametrize(
+    ("given", "code"),
+    [("en", "en"), ("fr_FR", "fr"), ("pt-BR", "pt"), (" ZH ", "zh"), ("English", None), ("", None),
+     (3, None), ("c'est", None)],
+)  # fmt: skip
+def test_a_manifests_caption_language_is_read_as_an_iso_code(given, code):
+    """A manifest's ``caption_language`` column is a locale or an ISO 639 code; anything else is
+    not a language the encoder could be told, and the caption is identified as before."""
+    item = MediaItem("id", "image", "x.png", "caption", metadata={"caption_language": given})
+    assert caption_language(item) == code
 
 
 def test_audio_without_a_transcriber_is_refused_not_fatal(tmp_path):

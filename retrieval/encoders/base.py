@@ -25,6 +25,16 @@ class Encoder(Protocol):
         ...
 
 
+def texts_in_language(encoder: Encoder, texts: Sequence[str], language: str | None) -> np.ndarray:
+    """``encoder.encode_texts`` for texts known to be in ``language``: an encoder that reads
+    other languages is told it (``encode_texts_in``); without a language, or to another
+    encoder, each text speaks for itself."""
+    in_language = getattr(encoder, "encode_texts_in", None)
+    if language and in_language is not None:
+        return in_language(texts, language)
+    return encoder.encode_texts(texts)
+
+
 def l2_normalise(vectors: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     """Return float32 rows scaled to unit length (zero rows stay zero)."""
     vectors = np.asarray(vectors, dtype=np.float32)
