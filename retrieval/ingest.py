@@ -28,6 +28,7 @@ from retrieval.index import MediaIndex
 from retrieval.items import (
     CAPTION_LANGUAGES,
     COLOURS_KEY,
+    TRANSCRIPT_LANGUAGE_KEY,
     ItemPart,
     MediaItem,
     caption_key,
@@ -73,6 +74,7 @@ class VideoPayload:
 
     frames: list[Keyframe]
     speech: list[tuple[float, str]] = field(default_factory=list)
+    language: str | None = None  # the language the transcriber heard the speech in
 
 
 @dataclass
@@ -320,23 +322,16 @@ class Ingestor:
         if not keys:
             return np.zeros((0, self.encoder.dim), dtype=np.float32)
         if not self.cache_captions:
-            return self._encode_keyed(keys)
+            return encode_in_languages(self.encoder, keys)
         new = list(dict.fromkeys(k for k in keys if k not in self._caption_cache))
         if len(self._caption_cache) + len(new) > CAPTION_CACHE_LIMIT:
             self._caption_cache.clear()  # bounded: an ingestor may live for a whole cluster run
             new = list(dict.fromkeys(keys))
         if new:
-            self._caption_cache.update(zip(new, self._encode_keyed(new), strict=True))
+            self._caption_cache.update(
+                zip(new, encode_in_languages(self.encoder, new), strict=True)
+            )
         return np.stack([self._caption_cache[k] for k in keys])
-
-    def _encode_keyed(self, keys: list[tuple[str | None, str]]) -> np.ndarray:
-        """Vectors of (language, text) pairs, one encoder call per language."""
-        vectors = np.zeros((len(keys), self.encoder.dim), dtype=np.float32)
-        for language in dict.fromkeys(language for language, _ in keys):
-            rows = [n for n, (lang, _) in enumerate(keys) if lang == language]
-            texts = [keys[n][1] for n in rows]
-            vectors[rows] = texts_in_language(self.encoder, texts, language)
-        return vectors
 
     def _fuse(self, content: np.ndarray, captions: list[np.ndarray | None]) -> np.ndarray | None:
         """Fused item vectors where the encoder has a fusion (zeros stand for no caption)."""
@@ -419,7 +414,10 @@ class Ingestor:
             refused.append((str(path), "no speech heard and no caption or label to index"))
             return None
         is_speech = bool(transcript) or misheard
-        metadata = {**item.metadata, "transcript": transcript, "is_speech": is_speech}
+        heard_in = (
+            {TRANSCRIPT_LANGUAGE_KEY: heard.language} if transcript and heard.language else {}
+        )
+        metadata = {**item.metadata, "transcript": transcript, "is_speech": is_speech, **heard_in}
         return dataclasses.replace(item, metadata=metadata), text
 
     def _with_scenes(self, item: MediaItem, has_audio: bool) -> tuple[MediaItem, VideoPayload]:
@@ -439,6 +437,7 @@ class Ingestor:
                 payload.speech = [
                     (s.start, s.text.strip()) for s in heard.segments if s.text.strip()
                 ]
+                payload.language = heard.language or None
         transcript = " ".join(text for _, text in payload.speech)
         metadata = {
             **item.metadata,
@@ -473,7 +472,8 @@ class Ingestor:
                 items[n] = encoded.items[row]
             described = {pictures[row]: vector for row, vector in encoded.fused.items()}
         if texts:
-            vectors[[i for i, _ in texts]] = self.encoder.encode_texts([p for _, p in texts])
+            keyed = [(text_language(items[i]), str(p)) for i, p in texts]
+            vectors[[i for i, _ in texts]] = encode_in_languages(self.encoder, keyed)
         parts = self.pictures.text_parts([items[n] for n in pictures])
         for row, (item, payload) in enumerate(fresh):
             if isinstance(payload, VideoPayload):
@@ -490,12 +490,33 @@ class Ingestor:
             for f, v in zip(video.frames, frames, strict=True)
         ]
         if video.speech:
-            spoken = self.encoder.encode_texts([text for _, text in video.speech])
+            said = [text for _, text in video.speech]
+            spoken = texts_in_language(self.encoder, said, video.language)
             parts += [
                 (ItemPart("speech", text, time=round(start, 2)), v)
                 for (start, text), v in zip(video.speech, spoken, strict=True)
             ]
         return l2_normalise(frames.mean(axis=0, keepdims=True))[0], parts
+
+
+def encode_in_languages(encoder: Encoder, keyed: Sequence[tuple[str | None, str]]) -> np.ndarray:
+    """Vectors of (language, text) pairs (None: identified per text), one call per language."""
+    vectors = np.zeros((len(keyed), encoder.dim), dtype=np.float32)
+    for language in dict.fromkeys(language for language, _ in keyed):
+        rows = [n for n, (lang, _) in enumerate(keyed) if lang == language]
+        vectors[rows] = texts_in_language(encoder, [keyed[n][1] for n in rows], language)
+    return vectors
+
+
+def text_language(item: MediaItem) -> str | None:
+    """The language of a sound's content text where known: the one its transcript was heard in,
+    else, where its caption stands in, the caption's; None for a text document (identified)."""
+    if item.modality != "audio":
+        return None
+    if item.metadata.get("transcript"):
+        heard = item.metadata.get(TRANSCRIPT_LANGUAGE_KEY)
+        return str(heard) if heard else None
+    return caption_language(item)
 
 
 def heard_in_another_language(item: MediaItem, heard: HeardSpeech) -> bool:

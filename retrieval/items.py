@@ -14,6 +14,7 @@ MODALITIES: tuple[Modality, ...] = ("image", "audio", "text", "video")
 PartKind = Literal["keyframe", "speech", "ocr"]
 PICTURE_TEXT_KEY = "picture_text"  # metadata: the words read in a picture (OCR)
 CAPTION_LANGUAGE_KEY = "caption_language"  # metadata: the caption's language, where known ("en")
+TRANSCRIPT_LANGUAGE_KEY = "transcript_language"  # metadata: the language a sound was heard in
 COLOURS_KEY = "colours"  # metadata: a picture's basic colours, the largest first ("yellow white")
 # The languages besides English whose caption an item may carry in its metadata, under
 # ``caption_<language>`` (a sidecar's translations, or a manifest's caption_fr column): the

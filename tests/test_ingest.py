@@ -213,6 +213,29 @@ def test_a_caption_whose_language_its_source_gives_is_read_in_that_language(
     assert Path(best.uri).name == "anthoorium.png" and best.score > 0.999
 
 
+def test_a_transcript_is_read_in_the_language_it_was_heard_in(
+    tmp_path, stamps_root, default_encoder
+):
+    """English-only Whisper hears Tux Paint's dreidel letter "Shin" as "Shen.", which the
+    identifier took for German: a first start built the German word table for it and stored
+    the student's reading. The transcriber says which language it heard; the transcript is
+    read in that one and the item keeps it (``transcript_language``)."""
+    from assistant.speech import load_transcriber
+
+    shutil.copy(stamps_root / "seasonal" / "hanukkah" / "dreydl-shin.ogg", tmp_path / "shin.ogg")
+    index = MediaIndex(tmp_path / "idx", encoder_name=default_encoder.name, dim=default_encoder.dim)
+    report = Ingestor(index, default_encoder, transcribe=load_transcriber().transcribe).ingest(
+        discover(tmp_path), progress=False
+    )
+    assert report.added == 1, report.summary()
+    item = index.items_where({"modality": "audio"})[0]
+    transcript = str(item.metadata["transcript"])
+    assert transcript and item.metadata["transcript_language"] == "en"
+    heard = default_encoder.encode_texts_in([transcript], "en")[0]
+    best = index.query(heard, k=1, kinds=("content",))[0]
+    assert best.score > 0.999, transcript
+
+
 @pytest.mark.parametrize(
     ("given", "code"),
     [("en", "en"), ("fr_FR", "fr"), ("pt-BR", "pt"), (" ZH ", "zh"), ("English", None), ("", None),

@@ -52,11 +52,16 @@ def test_a_sidecars_translations_travel_with_its_item(tmp_path):
     assert folder_record.caption == "A frog."
     assert folder_record.metadata == {
         "folder": ".",
+        "caption_language": "en",  # Tux Paint's layout: the untagged line is English
         "caption_fr": "Une grenouille.",
         "caption_zh": "青蛙。",
     }
     (single,) = discover(tmp_path / "frog.png")
-    assert single.metadata == {"caption_fr": "Une grenouille.", "caption_zh": "青蛙。"}
+    assert single.metadata == {
+        "caption_language": "en",
+        "caption_fr": "Une grenouille.",
+        "caption_zh": "青蛙。",
+    }
     rows = [
         {"image": "frog.png"},
         {"image": "frog.png", "caption": "A green frog.", "caption_fr": "Une grenouille verte."},
