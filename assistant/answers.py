@@ -269,10 +269,12 @@ def plan_answer(
     ):
         numbers = [n for n in numbers if n in matching] or matching[:1]  # the matches, not
         # their neighbours: "a guitar" is answered with guitars even if a violin is close
-    numbers = _distinct(numbers, documents)
+    numbers = _distinct(numbers, documents, language)
     lead = numbers[: 1 if grade == "closest" else MAX_CITED]
     also = [n for n in range(1, min(len(documents), MAX_CITED + 1) + 1) if n not in lead]
-    also = _distinct(lead + [n for n in also if scores[n - 1] >= cuts.plausible], documents)
+    also = _distinct(
+        lead + [n for n in also if scores[n - 1] >= cuts.plausible], documents, language
+    )
     also = [n for n in also if n not in lead][: MAX_CANDIDATES - len(lead)]
     if kind in ("image", "composed"):  # a picture is answered by its nearest match first
         also = []
@@ -328,16 +330,29 @@ def plan_listed(
     )
 
 
-def _distinct(numbers: Sequence[int], documents: Sequence[Document]) -> list[int]:
-    """The numbers of items that read differently (two "A cow." items are named once)."""
-    seen: set[str] = set()
+def _distinct(
+    numbers: Sequence[int], documents: Sequence[Document], language: str = "en"
+) -> list[int]:
+    """The numbers of items that an answer in ``language`` names differently (two "A cow."
+    pictures are named once); a sound named like a picture is another thing."""
+    seen: set[tuple[str, object]] = set()
     kept = []
     for n in numbers:
-        name = item_phrase(documents[n - 1], whole=True).lower()
-        if name not in seen:
-            seen.add(name)
+        document = documents[n - 1]
+        name = item_phrase(document, whole=True, language=language).lower()
+        if (name, document.metadata.get("modality")) not in seen:
+            seen.add((name, document.metadata.get("modality")))
             kept.append(n)
     return kept
+
+
+def kind_tag(plan: AnswerPlan, documents: Sequence[Document], n: int) -> str:
+    """ " (sound)" after item ``n`` where the plan may cite several kinds of item (a picture and
+    a sound of the same frog), in the plan's language; "" otherwise."""
+    kinds = {documents[m - 1].metadata.get("modality") for m in plan.citable}
+    if len(kinds) < 2:
+        return ""
+    return phrases(plan.language).kind_tag(documents[n - 1].metadata.get("modality"))
 
 
 def openings(plan: AnswerPlan) -> list[str]:
@@ -362,7 +377,8 @@ def openings(plan: AnswerPlan) -> list[str]:
 def phrase_with_number(plan: AnswerPlan, documents: Sequence[Document], n: int) -> str:
     document = documents[n - 1]
     evidence = evidence_phrase(document, plan.language)
-    return f"{item_phrase(document, plan.describe, plan.language)}{evidence} [{n}]"
+    tag = kind_tag(plan, documents, n)
+    return f"{item_phrase(document, plan.describe, plan.language)}{evidence}{tag} [{n}]"
 
 
 def evidence_phrase(document: Document, language: str = "en", generated: bool = True) -> str:
@@ -476,7 +492,8 @@ def check_answer(
     if plan.grade != "confident" and not any(text.startswith(o) for o in openings(plan)):
         return None
     said = phrases(plan.language)
-    linking = words_of(question) | _LINKING | words_of(" ".join([*openings(plan), said.and_]))
+    fixed = " ".join([*openings(plan), said.and_, *said.kind_tags])
+    linking = words_of(question) | _LINKING | words_of(fixed)
     allowed = set(linking)
     for n in cited:
         allowed |= _answer_words(documents[n - 1], plan.language)

@@ -48,6 +48,14 @@ class Phrases:
     it_says: str = ", where it says {x}"
     text_reads: str = " with the text {x}"
     described_as: str = " (described by crossmedia: {x})"  # a generated description
+    # after an item that is not a picture, in an answer citing several kinds of item
+    kind_tags: tuple[str, str, str] = (" (sound)", " (video)", " (text)")
+
+    def kind_tag(self, modality: object) -> str:
+        """What follows an item's name to say it is a sound, a video or a text; "" for a
+        picture (or an item of unknown kind)."""
+        kinds = ("audio", "video", "text")
+        return self.kind_tags[kinds.index(modality)] if modality in kinds else ""
 
 
 PHRASES: dict[str, Phrases] = {
@@ -92,6 +100,7 @@ PHRASES: dict[str, Phrases] = {
         it_says=", donde dice {x}",
         text_reads=" con el texto {x}",
         described_as=" (descrito por crossmedia: {x})",
+        kind_tags=(" (sonido)", " (vídeo)", " (texto)"),
     ),
     "fr": Phrases(
         found=("Oui, j'ai ", "Voici ", "J'ai "),
@@ -121,6 +130,7 @@ PHRASES: dict[str, Phrases] = {
         it_says=", où l'on entend {x}",
         text_reads=" avec le texte {x}",
         described_as=" (décrit par crossmedia : {x})",
+        kind_tags=(" (son)", " (vidéo)", " (texte)"),
     ),
     "de": Phrases(
         found=("Ja, ich habe ", "Hier ist ", "Ich habe "),
@@ -146,6 +156,7 @@ PHRASES: dict[str, Phrases] = {
         it_says=", wo es heißt {x}",
         text_reads=" mit dem Text {x}",
         described_as=" (von crossmedia beschrieben: {x})",
+        kind_tags=(" (Ton)", " (Video)", " (Text)"),
     ),
     "ru": Phrases(
         found=("Да, у меня есть ", "Вот ", "У меня есть "),
@@ -170,6 +181,7 @@ PHRASES: dict[str, Phrases] = {
         it_says=", где звучит {x}",
         text_reads=" с надписью {x}",
         described_as=" (описание crossmedia: {x})",
+        kind_tags=(" (звук)", " (видео)", " (текст)"),
     ),
     "zh": Phrases(
         found=("有的，我有", "这里有", "我有"),
@@ -191,6 +203,7 @@ PHRASES: dict[str, Phrases] = {
         it_says="，其中说{x}",
         text_reads="，上面写着{x}",
         described_as="（crossmedia 的描述：{x}）",
+        kind_tags=("（声音）", "（视频）", "（文本）"),
     ),
     "ja": Phrases(
         found=("はい、あります：", "こちらです：", "あります："),
@@ -213,6 +226,7 @@ PHRASES: dict[str, Phrases] = {
         it_says="、{x}と言っています",
         text_reads="、{x}と書かれています",
         described_as="（crossmedia による説明：{x}）",
+        kind_tags=("（音声）", "（動画）", "（テキスト）"),
     ),
 }
 LANGUAGES = tuple(PHRASES)

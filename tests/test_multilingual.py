@@ -109,6 +109,40 @@ def test_an_item_is_named_by_its_own_caption_in_the_asked_language(
     assert item_phrase(document) == item_phrase(Document(page_content=english))  # English as before
 
 
+@pytest.mark.parametrize(
+    ("language", "answer"),
+    [
+        ("fr", "Oui, j'ai une grenouille [1] et une grenouille (son) [2]."),
+        ("en", "Yes, I have a frog [1] and a frog (sound) [2]."),
+        ("zh", "有的，我有青蛙 [1]和青蛙（声音） [2]。"),
+    ],
+)
+def test_an_answer_naming_a_picture_and_a_sound_alike_says_which_is_the_sound(language, answer):
+    """Seen in the browser: "Voici une grenouille [1] et une grenouille [5]", a picture and a
+    French recording of the same stamp, read as one thing said twice, and in English the sound
+    was left out as a repeat of the picture's name. Where an answer cites items of several
+    kinds, each that is not a picture says its kind; two pictures named alike are named once."""
+    from langchain_core.documents import Document
+
+    from assistant.answers import AnswerPlan, check_answer, plan_answer, template_answer
+    from assistant.calibration import Calibration, KindCuts
+
+    translations = {"fr": "Une grenouille.", "zh": "青蛙。"}
+    picture = {"modality": "image", "score": 0.9, "translations": translations}
+    sound = {"modality": "audio", "score": 0.85, "translations": translations}
+    documents = [Document("A frog.", metadata=picture), Document("A frog.", metadata=sound),
+                 Document("A frog.", metadata={**picture, "score": 0.8})]  # fmt: skip
+    calibration = Calibration("x", 3, {"text": KindCuts(confident=0.7, plausible=0.5)}, {})
+    plan = plan_answer("text", "frog", "frog", documents, calibration, language=language,
+                       subject_english="frog")  # fmt: skip
+    assert plan.lead == [1, 2]  # the second picture is named like the first: once
+    said = template_answer(plan, documents)
+    assert said == answer
+    assert check_answer(said, plan, documents, "frog") is not None
+    pictures = AnswerPlan("confident", "text", "frog", [1, 3], language=language)
+    assert "(" not in template_answer(pictures, documents)  # one kind: nothing to tell apart
+
+
 def test_the_grouped_split_keeps_test_folders_out_of_training_in_every_language(stamps_root):
     from retrieval.datasets.tuxpaint import load_tuxpaint
 
