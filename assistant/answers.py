@@ -205,13 +205,16 @@ def plan_answer(
     language: str = "en",
     subject_english: str = "",
     wordnet: WordNet | None = None,
+    wanted: str | None = None,
 ) -> AnswerPlan:
     """The plan for one turn, answered in ``language``. A text query whose main word (or, for
     a question in another language, its dictionary translation's: ``subject_english``) is in
     a top caption is never "not found" (the results show it) and is confident once it is
     plausible. With ``wordnet``, an item whose caption names a kind of what was asked for ("a
     food": a banana, an apple) is a match too, and a question about a kind none of the named
-    items is of is answered with the closest, not claimed."""
+    items is of is answered with the closest, not claimed. ``wanted``: the kind of media asked
+    for ("pictures of frogs"): where the items to name hold some of that kind, only those are
+    named and offered."""
 
     def mentions(found: Sequence[Document], generated: bool = True) -> bool:
         return any(_mentions(s, found, generated) for s in (subject, subject_english) if s)
@@ -269,12 +272,14 @@ def plan_answer(
     ):
         numbers = [n for n in numbers if n in matching] or matching[:1]  # the matches, not
         # their neighbours: "a guitar" is answered with guitars even if a violin is close
-    numbers = _distinct(numbers, documents, language)
+    numbers = _of_kind(_distinct(numbers, documents, language), documents, wanted)
     lead = numbers[: 1 if grade == "closest" else MAX_CITED]
     also = [n for n in range(1, min(len(documents), MAX_CITED + 1) + 1) if n not in lead]
     also = _distinct(
         lead + [n for n in also if scores[n - 1] >= cuts.plausible], documents, language
     )
+    if wanted and lead and _modality(documents[lead[0] - 1]) == wanted:
+        also = [n for n in also if _modality(documents[n - 1]) == wanted]  # none of another kind
     also = [n for n in also if n not in lead][: MAX_CANDIDATES - len(lead)]
     if kind in ("image", "composed"):  # a picture is answered by its nearest match first
         also = []
@@ -344,6 +349,19 @@ def _distinct(
             seen.add((name, document.metadata.get("modality")))
             kept.append(n)
     return kept
+
+
+def _of_kind(
+    numbers: Sequence[int], documents: Sequence[Document], wanted: str | None
+) -> list[int]:
+    """Those of ``numbers`` whose item is of the ``wanted`` kind of media, where there are any;
+    else all of them."""
+    kept = [n for n in numbers if _modality(documents[n - 1]) == wanted]
+    return kept or list(numbers)
+
+
+def _modality(document: Document) -> object:
+    return document.metadata.get("modality")
 
 
 def kind_tag(plan: AnswerPlan, documents: Sequence[Document], n: int) -> str:

@@ -338,6 +338,7 @@ class Assistant:
                 language,
                 query.english,
                 self.wordnet,
+                query.modality,
             )
         for chunk in self.qa.stream(query.question, documents, plan, history):
             if isinstance(chunk, CitedAnswer):

@@ -706,6 +706,9 @@ def test_a_question_that_names_a_kind_of_media_gets_that_kind_first(assistant, q
     assert reply.results[0].modality == modality, [(r.caption, r.modality) for r in reply.results]
     assert "frog" in reply.results[0].caption.lower()
     assert reply.citations and reply.citations[0].item_id == reply.results[0].item_id
+    # and the answer names only that kind (seen: "images de grenouilles" named a sound too)
+    cited = [reply.results[c.number - 1].modality for c in reply.citations]
+    assert set(cited) == {modality}, reply.answer
 
 
 def test_a_kind_of_media_the_library_lacks_for_the_thing_keeps_the_best_match(assistant):

@@ -141,6 +141,12 @@ def test_an_answer_naming_a_picture_and_a_sound_alike_says_which_is_the_sound(la
     assert check_answer(said, plan, documents, "frog") is not None
     pictures = AnswerPlan("confident", "text", "frog", [1, 3], language=language)
     assert "(" not in template_answer(pictures, documents)  # one kind: nothing to tell apart
+    # "pictures of frogs" (seen: "Voici une grenouille [1] et une grenouille (son) [3]"): the
+    # kind asked for is what the answer names, where the results hold it
+    for wanted, lead in (("image", [1]), ("audio", [2]), ("video", [1, 2])):
+        asked = plan_answer("text", "frog", "frog", documents, calibration, language=language,
+                            subject_english="frog", wanted=wanted)  # fmt: skip
+        assert asked.lead == lead and set(asked.citable) <= {1, 2}, wanted
 
 
 def test_the_grouped_split_keeps_test_folders_out_of_training_in_every_language(stamps_root):
