@@ -182,8 +182,11 @@ def test_a_person_chats_by_text_picture_and_voice_and_rates(server, library, bro
     page.goto(server + "/")
     page.wait_for_selector("#message textarea", timeout=60_000)
     page.screenshot(path=shots / "1-start.png")
-    # no empty results box before there are results (it showed a placeholder icon)
+    # no empty results box before there are results (it showed a placeholder icon), and no
+    # empty space where the results will be: the cards' panel starts level with the chat
     assert not page.locator("#results").is_visible()
+    chat_top = page.locator("#chat").bounding_box()["y"]
+    assert abs(page.locator("#recommended").bounding_box()["y"] - chat_top) <= 2
 
     box = page.locator("#message textarea")
     box.fill("Do you have a picture of a frog?")

@@ -77,6 +77,7 @@ PAGE_CSS = (
 #chat .cited img { object-fit: contain; background: #f3f4f6; border-radius: 6px;
                    height: 120px !important; width: auto !important; max-width: 100%; }
 #chat .cited audio, #sounds audio { max-width: 100%; }
+#sounds:not(:has(audio, video)) { display: none; }  /* no players: no empty space over the cards */
 #chat .cited video, #sounds video { display: block; width: 320px; max-width: 100%; }
 .evidence { color: var(--body-text-color-subdued); font-size: 0.85em; }
 """
