@@ -149,6 +149,24 @@ def test_an_answer_naming_a_picture_and_a_sound_alike_says_which_is_the_sound(la
         assert asked.lead == lead and set(asked.citable) <= {1, 2}, wanted
 
 
+def test_a_russian_answer_quotes_the_question_where_its_case_does_not_matter():
+    """Seen in the browser: "Есть ли у вас картинки с лебедем?" was answered "Я ничего не нашёл
+    о «лебедем»": the preposition governs a case the asker's word is not in. The Russian
+    sentences that quote the question put the quote after "по запросу", where it stands as
+    the words typed, in whatever case they were typed."""
+    from langchain_core.documents import Document
+
+    from assistant.answers import AnswerPlan, missing_sentence, template_answer
+
+    said = template_answer(AnswerPlan("none", "text", "лебедем", language="ru"), [])
+    assert said.startswith("По запросу «лебедем» я ничего не нашёл в библиотеке;"), said
+    closest = AnswerPlan("closest", "text", "лебедем", [1], language="ru")
+    named = template_answer(closest, [Document("A goose.", metadata={"modality": "image"})])
+    assert named.startswith("По запросу «лебедем» точного совпадения нет; ближе всего"), named
+    listed = AnswerPlan("confident", "category", "", [1], language="ru", missing=["коровой"])
+    assert missing_sentence(listed) == " Ничего не нашлось по запросу «коровой»."
+
+
 def test_the_grouped_split_keeps_test_folders_out_of_training_in_every_language(stamps_root):
     from retrieval.datasets.tuxpaint import load_tuxpaint
 
