@@ -344,9 +344,9 @@ def _distinct(
     kept = []
     for n in numbers:
         document = documents[n - 1]
-        name = item_phrase(document, whole=True, language=language).lower()
-        if (name, document.metadata.get("modality")) not in seen:
-            seen.add((name, document.metadata.get("modality")))
+        key = (item_phrase(document, whole=True, language=language).lower(), _modality(document))
+        if key not in seen:
+            seen.add(key)
             kept.append(n)
     return kept
 
@@ -367,10 +367,9 @@ def _modality(document: Document) -> object:
 def kind_tag(plan: AnswerPlan, documents: Sequence[Document], n: int) -> str:
     """ " (sound)" after item ``n`` where the plan may cite several kinds of item (a picture and
     a sound of the same frog), in the plan's language; "" otherwise."""
-    kinds = {documents[m - 1].metadata.get("modality") for m in plan.citable}
-    if len(kinds) < 2:
+    if len({_modality(documents[m - 1]) for m in plan.citable}) < 2:
         return ""
-    return phrases(plan.language).kind_tag(documents[n - 1].metadata.get("modality"))
+    return phrases(plan.language).kind_tag(_modality(documents[n - 1]))
 
 
 def openings(plan: AnswerPlan) -> list[str]:

@@ -34,8 +34,7 @@ from retrieval.items import (
 )
 from retrieval.sidecar import (
     MAX_CAPTION_CHARS,
-    sidecar_caption,
-    sidecar_translations,
+    read_sidecar,
     spoken_description,
 )
 from retrieval.video import VIDEO_SUFFIXES, has_video_stream
@@ -131,9 +130,9 @@ def file_record(
     for a sound or a video, its name as a label ("rooster_crow.ogg" -> "rooster crow"); a
     picture without one has none. Beside the given metadata it carries the sidecar's
     translations of that caption and the caption's language where the source says it
-    (``sidecar_caption_metadata``)."""
-    caption = sidecar_caption(file)
-    said = spoken_description(file) if modality == "audio" and not caption else None
+    (``caption_metadata``)."""
+    sidecar = read_sidecar(file)
+    said = spoken_description(file) if modality == "audio" and not sidecar.caption else None
     if said is not None:
         spoken = {
             "spoken_language": said.language,
@@ -143,23 +142,23 @@ def file_record(
         return SourceRecord(
             modality, file, caption=said.caption, metadata={**spoken, **(metadata or {})}
         )
+    caption = sidecar.caption
     if not caption and modality in ("audio", "video"):
         caption = label_from_filename(file)
     # the sidecar's own translations, for answers in the asker's language (given metadata,
     # such as a manifest's caption_fr column, wins)
-    translated = sidecar_caption_metadata(file) if caption else {}
+    translated = caption_metadata(sidecar.translations) if caption else {}
     return SourceRecord(
         modality, file, caption=caption, metadata={**translated, **(metadata or {})}
     )
 
 
-def sidecar_caption_metadata(file: Path) -> dict[str, MetadataValue]:
-    """A file's sidecar translations in the languages answers are written in, as metadata
-    (``{"caption_fr": "Une grenouille."}``), and, where the sidecar has Tux Paint's layout (an
-    untagged line, then ``xx.utf8=`` translations), that its caption is English
-    (``caption_language``); {} without a sidecar. A sidecar of one untagged line says nothing
-    of its language: people write their own in theirs."""
-    translated = sidecar_translations(file)
+def caption_metadata(translated: dict[str, str]) -> dict[str, MetadataValue]:
+    """A sidecar's ``translated`` captions in the languages answers are written in, as metadata
+    (``{"caption_fr": "Une grenouille."}``), and, where there are translations (Tux Paint's
+    layout: an untagged line, then ``xx.utf8=`` lines), that its caption is English
+    (``caption_language``). A sidecar of one untagged line says nothing of its language:
+    people write their own in theirs."""
     english = {CAPTION_LANGUAGE_KEY: "en"} if translated else {}
     return {**english, **answer_language_captions(translated)}
 

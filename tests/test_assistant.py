@@ -30,7 +30,8 @@ def library_dir(tmp_path_factory, stamps_root):
     """Eight Tux Paint stamps (image + caption), a frog's croak (a recording) and one item whose
     caption is an injection."""
     from retrieval.datasets.tuxpaint import captioned_stamps
-    from retrieval.discovery import sidecar_caption_metadata
+    from retrieval.discovery import caption_metadata
+    from retrieval.sidecar import sidecar_translations
 
     root = tmp_path_factory.mktemp("library")
     stamps = list(captioned_stamps(stamps_root))
@@ -42,7 +43,13 @@ def library_dir(tmp_path_factory, stamps_root):
         target = root / path.name
         shutil.copy(path, target)
         # with the stamp's own translations of its caption, as a manifest gives them
-        rows.append({"image": str(target), "caption": caption, **sidecar_caption_metadata(path)})
+        rows.append(
+            {
+                "image": str(target),
+                "caption": caption,
+                **caption_metadata(sidecar_translations(path)),
+            }
+        )
     croak = next(p for p, _ in stamps if p.name == "frog.png").with_suffix(".ogg")
     shutil.copy(croak, root / croak.name)
     rows.append({"audio": str(root / croak.name), "caption": "A frog croaking."})
