@@ -17,7 +17,13 @@ from pathlib import Path
 from langchain_core.documents import Document
 
 from assistant.calibration import Calibration, Grade, subject_of, without_article, words_of
-from assistant.item_names import KIND_NAMES, mid_sentence, names_a_thing, translated_caption
+from assistant.item_names import (
+    KIND_NAMES,
+    item_names_a_thing,
+    mid_sentence,
+    names_a_thing,
+    translated_caption,
+)
 from assistant.locales import phrases, quoted, spaced_punctuation
 from retrieval.video import format_moment
 from retrieval.wordnet import WordNet
@@ -97,7 +103,7 @@ def item_phrase(document: Document, whole: bool = False, language: str = "en") -
     caption = caption.strip().rstrip(".!?;:,。！？；，")
     if text != translated_caption(document, language):  # the caption as it is: English articles
         return mid_sentence(caption, "en", common=False)
-    return mid_sentence(caption, language, common=names_a_thing(document.page_content))
+    return mid_sentence(caption, language, common=item_names_a_thing(document))
 
 
 def example_names(captions: Sequence[str], count: int) -> tuple[str, ...]:

@@ -48,4 +48,25 @@ def mid_sentence(name: str, language: str, common: bool) -> str:
 def names_a_thing(english: str) -> bool:
     """Whether an English caption names a thing rather than a name ("A frog." not
     "Saturn."): it opens with an article."""
-    return english.strip().partition(" ")[0].lower() in ARTICLES["en"]
+    return _opens_with_article(english, "en")
+
+
+def item_names_a_thing(document: Document) -> bool:
+    """Whether an item's caption names a thing rather than a name: an English caption (or one
+    of unknown language) where it opens with an article; a caption in another language where
+    it, or the item's caption in any language with articles, opens with one. A recording
+    captioned in Bulgarian ("Лешояд.") names a thing by its French "Un vautour."."""
+    own = str(document.metadata.get("caption_language") or "en")
+    if own == "en":
+        return names_a_thing(document.page_content)
+    captions = {**(document.metadata.get("translations") or {}), own: document.page_content}
+    return any(
+        _opens_with_article(str(captions.get(language, "")), language) for language in ARTICLES
+    )
+
+
+def _opens_with_article(caption: str, language: str) -> bool:
+    first = caption.strip().partition(" ")[0].lower()
+    if language == "fr" and first[:2] in ("l'", "l’") and len(first) > 2:  # "L'arbre."
+        return True
+    return first in ARTICLES[language]

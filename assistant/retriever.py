@@ -15,7 +15,12 @@ from pydantic import ConfigDict, Field
 
 from retrieval.describe import generated_description
 from retrieval.index import SearchHit
-from retrieval.items import COLOURS_KEY, PICTURE_TEXT_KEY, translated_captions
+from retrieval.items import (
+    CAPTION_LANGUAGE_KEY,
+    COLOURS_KEY,
+    PICTURE_TEXT_KEY,
+    translated_captions,
+)
 
 
 def hit_document(hit: SearchHit) -> Document:
@@ -38,6 +43,7 @@ def hit_document(hit: SearchHit) -> Document:
             "colours": str(hit.metadata.get(COLOURS_KEY, "")),  # "yellow white"
             "description": generated_description(hit.metadata),
             "translations": translated_captions(hit.metadata),  # its caption in other languages
+            "caption_language": str(hit.metadata.get(CAPTION_LANGUAGE_KEY, "")),  # "" unknown
         },
     )
 

@@ -79,6 +79,54 @@ SATURN = "Saturn—the second largest planet."
 
 
 @pytest.mark.parametrize(
+    ("caption", "language", "translations", "named"),
+    [
+        ("Лешояд.", "bg", {"ru": "Гриф.", "fr": "Un vautour.", "de": "Ein Geier."}, "гриф"),
+        ("Сатурн.", "bg", {"ru": "Сатурн.", "fr": "Saturne.", "de": "Saturn."}, "Сатурн"),
+        ("Лешояд.", "bg", {"ru": "Гриф."}, "Гриф"),  # nothing says which: kept
+        ("Un vautour.", "fr", {"ru": "Гриф."}, "гриф"),  # its own caption says so
+        # an English caption decides alone: "the Earth" is a name, whatever French does with it
+        ("Earth.", "en", {"ru": "Земля.", "fr": "La Terre."}, "Земля"),
+    ],
+)
+def test_an_item_captioned_in_another_language_is_cased_by_its_translations(
+    caption, language, translations, named
+):
+    """Found in the browser: a Bulgarian recording of a vulture answered a Russian question as
+    "ближе всего Гриф [1]": whether a caption names a thing was read from an English article,
+    and the recording's own caption ("Лешояд.") has none; its French and German ones do."""
+    from langchain_core.documents import Document
+
+    from assistant.answers import item_phrase
+
+    metadata = {"translations": translations, "caption_language": language}
+    document = Document(page_content=caption, metadata=metadata)
+    assert item_phrase(document, language="ru") == named
+
+
+def test_a_found_item_carries_its_caption_language_into_the_answer(
+    tmp_path, model_cache, stamps_root
+):
+    """The same, end to end: an item a manifest captions in Bulgarian is found in a real index
+    and named mid-sentence in Russian as a thing."""
+    import json
+
+    from assistant.answers import item_phrase
+    from assistant.retriever import hit_document
+    from retrieval.library import Library, LibraryConfig
+
+    picture = next(stamps_root.rglob("vulture.png"))
+    row = {"image": str(picture), "caption": "Лешояд.", "caption_language": "bg"}
+    row |= {"caption_ru": "Гриф.", "caption_fr": "Un vautour."}
+    (tmp_path / "manifest.jsonl").write_text(json.dumps(row))
+    library = Library(LibraryConfig(tmp_path / "home", "default", None, model_cache))
+    library.ingest(tmp_path / "manifest.jsonl", progress=False)
+    found = hit_document(library.search("Гриф", k=1)[0])
+    assert found.metadata["caption_language"] == "bg"
+    assert item_phrase(found, language="ru") == "гриф"
+
+
+@pytest.mark.parametrize(
     ("english", "translated", "language", "named"),
     [
         ("A frog.", "Une grenouille.", "fr", "une grenouille"),
