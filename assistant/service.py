@@ -352,7 +352,7 @@ class Assistant:
         # nothing close to a question the library could not answer: it steers no suggestion
         # (the nearest thing would be labelled "close to what you asked for")
         steer = query.vector if plan.grade != "none" else None
-        suggestions = self._suggest(user, steer, [r.item_id for r in results])
+        suggestions = self._suggest(user, steer, [r.item_id for r in results], language=language)
         self._log_views(user, [*(r.item_id for r in results), *(s.item_id for s in suggestions)])
         timings["recommendation"] = time.perf_counter() - clock
         timings["total"] = time.perf_counter() - started
@@ -613,10 +613,12 @@ class Assistant:
         k: int | None = None,
         session_vector: np.ndarray | None = None,
         exclude: Sequence[str] = (),
+        language: str | None = None,
     ) -> list[Suggestion]:
         """Recommendations for a user (session vector: what the user is looking at now;
-        ``exclude``: items not to recommend, such as the results on screen)."""
-        return self._suggest(_identifier(user, "user"), session_vector, exclude, k)
+        ``exclude``: items not to recommend, such as the results on screen; ``language``: the
+        user's, whose recordings come before those said in other languages)."""
+        return self._suggest(_identifier(user, "user"), session_vector, exclude, k, language)
 
     def _suggest(
         self,
@@ -624,14 +626,20 @@ class Assistant:
         vector: np.ndarray | None,
         exclude: Sequence[str],
         k: int | None = None,
+        language: str | None = None,
     ) -> list[Suggestion]:
         k = self.config.recommendations if k is None else k
         if k <= 0 or self.library.index.count() == 0:
             return []
         out: list[Suggestion] = []
         seen: set[str] = set()  # captions and files already in the list: never twice
-        for rec in self.recommender().recommend(user, 3 * k, session=vector, exclude=exclude):
-            item = self.library.index.get(rec.item)
+        pool = 6 * k if language else 3 * k  # recordings in other languages are set aside
+        candidates = self.recommender().recommend(user, pool, session=vector, exclude=exclude)
+        items = self.library.index.get_many([rec.item for rec in candidates])
+        # a recording said in another language than the user's only fills what is left
+        candidates.sort(key=lambda rec: said_elsewhere(items.get(rec.item), language))
+        for rec in candidates:
+            item = items.get(rec.item)
             if item is None:
                 continue
             name = item.caption or display_name(item)  # an uncaptioned item by its file name
@@ -661,6 +669,13 @@ def heard_language(language: str, probability: float) -> str:
     """The language a recording is answered in when Whisper is sure of it (a multilingual model
     that heard one of the answers' languages); "" leaves it to the transcript's words."""
     return language if language in LANGUAGES and probability >= HEARD_LANGUAGE_PROBABILITY else ""
+
+
+def said_elsewhere(item: MediaItem | None, language: str | None) -> bool:
+    """Whether ``item`` is a recording said in another language than ``language`` (a Tux Paint
+    ``NAME_desc_ru.ogg`` for someone who asks in French); never without a ``language``."""
+    said_in = str(item.metadata.get("spoken_language") or "") if item is not None else ""
+    return bool(language and said_in and said_in != language)
 
 
 def _identifier(value: str, what: str) -> str:

@@ -4,6 +4,8 @@ English to the English tower."""
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -359,3 +361,50 @@ def test_fixed_sentences_are_in_the_question_language(language):
     assert "unicorn" in missing and missing == said.not_found.format(
         q=said.quote[0] + "unicorn" + said.quote[1]
     )
+
+
+@pytest.fixture(scope="module")
+def recordings_assistant(tmp_path_factory, stamps_root, model_cache):
+    """Six Tux Paint animals as their folders hold them: the picture, its sidecar and its
+    recorded descriptions in English, French and Russian."""
+    from assistant.service import Assistant, AssistantConfig
+    from assistant.speech import load_transcriber
+    from retrieval.library import Library, LibraryConfig
+
+    folder = tmp_path_factory.mktemp("animals")
+    for name in ("frog", "duck", "owl", "penguin", "pig", "rooster"):
+        picture = next(stamps_root.rglob(f"{name}.png"))
+        for path in picture.parent.glob(f"{name}*"):
+            if path.stem in (name, f"{name}_desc", f"{name}_desc_fr", f"{name}_desc_ru"):
+                shutil.copy(path, folder / path.name)
+    config = LibraryConfig(tmp_path_factory.mktemp("home"), "default", None, model_cache)
+    library = Library(config)
+    library.ingest(folder, progress=False, transcribe=load_transcriber().transcribe)
+    return Assistant(AssistantConfig(config), library=library)
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [("Avez-vous des grenouilles ?", "fr"), ("Do you have a duck?", "en")],
+)
+def test_recommendations_hold_no_recording_in_a_language_the_asker_did_not_use(
+    recordings_assistant, question, language
+):
+    """Found in the browser: a French question was recommended Russian and Bulgarian spoken
+    descriptions. A recording said in a language is suggested to people who ask in it first;
+    sound effects and pictures to everyone; recordings in other languages only fill what is
+    left (this library is small)."""
+    reply = recordings_assistant.turn("claire", f"s-{language}", question)
+    assert reply.language == language
+    index = recordings_assistant.library.index
+
+    def said_elsewhere(suggestions) -> list[bool]:
+        spoken = [index.get(s.item_id).metadata.get("spoken_language") for s in suggestions]
+        return [said not in (None, language) for said in spoken]
+
+    elsewhere = said_elsewhere(reply.recommendations)
+    assert elsewhere.count(False) >= 3 and elsewhere == sorted(elsewhere), elsewhere
+    # the cards refreshed after a like, for someone who chose their language
+    recordings_assistant.feedback("claire", reply.recommendations[0].item_id, "like")
+    again = recordings_assistant.recommend("claire", k=3, language=language)
+    assert len(again) == 3 and not any(said_elsewhere(again))
