@@ -65,6 +65,9 @@ log = logging.getLogger(__name__)
 MAX_ID_CHARS = 128
 MAX_MESSAGE_CHARS = 2000  # a chat message; the LLM's context holds the question and 6 captions
 HEARD_LANGUAGE_PROBABILITY = 0.5  # Whisper as sure as this of a language answers in it
+# how many candidates recommendations are drawn from at most, looking past recordings said in
+# other languages than the asker's
+MAX_SUGGESTION_POOL = 240
 
 
 @dataclass(frozen=True)
@@ -633,9 +636,15 @@ class Assistant:
             return []
         out: list[Suggestion] = []
         seen: set[str] = set()  # captions and files already in the list: never twice
-        pool = 6 * k if language else 3 * k  # recordings in other languages are set aside
-        candidates = self.recommender().recommend(user, pool, session=vector, exclude=exclude)
-        items = self.library.index.get_many([rec.item for rec in candidates])
+        pool = 3 * k  # captions already listed are skipped
+        while True:
+            candidates = self.recommender().recommend(user, pool, session=vector, exclude=exclude)
+            items = self.library.index.get_many([rec.item for rec in candidates])
+            # a library of recordings in ten languages: look further for the asker's
+            kept = sum(not said_elsewhere(items.get(rec.item), language) for rec in candidates)
+            if kept >= 2 * k or len(candidates) < pool or pool >= MAX_SUGGESTION_POOL:
+                break
+            pool *= 4
         # a recording said in another language than the user's only fills what is left
         candidates.sort(key=lambda rec: said_elsewhere(items.get(rec.item), language))
         for rec in candidates:
