@@ -635,14 +635,21 @@ class Assistant:
         if k <= 0 or self.library.index.count() == 0:
             return []
         out: list[Suggestion] = []
-        seen: set[str] = set()  # captions and files already in the list: never twice
+        # the names and files of the items on screen (the results), of those the user just
+        # acted on and of those already in the list: a card named alike reads as the same again
+        known = self.library.index.get_many([*exclude, *self.recommender().acted_on(user)])
+        seen = {key for shown in known.values() for key in _names(shown)}
         pool = 3 * k  # captions already listed are skipped
         while True:
             candidates = self.recommender().recommend(user, pool, session=vector, exclude=exclude)
             items = self.library.index.get_many([rec.item for rec in candidates])
             # a library of recordings in ten languages: look further for the asker's
-            kept = sum(not said_elsewhere(items.get(rec.item), language) for rec in candidates)
-            if kept >= 2 * k or len(candidates) < pool or pool >= MAX_SUGGESTION_POOL:
+            fresh = {
+                _caption_key(item.caption or display_name(item))
+                for item in items.values()
+                if not said_elsewhere(item, language) and not _names(item) & seen
+            }
+            if len(fresh) >= k or len(candidates) < pool or pool >= MAX_SUGGESTION_POOL:
                 break
             pool *= 4
         # a recording said in another language than the user's only fills what is left
@@ -651,11 +658,11 @@ class Assistant:
             item = items.get(rec.item)
             if item is None:
                 continue
-            name = item.caption or display_name(item)  # an uncaptioned item by its file name
-            keys = {_caption_key(name), item.uri} - {""}
+            keys = _names(item)
             if keys & seen:
                 continue
             seen |= keys
+            name = item.caption or display_name(item)  # an uncaptioned item by its file name
             because = rec.because
             similar = self.library.index.get(rec.similar_to) if rec.similar_to else None
             if similar is not None:  # the recommender speaks in ids; people read captions
@@ -713,6 +720,11 @@ def quoted_name(item: MediaItem | Suggestion, language: str = "en") -> str:
 def _wordless(images: Sequence[Any], audio: Any) -> str:
     """How a turn without words is titled in the history."""
     return "(a picture)" if images else "(a recording)" if audio else "(more like this)"
+
+
+def _names(item: MediaItem) -> set[str]:
+    """What tells an item apart to a person: its name (caption, else file name) and its file."""
+    return {_caption_key(item.caption or display_name(item)), item.uri} - {""}
 
 
 def _caption_key(caption: str) -> str:

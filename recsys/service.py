@@ -271,6 +271,17 @@ class RecommendationService:
         if due:
             self.refit(background=True)
 
+    def acted_on(self, user: str, latest: int = 100) -> list[str]:
+        """The items ``user`` last liked, clicked, played, rated or disliked (views aside),
+        newest first, at most ``latest`` of them; none for an unknown user."""
+        try:
+            history = self.store.events(user)
+        except UnknownUserError:
+            return []
+        acted = [e for e in history if e.kind is not EventKind.VIEW and e.item in self.item_set]
+        acted.sort(key=lambda e: e.timestamp, reverse=True)
+        return list(dict.fromkeys(e.item for e in acted))[:latest]
+
     def recommend(
         self,
         user: str,
