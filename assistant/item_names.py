@@ -36,7 +36,7 @@ def mid_sentence(name: str, language: str, common: bool) -> str:
     letter in languages that lowercase common nouns ("Лягушка" -> "лягушка"); names keep
     their capitals ("Saturn", "Сатурн")."""
     first, space, rest = name.partition(" ")
-    if language == "fr" and first[:2] in ("L'", "L’") and len(first) > 2:  # "L'arbre"
+    if language == "fr" and _elided_article(first):  # "L'arbre"
         return "l" + name[1:]
     if first.lower() in ARTICLES.get(language, ()) and rest:
         return first.lower() + space + rest
@@ -66,7 +66,10 @@ def item_names_a_thing(document: Document) -> bool:
 
 
 def _opens_with_article(caption: str, language: str) -> bool:
-    first = caption.strip().partition(" ")[0].lower()
-    if language == "fr" and first[:2] in ("l'", "l’") and len(first) > 2:  # "L'arbre."
-        return True
-    return first in ARTICLES[language]
+    first = caption.strip().partition(" ")[0]
+    return first.lower() in ARTICLES[language] or (language == "fr" and _elided_article(first))
+
+
+def _elided_article(word: str) -> bool:
+    """A French word opening with the elided article: "L'arbre"."""
+    return word[:2] in ("L'", "L’", "l'", "l’") and len(word) > 2

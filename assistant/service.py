@@ -48,7 +48,7 @@ from assistant.router import (
 )
 from recsys.errors import StoreError
 from recsys.events import Event, EventKind
-from recsys.hybrid import BlendSettings
+from recsys.hybrid import BlendSettings, Recommendation
 from recsys.service import LIVE_BLEND, RecommendationService
 from recsys.signals import DEFAULT_SIGNALS, SignalWeights
 from recsys.snapshots import SNAPSHOT_DIRNAME
@@ -634,42 +634,28 @@ class Assistant:
         k = self.config.recommendations if k is None else k
         if k <= 0 or self.library.index.count() == 0:
             return []
-        out: list[Suggestion] = []
-        # the names and files of the items on screen (the results), of those the user just
-        # acted on and of those already in the list: a card named alike reads as the same again
+        # the names and files of the items on screen (the results) and of those the user just
+        # acted on: a card named alike reads as the same one again
         known = self.library.index.get_many([*exclude, *self.recommender().acted_on(user)])
-        seen = {key for shown in known.values() for key in _names(shown)}
+        shown = {key for item in known.values() for key in _names(item)}
         pool = 3 * k  # captions already listed are skipped
         while True:
             candidates = self.recommender().recommend(user, pool, session=vector, exclude=exclude)
             items = self.library.index.get_many([rec.item for rec in candidates])
+            chosen = _named_once(candidates, items, shown, language, k)
             # a library of recordings in ten languages: look further for the asker's
-            fresh = {
-                _caption_key(item.caption or display_name(item))
-                for item in items.values()
-                if not said_elsewhere(item, language) and not _names(item) & seen
-            }
-            if len(fresh) >= k or len(candidates) < pool or pool >= MAX_SUGGESTION_POOL:
+            enough = len(chosen) == k and not any(said_elsewhere(i, language) for _, i in chosen)
+            if enough or len(candidates) < pool or pool >= MAX_SUGGESTION_POOL:
                 break
             pool *= 4
-        # a recording said in another language than the user's only fills what is left
-        candidates.sort(key=lambda rec: said_elsewhere(items.get(rec.item), language))
-        for rec in candidates:
-            item = items.get(rec.item)
-            if item is None:
-                continue
-            keys = _names(item)
-            if keys & seen:
-                continue
-            seen |= keys
-            name = item.caption or display_name(item)  # an uncaptioned item by its file name
+        out = []
+        for rec, item in chosen:
             because = rec.because
             similar = self.library.index.get(rec.similar_to) if rec.similar_to else None
             if similar is not None:  # the recommender speaks in ids; people read captions
                 because = because.replace(rec.similar_to, quoted_name(similar))
+            name = item.caption or display_name(item)  # an uncaptioned item by its file name
             out.append(Suggestion(rec.item, name, item.uri, item.modality, rec.score, because))
-            if len(out) == k:
-                break
         return out
 
     def feedback(self, user: str, item_id: str, kind: str, value: float = 1.0) -> Event:
@@ -687,11 +673,33 @@ def heard_language(language: str, probability: float) -> str:
     return language if language in LANGUAGES and probability >= HEARD_LANGUAGE_PROBABILITY else ""
 
 
-def said_elsewhere(item: MediaItem | None, language: str | None) -> bool:
+def said_elsewhere(item: MediaItem, language: str | None) -> bool:
     """Whether ``item`` is a recording said in another language than ``language`` (a Tux Paint
     ``NAME_desc_ru.ogg`` for someone who asks in French); never without a ``language``."""
-    said_in = str(item.metadata.get("spoken_language") or "") if item is not None else ""
+    said_in = str(item.metadata.get("spoken_language") or "")
     return bool(language and said_in and said_in != language)
+
+
+def _named_once(
+    candidates: Sequence[Recommendation],
+    items: dict[str, MediaItem],
+    shown: set[str],
+    language: str | None,
+    k: int,
+) -> list[tuple[Recommendation, MediaItem]]:
+    """Up to ``k`` candidates in their order, none named or filed like one ``shown`` or one
+    before it; recordings said in another language than ``language`` only fill what is left."""
+    stored = [(rec, items[rec.item]) for rec in candidates if rec.item in items]
+    stored.sort(key=lambda pair: said_elsewhere(pair[1], language))  # stable: order kept
+    seen, chosen = set(shown), []
+    for rec, item in stored:
+        keys = _names(item)
+        if not keys & seen:
+            seen |= keys
+            chosen.append((rec, item))
+            if len(chosen) == k:
+                break
+    return chosen
 
 
 def _identifier(value: str, what: str) -> str:

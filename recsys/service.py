@@ -278,9 +278,12 @@ class RecommendationService:
             history = self.store.events(user)
         except UnknownUserError:
             return []
-        acted = [e for e in history if e.kind is not EventKind.VIEW and e.item in self.item_set]
-        acted.sort(key=lambda e: e.timestamp, reverse=True)
+        acted = sorted(self._acted(history), key=lambda e: e.timestamp, reverse=True)
         return list(dict.fromkeys(e.item for e in acted))[:latest]
+
+    def _acted(self, history: Iterable[Event]) -> list[Event]:
+        """The events of ``history`` that act on a library item: all but views."""
+        return [e for e in history if e.kind is not EventKind.VIEW and e.item in self.item_set]
 
     def recommend(
         self,
@@ -309,11 +312,9 @@ class RecommendationService:
             history = []  # a new user: session context, then popularity
         latest = max((e.timestamp for e in history), default=moment)
         for event in history:
-            if event.item not in self.item_set:
-                continue
-            if event.kind is EventKind.VIEW:
+            if event.kind is EventKind.VIEW and event.item in self.item_set:
                 showings[event.item] += 1
-                continue
+        for event in self._acted(history):
             acted_on.add(event.item)
             weight = self.signals.confidence(event, latest)
             if weight <= 0:
