@@ -617,11 +617,17 @@ class Assistant:
         session_vector: np.ndarray | None = None,
         exclude: Sequence[str] = (),
         language: str | None = None,
+        session: str | None = None,
     ) -> list[Suggestion]:
         """Recommendations for a user (session vector: what the user is looking at now;
-        ``exclude``: items not to recommend, such as the results on screen; ``language``: the
-        user's, whose recordings come before those said in other languages)."""
-        return self._suggest(_identifier(user, "user"), session_vector, exclude, k, language)
+        ``exclude``: items not to recommend; ``language``: the user's, whose recordings come
+        before those said in other languages; ``session``: the conversation on the user's
+        screen, whose last results, read from its history, are excluded too)."""
+        user = _identifier(user, "user")
+        if session:
+            on_screen = results_on_screen(self._recent(user, _identifier(session, "session")))
+            exclude = [*exclude, *on_screen]
+        return self._suggest(user, session_vector, exclude, k, language)
 
     def _suggest(
         self,

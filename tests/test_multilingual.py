@@ -432,3 +432,31 @@ def test_a_card_never_repeats_a_name_on_screen_or_the_one_just_liked(recordings_
     recordings_assistant.feedback("dora", liked.item_id, "like")
     again = recordings_assistant.recommend("dora", k=5, language="en")
     assert len(again) == 5 and "a duck" not in {key(s.caption) for s in again}
+
+
+def test_the_cards_refreshed_after_a_like_leave_out_the_results_on_screen(recordings_assistant):
+    """Found in the browser: after a like, the refreshed cards led with "Un canard", the name of
+    a result still on screen, because the page's like handler did not know the results. It now
+    passes the page's conversation, whose last results the server reads from the history."""
+    import gradio as gr
+
+    from ui.app import ChatApp
+    from ui.security.identity import Identity
+    from ui.security.settings import SecuritySettings
+
+    def key(text: str) -> str:
+        return text.lower().strip().rstrip(".")
+
+    page_user = "anon-" + "5" * 32
+    app = ChatApp(recordings_assistant, Identity(SecuritySettings()))
+    reply = recordings_assistant.turn(page_user, "page-1", "Do you have a duck?")
+    on_screen = {key(r.caption) for r in reply.results}
+    assert "a duck" in on_screen
+    liked = reply.recommendations[0]
+    cards, note = app.rate_card(
+        gr.EventData(None, {"item": liked.item_id, "action": "like"}), page_user, "page-1", "en"
+    )
+    assert "liked" in note, note
+    names = {key(card["name"]) for card in cards}
+    assert names and not names & on_screen, (names, on_screen)
+    assert key(liked.caption) not in names

@@ -338,17 +338,20 @@ class ChatApp:
         self,
         event: gr.EventData,
         browser_id: str,
+        session: str = "",
         language: str = "",
         request: gr.Request | None = None,
     ) -> tuple[Any, str]:
         """Like / dislike on a recommendation card: recorded, then the cards are refreshed (a
-        like counts at once; recordings in the person's chosen ``language`` first) and a note
-        names the item."""
+        like counts at once; none named like a result of the page's ``session`` on screen;
+        recordings in the person's chosen ``language`` first) and a note names the item."""
         try:
             item_id, kind = card_event(event)
             user = self.identity.for_page(request, browser_id)
             self.assistant.feedback(user, item_id, kind)
-            fresh = self.assistant.recommend(user, language=chosen_language(language) or None)
+            fresh = self.assistant.recommend(
+                user, language=chosen_language(language) or None, session=session or None
+            )
         except Exception as exc:
             return gr.skip(), chat_warning(exc, "a like or dislike")
         item = self.assistant.library.index.get(item_id)
@@ -645,7 +648,9 @@ def build_app(
         described.wire(turns, result_picks)
         box.stop(handlers.stopped, None, box, cancels=turns, api_visibility="private")
         rated = [cards, feedback_note]
-        cards.click(handlers.rate_card, [browser_id, language], rated, api_visibility="private")
+        cards.click(
+            handlers.rate_card, [browser_id, session, language], rated, api_visibility="private"
+        )
         tracker.change(handlers.track_activity, browser_id, None, api_visibility="private")
         chatbot.clear(
             handlers.clear_chat,
