@@ -64,6 +64,8 @@ from retrieval.wordnet import default_wordnet
 log = logging.getLogger(__name__)
 MAX_ID_CHARS = 128
 MAX_MESSAGE_CHARS = 2000  # a chat message; the LLM's context holds the question and 6 captions
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")  # an ISO 639 code, as Whisper names languages
+MAX_USER_LANGUAGES = 8  # a browser's first few; the rest of a long list would be noise
 HEARD_LANGUAGE_PROBABILITY = 0.5  # Whisper as sure as this of a language answers in it
 # how many candidates recommendations are drawn from at most, looking past recordings said in
 # other languages than the asker's
@@ -199,6 +201,16 @@ class Assistant:
             self.config.max_audio_seconds,
         )
 
+    def expected_languages(self, user_languages: Sequence[str] = ()) -> tuple[str, ...]:
+        """The languages a recording is told among when the user chose none: those they read
+        (``user_languages``) and English; else the answer languages and those the library's
+        recordings are said in. Telling a one- or two-second phrase among Whisper's 99
+        languages is mostly wrong (Spanish taken for Italian or Portuguese)."""
+        known = [code for code in user_languages if LANGUAGE_CODE.fullmatch(code)]
+        if known:
+            return tuple(dict.fromkeys([*known[:MAX_USER_LANGUAGES], "en"]))
+        return tuple(dict.fromkeys([*LANGUAGES, *self.library.spoken_languages()]))
+
     def warm_up(self, speech: bool = True) -> None:
         """Load every model now (a server does this at start, so no user waits for it)."""
         started = time.perf_counter()
@@ -240,10 +252,12 @@ class Assistant:
         audio: str | Path | None = None,
         item: str | None = None,
         language: str | None = None,
+        user_languages: Sequence[str] = (),
     ) -> Reply:
         """Answer one turn; see the module docstring for how each input is routed."""
         reply = None
-        for update in self.stream_turn(user, session, text, images, audio, item, language):
+        turn = self.stream_turn(user, session, text, images, audio, item, language, user_languages)
+        for update in turn:
             if update.kind == "reply":
                 reply = update.value
         assert isinstance(reply, Reply)
@@ -258,11 +272,15 @@ class Assistant:
         audio: str | Path | None = None,
         item: str | None = None,
         language: str | None = None,
+        user_languages: Sequence[str] = (),
     ) -> Iterator[TurnUpdate]:
         """The turn as it happens: transcript, results, answer tokens, then the Reply.
         ``item``: the turn asks for more like this library item (a clicked picture).
         ``language``: the user's own (one of ``LANGUAGES``; None: told by what they say): a
-        recording is heard in it, the question read in it and the answer given in it."""
+        recording is heard in it, the question read in it and the answer given in it.
+        ``user_languages``: where ``language`` is not given, the languages the user is known to
+        read (their browser's, ISO 639 codes, most preferred first): a recording is told among
+        them and English, by the multilingual Whisper where one of them is not English."""
         user, session = _identifier(user, "user"), _identifier(session, "session")
         if language and language not in LANGUAGES:
             raise TurnError(
@@ -280,7 +298,12 @@ class Assistant:
         spoken = language or ""  # the user's language, else the one Whisper is sure it heard
         if audio is not None:
             clock = time.perf_counter()
-            heard = self.transcriber(spoken).transcribe(audio, language=language or None)
+            expected = () if language else self.expected_languages(user_languages)
+            # the user reads a language other than English: the multilingual model hears them
+            other = next((code for code in expected if code != "en"), "") if user_languages else ""
+            heard = self.transcriber(spoken or other).transcribe(
+                audio, language=language or None, expected=expected
+            )
             timings["transcription"] = time.perf_counter() - clock
             transcript = heard.text.strip()
             spoken = spoken or heard_language(heard.language, heard.language_probability)

@@ -5,9 +5,14 @@ pictures: a hit when the recording's own picture is in the top 10 (ties against)
 
 - ``tiny.en`` (the English default) and ``multilingual`` (the packaged Whisper base): the
   transcript embedded as it is (the encoder guesses its language);
-- ``multilingual, as the assistant routes it``: the language Whisper is sure it heard (else the
-  transcript's own), its request phrasing stripped, read in that language (its dictionary
-  translation beside the student), as a voice turn in the chat is;
+- ``multilingual, as the assistant routes it``: Whisper tells the language among the answer
+  languages and those the library's recordings are said in (``Assistant.expected_languages``);
+  the language it is sure it heard (else the transcript's own), its request phrasing stripped,
+  read in that language (its dictionary translation beside the student), as a voice turn in the
+  chat is;
+- ``multilingual, among the browser's languages``: the same, told among the recording's
+  language and English, as for a user whose browser asks pages in that language (its
+  Accept-Language) and who chose none in the settings;
 - ``multilingual, told the language``: the same with the recording's language given to Whisper
   and the encoder, as for a user who set their language.
 
@@ -38,12 +43,13 @@ from pathlib import Path
 import numpy as np
 from provenance import provenance
 
+from assistant.locales import LANGUAGES as ANSWER_LANGUAGES
 from assistant.locales import question_language
 from assistant.router import search_phrase
 from assistant.service import heard_language
 from assistant.speech import load_transcriber
 from retrieval.caption_words import WORD_MATCH_WEIGHT, CaptionWords, with_word_match
-from retrieval.datasets.tuxpaint import load_tuxpaint
+from retrieval.datasets.tuxpaint import load_tuxpaint, stamps_dir
 from retrieval.encoders import load_encoder
 from retrieval.evaluate import RetrievalEvaluator
 from retrieval.items import CAPTION_LANGUAGES
@@ -57,6 +63,7 @@ ROWS = {  # row: (Whisper model, how the transcript is read)
     "tiny.en": ("tiny.en", "as is"),
     "multilingual": ("multilingual", "as is"),
     "multilingual, as the assistant routes it": ("multilingual", "routed"),
+    "multilingual, among the browser's languages": ("multilingual", "browser"),
     "multilingual, told the language": ("multilingual", "told"),
 }
 WEIGHT_SWEEP = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6)  # --split dev: the word match's weight
@@ -139,6 +146,10 @@ def main() -> int:
         )
         for language in CAPTION_LANGUAGES
     }
+    # as the assistant tells a recording's language in the demo's library: among the answer
+    # languages and those its recorded descriptions are said in
+    said_in = {p.stem.rsplit("_desc_", 1)[1] for p in stamps_dir().rglob("*_desc_*.ogg")}
+    in_library = tuple(dict.fromkeys([*ANSWER_LANGUAGES, *sorted(said_in)]))
     target = RESULTS / ("spoken_search.json" if args.split == "test" else "spoken_search-dev.json")
     old = json.loads(target.read_text())["rows"] if target.is_file() else {}
     rows: dict[str, dict[str, dict]] = {row: old.get(row, {}) for row in ROWS}
@@ -149,7 +160,10 @@ def main() -> int:
             if not clips:
                 continue
             told = language if how == "told" and model != "tiny.en" else None
-            heard = [transcriber.transcribe(clip, language=told) for clip, _ in clips]
+            expected = {"routed": in_library, "browser": (language, "en")}.get(how, ())
+            heard = [
+                transcriber.transcribe(clip, language=told, expected=expected) for clip, _ in clips
+            ]
             read = read_as(heard, how, language)
             vectors = query_vectors(encoder, read)
             matches = word_matches(read, captions, len(images))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,6 +71,7 @@ class Library:
         self._text_reader: TextReader | None = None
         # per language: the index state its captions were read at, and the captions
         self._caption_words: dict[str, tuple[tuple[str | None, int], CaptionWords]] = {}
+        self._spoken_languages: tuple[tuple[str | None, int] | None, tuple[str, ...]] | None = None
         self._colours: tuple[tuple[str | None, int] | None, PictureColours] | None = None
         log.info("index %s holds %d items", self.index.location, self.index.count())
 
@@ -166,6 +168,17 @@ class Library:
             known = (state, CaptionWords(*self.index.captions_in(language), language))
             self._caption_words[language] = known
         return known[1].match(text)
+
+    def spoken_languages(self) -> tuple[str, ...]:
+        """The languages the library's recordings are said in (``spoken_language``: a Tux Paint
+        ``frog_desc_fr.ogg``), most recordings first; read again whenever the index has
+        changed."""
+        state = self.index.state()
+        if self._spoken_languages is None or self._spoken_languages[0] != state:
+            _, said = self.index.texts_of("spoken_language")
+            ranked = tuple(code for code, _ in Counter(said).most_common())
+            self._spoken_languages = (state, ranked)
+        return self._spoken_languages[1]
 
     def text_match(self, text: str, language: str | None) -> dict[str, float]:
         """What a text says of items beyond its vector, by how much in [0, 1]: the words of

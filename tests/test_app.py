@@ -320,6 +320,33 @@ def test_a_person_sets_their_language_and_is_answered_in_it(server, browser, sho
         context.close()
 
 
+def test_a_french_browser_is_heard_in_french_without_a_setting(server, browser, stamps_root,
+                                                             shots):  # fmt: skip
+    """Issue 15: with "Tell from what I say" the default Whisper (tiny.en) heard a French
+    speaker as English ("une guitare électrique" as nonsense). A browser that asks pages in
+    French (its Accept-Language, set by Playwright's locale) has the recording told among
+    French and English by the multilingual model, and the answer is in French."""
+    from assistant.locales import PHRASES
+
+    clip = next(stamps_root.rglob("guitar2_desc_fr.ogg"))  # "Une guitare électrique."
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    try:
+        page = context.new_page()
+        page.goto(server + "/")
+        page.wait_for_selector("#message textarea", timeout=60_000)
+        assert page.locator("#language input").input_value() == "Tell from what I say"
+        page.locator("#message input[type=file]").set_input_files(str(clip))
+        page.wait_for_timeout(1000)
+        page.locator("#message textarea").press("Enter")
+        answer = _wait_for_new_answer(page, 0)
+        heard = " ".join(page.locator("#chat .user").all_inner_texts()).lower()
+        assert "guitare" in heard, heard
+        assert answer.startswith(PHRASES["fr"].found) and "guitare" in answer.lower(), answer
+        page.screenshot(path=shots / "heard-in-french.png")
+    finally:
+        context.close()
+
+
 def test_each_browser_is_its_own_anonymous_user(served_app, browser):
     """Without logins every browser gets its own id (kept across reloads), so visitors never
     share a history or see each other's turns in their recommendations."""

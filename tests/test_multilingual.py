@@ -5,6 +5,7 @@ English to the English tower."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -460,3 +461,38 @@ def test_the_cards_refreshed_after_a_like_leave_out_the_results_on_screen(record
     names = {key(card["name"]) for card in cards}
     assert names and not names & on_screen, (names, on_screen)
     assert key(liked.caption) not in names
+
+
+def test_speech_is_heard_among_the_languages_the_user_reads(recordings_assistant, stamps_root):
+    """With "Tell from what I say" the default Whisper (tiny.en) hears only English, so a French
+    speaker who never opened the settings was heard as English. The languages their browser
+    names (``user_languages``: its Accept-Language) now take their speech to the multilingual
+    model, told among those languages and English."""
+    from assistant.speech.scoring import normalise
+
+    clip = next(stamps_root.rglob("pig_desc_fr.ogg"))  # "Un cochon."
+    unhinted = recordings_assistant.turn("fern", "s1", audio=clip)
+    assert "cochon" not in (unhinted.transcript or "").lower()  # tiny.en: "and question."
+    reply = recordings_assistant.turn("fern", "s2", audio=clip, user_languages=("fr", "en"))
+    assert normalise(reply.transcript or "", "fr") == "un cochon", reply.transcript
+    assert reply.language == "fr" and "cochon" in reply.answer.lower(), reply.answer
+    assert Path(reply.results[0].uri).name.startswith("pig")  # the pig, or its description
+    english = next(stamps_root.rglob("frog_desc.ogg"))  # "A frog.", said by a French reader
+    heard = recordings_assistant.turn("fern", "s3", audio=english, user_languages=("fr", "en"))
+    assert heard.language == "en" and "frog" in (heard.transcript or "").lower(), heard.transcript
+
+
+@pytest.mark.parametrize(
+    ("header", "languages"),
+    [
+        ("fr-FR,fr;q=0.9,en-US;q=0.8,en;q=0.7", ("fr", "en")),
+        ("en;q=0.5, zh-Hant-TW, *;q=0.1", ("zh", "en")),  # by weight, not by place
+        ("de;q=0, es", ("es",)),  # q=0: not this one
+        ("en;q=abc, ja, 12, -fr", ("ja",)),  # what does not parse is left out
+        ("", ()),
+    ],
+)
+def test_the_languages_a_browser_asks_pages_in(header, languages):
+    from ui.language import browser_languages
+
+    assert browser_languages({"accept-language": header}) == languages

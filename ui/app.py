@@ -37,7 +37,7 @@ from ui.cards import (
 from ui.chat_view import PAGE_CSS as CHAT_CSS
 from ui.chat_view import chat_view
 from ui.described import DescribedPanel
-from ui.language import chosen_language, language_setting
+from ui.language import browser_languages, chosen_language, language_setting
 from ui.public import public_item, public_reply
 from ui.rendering import answer_markdown, cited_media, gallery_items, result_players
 from ui.security.identity import Identity, new_anonymous_id
@@ -209,7 +209,7 @@ class ChatApp:
             audio = recording or next((f for f in files if is_audio_path(Path(f))), None)
             images = [f for f in files if f != audio]
             turn = self.assistant.stream_turn(
-                user, session, text, images, audio, about, language or None
+                user, session, text, images, audio, about, language or None, _read_by(request)
             )
             for update in turn:
                 if update.kind == "transcript":  # shown under the voice message
@@ -450,7 +450,13 @@ class ChatApp:
         images = [str(require_upload(image))] if image else []
         recording = str(require_upload(audio)) if audio else None
         reply = self.assistant.turn(
-            who, session or "api", text, images, recording, language=language or None
+            who,
+            session or "api",
+            text,
+            images,
+            recording,
+            language=language or None,
+            user_languages=_read_by(request),
         )
         return public_reply(reply)
 
@@ -675,6 +681,11 @@ def build_app(
         demo.load(chosen_language, language_choice, language, **quiet)
         language.change(chosen_language, language, language_choice, api_visibility="private")
     return demo
+
+
+def _read_by(request: gr.Request | None) -> tuple[str, ...]:
+    """The languages the caller's browser asks pages in: a recording is told among them."""
+    return browser_languages(request.headers if request is not None else None)
 
 
 def _autoplay_twice(value: str | None) -> tuple[str, str]:

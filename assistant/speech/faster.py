@@ -6,13 +6,14 @@ from __future__ import annotations
 import importlib.util
 import logging
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
 
 from assistant.errors import SpeechError
 from assistant.speech.audio import MAX_SECONDS, SAMPLE_RATE, decode_audio
-from assistant.speech.transcript import Segment, Transcript
+from assistant.speech.transcript import Segment, Transcript, likeliest_expected
 from retrieval.cpus import default_threads
 
 log = logging.getLogger(__name__)
@@ -125,16 +126,26 @@ class FasterWhisperTranscriber:
         )
 
     def transcribe(
-        self, audio: str | Path | bytes | np.ndarray, language: str | None = None
+        self,
+        audio: str | Path | bytes | np.ndarray,
+        language: str | None = None,
+        expected: Collection[str] = (),
     ) -> Transcript:
-        """Transcribe; ``language`` forces one (multilingual models detect it otherwise)."""
+        """Transcribe; ``language`` forces one, else a multilingual model tells it among
+        ``expected`` (all of Whisper's when empty or when it knows none of them)."""
         samples = audio if isinstance(audio, np.ndarray) else decode_audio(audio, self.max_seconds)
         started = time.perf_counter()
+        sure = None  # how sure of the language among those expected
+        if self.english_only:
+            language = "en"
+        elif language is None and expected:
+            _, _, ranked = self._model.detect_language(audio=samples, vad_filter=True)
+            language, sure = likeliest_expected(ranked, expected) or (None, None)
         segments, info = self._model.transcribe(
             samples,
             beam_size=self.beam_size,
             temperature=self.temperature,
-            language="en" if self.english_only else language,
+            language=language,
             vad_filter=True,
             condition_on_previous_text=False,
             no_speech_threshold=NO_SPEECH_THRESHOLD,
@@ -156,5 +167,5 @@ class FasterWhisperTranscriber:
             engine=self.engine,
             model=self.model,
             avg_logprob=round(float(np.mean([s.avg_logprob for s in heard])), 4) if heard else 0.0,
-            language_probability=round(float(info.language_probability), 4),
+            language_probability=round(float(sure or info.language_probability), 4),
         )

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
 
 from assistant.errors import SpeechError
 from assistant.speech.audio import MAX_SECONDS, SAMPLE_RATE, decode_audio
-from assistant.speech.transcript import Segment, Transcript
+from assistant.speech.transcript import Segment, Transcript, likeliest_expected
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +55,20 @@ class OpenAIWhisperTranscriber:
         log.info("loaded openai-whisper %s in %.1f s", model, time.perf_counter() - started)
 
     def transcribe(
-        self, audio: str | Path | bytes | np.ndarray, language: str | None = None
+        self,
+        audio: str | Path | bytes | np.ndarray,
+        language: str | None = None,
+        expected: Collection[str] = (),
     ) -> Transcript:
-        """Transcribe a file, its bytes, or 16 kHz mono float32 samples."""
+        """Transcribe a file, its bytes, or 16 kHz mono float32 samples; ``language`` forces
+        one, else a multilingual model tells it among ``expected`` (all when empty)."""
         samples = audio if isinstance(audio, np.ndarray) else decode_audio(audio, self.max_seconds)
-        if not self._model.is_multilingual:
-            language = "en"
         started = time.perf_counter()
+        sure = 1.0 if language else 0.0
+        if not self._model.is_multilingual:
+            language, sure = "en", 1.0
+        elif language is None and expected:
+            language, sure = self._likeliest(samples, expected) or (None, 0.0)
         result = self._model.transcribe(
             samples,
             language=language,
@@ -83,4 +91,16 @@ class OpenAIWhisperTranscriber:
             audio_seconds=round(len(samples) / SAMPLE_RATE, 3),
             engine=self.engine,
             model=self.model,
+            language_probability=round(sure, 4),
         )
+
+    def _likeliest(
+        self, samples: np.ndarray, expected: Collection[str]
+    ) -> tuple[str, float] | None:
+        """Whisper's language identification on the first 30 s, among ``expected``."""
+        import whisper
+
+        window = whisper.pad_or_trim(samples)
+        mel = whisper.log_mel_spectrogram(window, n_mels=self._model.dims.n_mels)
+        _, probabilities = self._model.detect_language(mel.to(self._model.device))
+        return likeliest_expected(probabilities.items(), expected)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -46,6 +47,20 @@ class Transcript:
         return data
 
 
+def likeliest_expected(
+    probabilities: Iterable[tuple[str, float]], expected: Collection[str]
+) -> tuple[str, float] | None:
+    """Of a language identifier's (language, probability) pairs, the likeliest language among
+    those ``expected``, and its probability among them alone (the prior that the speaker speaks
+    one of them); None when none of them is among the pairs."""
+    among = {code: p for code, p in probabilities if code in expected}
+    total = sum(among.values())
+    if not among or total <= 0:
+        return None
+    best = max(among, key=among.__getitem__)
+    return best, among[best] / total
+
+
 class Transcriber(Protocol):
     """Speech to text; loads its model once and is reused."""
 
@@ -53,7 +68,12 @@ class Transcriber(Protocol):
     model: str
 
     def transcribe(
-        self, audio: str | Path | bytes | np.ndarray, language: str | None = None
+        self,
+        audio: str | Path | bytes | np.ndarray,
+        language: str | None = None,
+        expected: Collection[str] = (),
     ) -> Transcript:
-        """Transcribe a file, its bytes, or 16 kHz mono float32 samples."""
+        """Transcribe a file, its bytes, or 16 kHz mono float32 samples; ``language`` forces
+        one, else a multilingual model tells it among ``expected`` (all it knows when empty or
+        when it knows none of them)."""
         ...
