@@ -46,6 +46,9 @@ RIDGES = (0.1, 1.0, 10.0, 100.0)
 # map as it is); chosen on DEV with the ridge's threshold and averaging
 INFONCE_WEIGHTS = (0.0, 0.3, 1.0)
 TRANSLATION_WEIGHTS = (1.0, 1.5, 2.0, 3.0)
+# DEV's share of English sentences whose vector stays the English tower's (the language
+# identifier took them for English, or the student agreed): a refined map must not lower it
+ENGLISH_KEPT = "en_kept"
 # The languages whose TRAIN pairs each student's map is fitted on (None: all ~70 Tux Paint
 # languages). EmbeddingGemma already places the measured languages near each other; fitted on
 # all languages, with a finer grid, its map chose a stronger ridge on DEV and lost 9 points of
@@ -87,6 +90,7 @@ def dev_scores(
     captions = sorted({e for _, _, e in dev})
     caption_vectors = embed["teacher"](captions)
     scores = {}
+    english_kept = 1.0
     for language in MEASURED_LANGUAGES:
         rows = [(s, e) for lang, s, e in dev if lang == language]
         texts = [s for s, _ in rows]
@@ -104,10 +108,13 @@ def dev_scores(
                 positions = [n for n, _ in found]
                 read = embed["teacher"]([e for _, e in found])
                 queries[positions] = with_translations(student, queries[positions], read)
+        if language == "en":  # English text keeps the teacher's vector, so English results
+            english_kept = float(np.all(np.isclose(queries, teacher, atol=1e-6), axis=1).mean())
         nearest = np.argmax(queries @ caption_vectors.T, axis=1)
         scores[language] = round(
             float(np.mean([captions[n] == e for n, (_, e) in zip(nearest, rows, strict=True)])), 4
         )
+    scores[ENGLISH_KEPT] = round(english_kept, 4)
     return scores
 
 
@@ -182,13 +189,20 @@ def distil(out_dir: Path, cache_dir: Path, student: str = DEFAULT_STUDENT) -> di
     teacher_scores = dev_scores(teacher_only, dev, embed)
     teacher_english = teacher_scores["en"]
 
+    kept_floor = 0.0  # then the ridge map's: a refined map routes no more English away
+
     def objective(name: str) -> float:  # English must stay the teacher's; then the mean
         scores = grid[name]
-        return float(np.mean(list(scores.values()))) - 10 * max(0.0, teacher_english - scores["en"])
+        found = [v for k, v in scores.items() if k != ENGLISH_KEPT]
+        lost = max(0.0, teacher_english - scores["en"]) + max(
+            0.0, kept_floor - scores[ENGLISH_KEPT]
+        )
+        return float(np.mean(found)) - 10 * lost
 
     best = max(grid, key=objective)
     settings = dict(part.split("=") for part in best.split())
     ridge_map = fit_student_map(x, y, float(settings["ridge"]), student)
+    kept_floor = grid[best][ENGLISH_KEPT]
     # then: the map refined with InfoNCE against the teacher's sentences (or not)
     targets = sorted(set(y_texts))
     position = {t: n for n, t in enumerate(targets)}
