@@ -157,6 +157,15 @@ def test_a_short_recording_is_told_among_the_languages_expected(stamps_root):
     assert transcriber.transcribe(clips[0], expected=("xx",)).language  # none known: all
 
 
+def test_the_likeliest_expected_language_is_renormalised_and_ignores_a_broken_model():
+    from assistant.speech.transcript import likeliest_expected
+
+    heard = [("it", 0.5), ("es", 0.3), ("en", 0.1), ("pt", 0.1)]
+    assert likeliest_expected(heard, ("es", "en")) == ("es", pytest.approx(0.75))
+    assert likeliest_expected(heard, ("xx",)) is None  # none of them: Whisper's own guess
+    assert likeliest_expected([("es", float("nan")), ("en", float("nan"))], ("es", "en")) is None
+
+
 def test_sound_effects_get_no_hallucinated_transcript(stamps_root):
     transcriber = load_transcriber()
     for name in ("frog", "duck", "rooster", "bee", "crow"):
@@ -203,9 +212,13 @@ def test_openai_whisper_loader_on_a_tiny_random_checkpoint(tmp_path):
     with pytest.raises(SpeechError, match="cannot load"):
         load_transcriber("openai-whisper", str(tmp_path / "missing.pt"))
     multilingual = tmp_path / "tiny-random-multilingual.pt"  # its vocabulary has the languages
-    dims = dataclasses.replace(dims, n_vocab=51865)
+    torch.manual_seed(0)
+    model = Whisper(dataclasses.replace(dims, n_vocab=51865))
+    # Whisper leaves the decoder's positional embedding uninitialised (torch.empty, filled by a
+    # checkpoint): left so, it held NaN on CI and every language's probability was NaN
+    torch.nn.init.normal_(model.decoder.positional_embedding, std=0.01)
     torch.save(
-        {"dims": dataclasses.asdict(dims), "model_state_dict": Whisper(dims).state_dict()},
+        {"dims": dataclasses.asdict(model.dims), "model_state_dict": model.state_dict()},
         multilingual,
     )
     transcriber = load_transcriber("openai-whisper", str(multilingual))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -53,9 +54,9 @@ def likeliest_expected(
     """Of a language identifier's (language, probability) pairs, the likeliest language among
     those ``expected``, and its probability among them alone (the prior that the speaker speaks
     one of them); None when none of them is among the pairs."""
-    among = {code: p for code, p in probabilities if code in expected}
+    among = {code: p for code, p in probabilities if code in expected and math.isfinite(p)}
     total = sum(among.values())
-    if not among or total <= 0:
+    if not among or total <= 0:  # none expected, or a broken model's NaN: Whisper's own guess
         return None
     best = max(among, key=among.__getitem__)
     return best, among[best] / total
