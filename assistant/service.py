@@ -206,10 +206,9 @@ class Assistant:
         (``user_languages``) and English; else the answer languages and those the library's
         recordings are said in. Telling a one- or two-second phrase among Whisper's 99
         languages is mostly wrong (Spanish taken for Italian or Portuguese)."""
-        known = [code for code in user_languages if LANGUAGE_CODE.fullmatch(code)]
-        if known:
-            return tuple(dict.fromkeys([*known[:MAX_USER_LANGUAGES], "en"]))
-        return tuple(dict.fromkeys([*LANGUAGES, *self.library.spoken_languages()]))
+        return _reads(user_languages) or tuple(
+            dict.fromkeys([*LANGUAGES, *self.library.spoken_languages()])
+        )
 
     def warm_up(self, speech: bool = True) -> None:
         """Load every model now (a server does this at start, so no user waits for it)."""
@@ -298,12 +297,12 @@ class Assistant:
         spoken = language or ""  # the user's language, else the one Whisper is sure it heard
         if audio is not None:
             clock = time.perf_counter()
-            expected = () if language else self.expected_languages(user_languages)
+            reads = () if language else _reads(user_languages)
             # the user reads a language other than English: the multilingual model hears them
-            other = next((code for code in expected if code != "en"), "") if user_languages else ""
-            heard = self.transcriber(spoken or other).transcribe(
-                audio, language=language or None, expected=expected
-            )
+            transcriber = self.transcriber(spoken or next((c for c in reads if c != "en"), ""))
+            listens = not language and not getattr(transcriber, "english_only", False)
+            expected = reads or (self.expected_languages() if listens else ())
+            heard = transcriber.transcribe(audio, language=language or None, expected=expected)
             timings["transcription"] = time.perf_counter() - clock
             transcript = heard.text.strip()
             spoken = spoken or heard_language(heard.language, heard.language_probability)
@@ -700,6 +699,13 @@ def heard_language(language: str, probability: float) -> str:
     """The language a recording is answered in when Whisper is sure of it (a multilingual model
     that heard one of the answers' languages); "" leaves it to the transcript's words."""
     return language if language in LANGUAGES and probability >= HEARD_LANGUAGE_PROBABILITY else ""
+
+
+def _reads(user_languages: Sequence[str]) -> tuple[str, ...]:
+    """The languages a user reads (their first few ISO 639 codes, anything else left out) and
+    English; () when none is given."""
+    known = [code for code in user_languages if LANGUAGE_CODE.fullmatch(code)]
+    return tuple(dict.fromkeys([*known[:MAX_USER_LANGUAGES], "en"])) if known else ()
 
 
 def said_elsewhere(item: MediaItem, language: str | None) -> bool:
