@@ -201,14 +201,12 @@ class Assistant:
             self.config.max_audio_seconds,
         )
 
-    def expected_languages(self, user_languages: Sequence[str] = ()) -> tuple[str, ...]:
-        """The languages a recording is told among when the user chose none: those they read
-        (``user_languages``) and English; else the answer languages and those the library's
+    def expected_languages(self) -> tuple[str, ...]:
+        """The languages a recording is told among when neither the user's choice nor their
+        browser's languages say (``_reads``): the answer languages and those the library's
         recordings are said in. Telling a one- or two-second phrase among Whisper's 99
         languages is mostly wrong (Spanish taken for Italian or Portuguese)."""
-        return _reads(user_languages) or tuple(
-            dict.fromkeys([*LANGUAGES, *self.library.spoken_languages()])
-        )
+        return tuple(dict.fromkeys([*LANGUAGES, *self.library.spoken_languages()]))
 
     def warm_up(self, speech: bool = True) -> None:
         """Load every model now (a server does this at start, so no user waits for it)."""
